@@ -1,0 +1,91 @@
+"""Klynge RSVP: registration and calendar invitations for a preparedness network's gatherings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from . import config as settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the application: settings, extensions, blueprints, commands."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(settings.DEFAULTS)
+    app.config.update(settings.from_environment(app.instance_path))
+    if test_config is not None:
+        app.config.update(test_config)
+    app.config.setdefault(
+        "SESSION_COOKIE_SECURE", app.config["KLYNGE_BASE_URL"].startswith("https://")
+    )
+    _refuse_insecure_secret(app)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    _start_sender_thread(app)
+    return app
+
+
+def _refuse_insecure_secret(app: Flask) -> None:
+    if app.debug or app.testing:
+        return
+    secret = app.config.get("SECRET_KEY")
+    if not secret or secret == settings.INSECURE_DEFAULT_SECRET or len(secret) < 16:
+        raise RuntimeError(
+            "SECRET_KEY is missing or the development default. Set SECRET_KEY to a long random "
+            'value, e.g. python -c "import secrets; print(secrets.token_hex(32))".'
+        )
+
+
+def register_extensions(app: Flask) -> None:
+    from . import database, error_pages, formatting, security
+    from .extensions import csrf, db, mail, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
+                     compare_type=True)
+    mail.init_app(app)
+    csrf.init_app(app)
+    database.init_app(app)
+    formatting.init_app(app)
+    security.init_app(app)
+    error_pages.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from .mailbox import bp as mailbox_bp
+    from .manage import bp as manage_bp
+    from .public import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(manage_bp)
+    if app.config["KLYNGE_MAILBOX"] and not app.config["MAIL_SERVER"]:
+        app.register_blueprint(mailbox_bp)
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import klynge
+
+    app.cli.add_command(klynge)
+
+
+def _start_sender_thread(app: Flask) -> None:
+    # Under the reloader, only the child process that serves requests sends mail.
+    if not app.config["KLYNGE_SENDER_THREAD"]:
+        return
+    if app.debug and os.environ.get("WERKZEUG_RUN_MAIN") != "true":
+        return
+    from . import sender
+
+    app.extensions["klynge_sender_stop"] = sender.start_thread(app)

@@ -1,0 +1,58 @@
+"""Settings, read from the environment; see the README for each one."""
+
+import os
+from pathlib import Path
+
+INSECURE_DEFAULT_SECRET = "dev-only-not-secret"  # noqa: S105 (refused outside debug/testing)
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def from_environment(instance_path: str) -> dict:
+    """The app's configuration from environment variables, with the embedded defaults."""
+    default_db = "sqlite:///" + str(Path(instance_path) / "klynge.sqlite3")
+    return {
+        "SECRET_KEY": os.environ.get("SECRET_KEY", INSECURE_DEFAULT_SECRET),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", default_db),
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
+        "MAIL_PORT": _int("MAIL_PORT", 25),
+        "MAIL_USE_TLS": _bool("MAIL_USE_TLS"),
+        "MAIL_USE_SSL": _bool("MAIL_USE_SSL"),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": os.environ.get(
+            "MAIL_DEFAULT_SENDER", "Beredskapsklyngen <beredskapsklyngen@localhost>"
+        ),
+        "KLYNGE_BASE_URL": os.environ.get("KLYNGE_BASE_URL", "http://127.0.0.1:5000"),
+        "KLYNGE_TIMEZONE": os.environ.get("KLYNGE_TIMEZONE", "Europe/Oslo"),
+        "KLYNGE_NETWORK_NAME": os.environ.get("KLYNGE_NETWORK_NAME", "Beredskapsklyngen"),
+        "KLYNGE_SENDER_THREAD": _bool("KLYNGE_SENDER_THREAD"),
+        "KLYNGE_MAILBOX": _bool("KLYNGE_MAILBOX", default=True),
+        "SMTP_TIMEOUT": float(os.environ.get("SMTP_TIMEOUT", "20")),
+    }
+
+
+DEFAULTS = {
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "WTF_CSRF_TIME_LIMIT": None,  # a form left open over lunch must still submit
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "MAX_CONTENT_LENGTH": 256 * 1024,
+    # Delivery: the backoff before retry n is OUTBOX_RETRY_BASE * 2**(n-1), capped.
+    "OUTBOX_MAX_ATTEMPTS": 12,
+    "OUTBOX_RETRY_BASE_SECONDS": 30,
+    "OUTBOX_RETRY_MAX_SECONDS": 3600,
+    "OUTBOX_LEASE_SECONDS": 300,
+    "OUTBOX_BATCH_SIZE": 100,
+    "OUTBOX_POLL_SECONDS": 2.0,
+}

@@ -1,0 +1,73 @@
+"""The browser mailbox: with no SMTP server configured, "sent" mail is read here.
+
+Only for the embedded default (debug or testing). It shows every message, so it is never
+served by a production app.
+"""
+
+from email import message_from_bytes, policy
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, current_app, render_template
+
+from ..extensions import db
+from ..models import OutboxMessage
+
+bp = Blueprint("mailbox", __name__, url_prefix="/e-post")
+
+
+@bp.before_request
+def _only_in_development():
+    if not (current_app.debug or current_app.testing):
+        abort(404)
+
+
+def _parts(raw: bytes) -> dict:
+    message = message_from_bytes(raw, policy=policy.default)
+    parts = {"headers": message, "text": "", "html": "", "calendar": "", "method": ""}
+    for part in message.walk():
+        content_type = part.get_content_type()
+        if content_type == "text/plain" and not parts["text"]:
+            parts["text"] = part.get_content()
+        elif content_type == "text/html" and not parts["html"]:
+            parts["html"] = part.get_content()
+        elif content_type == "text/calendar":
+            parts["calendar"] = part.get_payload(decode=True).decode("utf-8")
+            parts["method"] = part.get_param("method") or ""
+    return parts
+
+
+@bp.get("/")
+def index():
+    """Every message, newest first."""
+    messages = db.session.scalars(
+        sa.select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(500)
+    )
+    return render_template("mailbox/index.html", messages=list(messages))
+
+
+@bp.get("/<int:message_id>")
+def show(message_id):
+    """One message: headers, text, HTML (sandboxed), and the calendar part."""
+    message = db.session.get(OutboxMessage, message_id) or abort(404)
+    return render_template("mailbox/show.html", message=message, parts=_parts(message.message))
+
+
+@bp.get("/<int:message_id>/html")
+def html(message_id):
+    """The HTML body alone, for the sandboxed frame."""
+    message = db.session.get(OutboxMessage, message_id) or abort(404)
+    response = Response(_parts(message.message)["html"], mimetype="text/html")
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; "
+        "frame-ancestors 'self'"
+    )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+@bp.get("/<int:message_id>.eml")
+def raw(message_id):
+    """The whole message as sent, to open in a mail program."""
+    message = db.session.get(OutboxMessage, message_id) or abort(404)
+    return Response(message.message, mimetype="message/rfc822",
+                    headers={"Content-Disposition": f'attachment; filename="melding-{message_id}.eml"'})

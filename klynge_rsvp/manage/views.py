@@ -1,0 +1,78 @@
+"""Routes behind a participant's manage link."""
+
+from flask import Response, abort, flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
+from wtforms import SubmitField
+
+from .. import calendars, rsvp
+from ..clock import utcnow
+from ..extensions import db
+from ..models import Registration, RegistrationStatus
+from . import bp
+
+
+class CancelForm(FlaskForm):
+    """Cancel my registration (CSRF-protected, one button)."""
+
+    submit = SubmitField("Meld meg av")
+
+
+def get_registration_or_404(token: str) -> Registration:
+    """The registration behind a manage link; an unknown or revoked link is a 404."""
+    registration = rsvp.find_by_token(token)
+    if registration is None:
+        abort(404, description="unknown_link")
+    return registration
+
+
+def _private(response_body, status=200) -> Response:
+    response = Response(response_body, status=status)
+    # A manage page is one person's: never kept by a shared cache or the browser's history cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/<token>")
+def show(token):
+    """The person's registration: details, calendar file, cancel."""
+    registration = get_registration_or_404(token)
+    now = utcnow()
+    return _private(render_template(
+        "manage/show.html",
+        registration=registration,
+        gathering=registration.gathering,
+        position=rsvp.waiting_position(registration),
+        can_cancel=registration.status != RegistrationStatus.CANCELLED
+        and not registration.gathering.is_past(now),
+        form=CancelForm(),
+    ))
+
+
+@bp.post("/<token>/avmelding")
+def cancel(token):
+    """Cancel the registration; a freed seat goes to the first on the waiting list."""
+    registration = get_registration_or_404(token)
+    form = CancelForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if registration.gathering.is_past(utcnow()):
+        flash("Samlingen er over, og påmeldingen kan ikke lenger endres.", "error")
+    else:
+        rsvp.cancel(registration, now=utcnow())
+        db.session.commit()
+        flash("Du er meldt av. Vi har sendt en bekreftelse på e-post.", "success")
+    return redirect(url_for(".show", token=token), 303)
+
+
+@bp.get("/<token>/kalender.ics")
+def calendar(token):
+    """The gathering as a calendar file."""
+    registration = get_registration_or_404(token)
+    response = Response(
+        calendars.published(registration.gathering, now=utcnow()),
+        mimetype="text/calendar",
+        headers={"Content-Disposition":
+                 f'attachment; filename="{registration.gathering.slug}.ics"'},
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,145 @@
+"""The durable outbox: mail is queued in the transaction that causes it, and sent later.
+
+Rows are claimed by a sender with a lease. On PostgreSQL the claim uses
+`FOR UPDATE SKIP LOCKED`, so several workers never take the same row; on SQLite the write
+transaction is already exclusive. A claim whose worker died runs out and the row is retried.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from .database import is_postgresql
+from .extensions import db
+from .models import OutboxMessage, OutboxStatus, Registration
+
+# Set when a transaction that queued mail commits, so an in-process sender wakes at once.
+mail_queued = threading.Event()
+
+
+@dataclass(frozen=True)
+class ComposedMail:
+    """A whole email, ready to queue."""
+
+    kind: str
+    recipient: str
+    subject: str
+    message: bytes
+
+
+def enqueue(
+    mail: ComposedMail, *, key: str, now: datetime, registration: Registration | None = None
+) -> OutboxMessage:
+    """Queue `mail` in the current transaction; a key queued before is not queued again."""
+    existing = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
+    if existing is not None:
+        return existing
+    row = OutboxMessage(
+        idempotency_key=key,
+        kind=mail.kind,
+        recipient=mail.recipient,
+        subject=mail.subject,
+        message=mail.message,
+        registration=registration,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    db.session.add(row)
+    db.session.flush()
+    db.session.info["mail_queued"] = True
+    return row
+
+
+def claim_due(*, now: datetime, limit: int) -> list[int]:
+    """Claim up to `limit` due messages for this sender and return their ids (caller commits)."""
+    lease = timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
+    query = (
+        sa.select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.next_attempt_at <= now,
+            sa.or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+        )
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+    )
+    if is_postgresql():
+        query = query.with_for_update(skip_locked=True)
+    ids = list(db.session.scalars(query))
+    if ids:
+        db.session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids))
+            .values(claimed_until=now + lease)
+        )
+    return ids
+
+
+def mark_sent(message: OutboxMessage, *, transport: str, now: datetime) -> None:
+    """Record a delivery."""
+    message.status = OutboxStatus.SENT
+    message.transport = transport
+    message.sent_at = now
+    message.attempts += 1
+    message.claimed_until = None
+    message.last_error = ""
+
+
+def mark_retry(message: OutboxMessage, error: str, *, now: datetime) -> None:
+    """Record a temporary failure; retry later with exponential backoff, or give up."""
+    config = current_app.config
+    message.attempts += 1
+    message.last_error = error[:2000]
+    message.claimed_until = None
+    if message.attempts >= config["OUTBOX_MAX_ATTEMPTS"]:
+        message.status = OutboxStatus.FAILED
+        return
+    delay = min(
+        config["OUTBOX_RETRY_BASE_SECONDS"] * 2 ** (message.attempts - 1),
+        config["OUTBOX_RETRY_MAX_SECONDS"],
+    )
+    message.next_attempt_at = now + timedelta(seconds=delay)
+
+
+def mark_failed(message: OutboxMessage, error: str) -> None:
+    """Record a permanent failure (a 5xx reply): never retried on its own, shown to organisers."""
+    message.attempts += 1
+    message.status = OutboxStatus.FAILED
+    message.last_error = error[:2000]
+    message.claimed_until = None
+
+
+def release(message_ids: list[int]) -> None:
+    """Give claimed messages back without counting an attempt (a sender stopping)."""
+    if message_ids:
+        db.session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == OutboxStatus.PENDING)
+            .values(claimed_until=None)
+        )
+
+
+def pending_count() -> int:
+    """How many messages wait to be sent."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).where(OutboxMessage.status == OutboxStatus.PENDING)
+    )
+
+
+@sa.event.listens_for(sa.orm.Session, "after_commit")
+def _wake_sender(session) -> None:
+    """Wake in-process senders after a commit that queued mail."""
+    if session.info.pop("mail_queued", False):
+        mail_queued.set()
+
+
+@sa.event.listens_for(sa.orm.Session, "after_rollback")
+def _forget_queued(session) -> None:
+    session.info.pop("mail_queued", None)

@@ -1,0 +1,7 @@
+"""Pages for participants: the gatherings, their pages and the registration form."""
+
+from flask import Blueprint
+
+bp = Blueprint("public", __name__)
+
+from . import views  # noqa: E402, F401  (routes register themselves on bp)

@@ -1,0 +1,170 @@
+"""The registration form."""
+
+from __future__ import annotations
+
+import re
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    FieldList,
+    Form,
+    FormField,
+    RadioField,
+    SelectChoice,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
+
+from ..models import Sector
+from ..organisations import clean_org_number, is_valid_org_number
+from ..rsvp import Person, RegistrationRequest
+
+MAX_COLLEAGUES = 20
+# Characters that have no business in a name or title, and that could split a mail header
+# or a calendar line: C0/C1 controls (CR and LF among them) and the Unicode line separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+SECTOR_CHOICES = [
+    SelectChoice(Sector.PUBLIC.value, "Offentlig"),
+    SelectChoice(Sector.PRIVATE.value, "Privat"),
+    SelectChoice(Sector.NON_PROFIT.value, "Ideell"),
+    SelectChoice(Sector.VOLUNTEER.value, "Frivillig"),
+]
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _normalise_newlines(value):
+    return value.replace("\r\n", "\n").replace("\r", "\n").strip() if isinstance(value, str) else value
+
+
+def single_line(form, field):
+    """Refuse line breaks and control characters in one-line fields."""
+    if field.data and _CONTROL.search(field.data):
+        raise ValidationError("Feltet kan ikke inneholde linjeskift eller kontrolltegn.")
+
+
+def plain_text(form, field):
+    """Refuse control characters (other than line breaks and tabs) in free text."""
+    if field.data and _TEXT_CONTROL.search(field.data):
+        raise ValidationError("Teksten inneholder tegn som ikke kan lagres.")
+
+
+def _email_validators(required: bool):
+    presence = DataRequired("Skriv inn e-postadressen.") if required else Optional()
+    return [
+        presence,
+        Length(max=254, message="E-postadressen er for lang."),
+        Email("Skriv inn en gyldig e-postadresse, for eksempel navn@virksomhet.no.",
+              check_deliverability=False),
+        single_line,
+    ]
+
+
+class ColleagueForm(Form):
+    """One colleague registered along with the person filling in the form."""
+
+    name = StringField("Navn", filters=[_strip],
+                       validators=[Optional(), Length(max=200, message="Navnet er for langt."),
+                                   single_line], render_kw={"autocomplete": "off"})
+    email = StringField("E-post", filters=[_strip], validators=_email_validators(False),
+                        render_kw={"autocomplete": "off", "type": "email"})
+    job_title = StringField("Stilling", filters=[_strip],
+                            validators=[Optional(), Length(max=200, message="Stillingen er for lang."),
+                                        single_line], render_kw={"autocomplete": "off"})
+
+    def is_blank(self) -> bool:
+        return not (self.name.data or self.email.data or self.job_title.data)
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if self.is_blank():
+            return ok
+        if not self.name.data:
+            self.name.errors = [*self.name.errors, "Skriv inn navnet til kollegaen."]
+            ok = False
+        if not self.email.data:
+            self.email.errors = [*self.email.errors, "Skriv inn e-postadressen til kollegaen."]
+            ok = False
+        return ok
+
+
+class RegistrationForm(FlaskForm):
+    """Register for a gathering: yourself, and optionally colleagues."""
+
+    name = StringField(
+        "Navn", filters=[_strip],
+        validators=[DataRequired("Skriv inn navnet ditt."),
+                    Length(max=200, message="Navnet kan være høyst 200 tegn."), single_line],
+        render_kw={"autocomplete": "name"},
+    )
+    email = StringField("E-post", filters=[_strip], validators=_email_validators(True),
+                        render_kw={"autocomplete": "email", "type": "email"})
+    job_title = StringField(
+        "Stilling", filters=[_strip],
+        validators=[Optional(), Length(max=200, message="Stillingen kan være høyst 200 tegn."),
+                    single_line],
+        render_kw={"autocomplete": "organization-title"},
+    )
+    organisation = StringField(
+        "Virksomhet eller organisasjon", filters=[_strip],
+        validators=[DataRequired("Skriv inn hvilken virksomhet du kommer fra."),
+                    Length(max=200, message="Navnet kan være høyst 200 tegn."), single_line],
+        render_kw={"autocomplete": "organization"},
+    )
+    sector = RadioField("Sektor", choices=SECTOR_CHOICES,
+                        validators=[InputRequired("Velg hvilken sektor virksomheten hører til.")])
+    org_number = StringField(
+        "Organisasjonsnummer (valgfritt)", filters=[_strip],
+        validators=[Optional(), Length(max=20, message="Organisasjonsnummeret er for langt.")],
+        render_kw={"inputmode": "numeric", "autocomplete": "off"},
+    )
+    needs = TextAreaField(
+        "Behov for tilrettelegging eller hensyn til kosthold (valgfritt)",
+        filters=[_normalise_newlines],
+        validators=[Optional(), Length(max=1000, message="Teksten kan være høyst 1000 tegn."),
+                    plain_text],
+    )
+    comment = TextAreaField(
+        "Kommentar til arrangøren (valgfritt)", filters=[_normalise_newlines],
+        validators=[Optional(), Length(max=2000, message="Teksten kan være høyst 2000 tegn."),
+                    plain_text],
+    )
+    colleagues = FieldList(FormField(ColleagueForm), min_entries=0, max_entries=MAX_COLLEAGUES)
+    consent = BooleanField(
+        "Jeg samtykker til at opplysningene lagres slik det er beskrevet over.",
+        validators=[DataRequired("Du må samtykke for å melde deg på.")],
+    )
+    add_colleague = SubmitField("Legg til en kollega")
+    submit = SubmitField("Meld meg på")
+
+    def validate_org_number(self, field):
+        number = clean_org_number(field.data)
+        if number and not is_valid_org_number(number):
+            raise ValidationError(
+                "Organisasjonsnummeret må ha 9 siffer og være gyldig (sjekk sifrene).")
+        field.data = number
+
+    def filled_colleagues(self) -> list[ColleagueForm]:
+        return [entry.form for entry in self.colleagues if not entry.form.is_blank()]
+
+    def to_request(self, language: str = "nb") -> RegistrationRequest:
+        """The form as a request for the rsvp service."""
+        return RegistrationRequest(
+            person=Person(self.name.data, self.email.data, self.job_title.data or ""),
+            organisation_name=self.organisation.data,
+            sector=Sector(self.sector.data),
+            org_number=self.org_number.data or None,
+            needs=self.needs.data or "",
+            comment=self.comment.data or "",
+            consent=bool(self.consent.data),
+            colleagues=[Person(c.name.data, c.email.data, c.job_title.data or "")
+                        for c in self.filled_colleagues()],
+            language=language,
+        )

@@ -1,0 +1,250 @@
+"""Registering, cancelling, and the waiting list.
+
+Seats are counted and taken under a lock on the gathering: a row lock on PostgreSQL, the write
+transaction on SQLite (see database.py), so two people can never both take the last seat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from . import notifications, organisations, outbox
+from .errors import DomainError, RegistrationClosed
+from .extensions import db
+from .models import Gathering, Registration, RegistrationStatus, Sector
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    email: str
+    job_title: str = ""
+
+
+@dataclass(frozen=True)
+class RegistrationRequest:
+    """What a registration form says: the person, any colleagues, and their organisation."""
+
+    person: Person
+    organisation_name: str
+    sector: Sector
+    consent: bool
+    org_number: str | None = None
+    needs: str = ""
+    comment: str = ""
+    colleagues: list[Person] = field(default_factory=list)
+    language: str = "nb"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one person in a registration request."""
+
+    registration: Registration
+    already_registered: bool = False
+
+
+def email_key(address: str) -> str:
+    """An address folded for comparison: one registration per address and gathering."""
+    return address.strip().lower()
+
+
+def lock_gathering(gathering: Gathering) -> None:
+    """Serialise seat-taking for this gathering and reload its current state."""
+    db.session.refresh(gathering, with_for_update=True)
+
+
+def confirmed_count(gathering: Gathering) -> int:
+    """Seats taken."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).where(
+            Registration.gathering_id == gathering.id,
+            Registration.status == RegistrationStatus.CONFIRMED,
+        )
+    )
+
+
+def seats_left(gathering: Gathering) -> int | None:
+    """Free seats, or None when the gathering has no capacity limit."""
+    if gathering.capacity is None:
+        return None
+    return max(gathering.capacity - confirmed_count(gathering), 0)
+
+
+def waiting_position(registration: Registration) -> int | None:
+    """1 for the first on the waiting list; None when not waiting."""
+    if registration.status != RegistrationStatus.WAITING:
+        return None
+    ahead = db.session.scalar(
+        sa.select(sa.func.count()).where(
+            Registration.gathering_id == registration.gathering_id,
+            Registration.status == RegistrationStatus.WAITING,
+            sa.or_(
+                Registration.waiting_since < registration.waiting_since,
+                sa.and_(Registration.waiting_since == registration.waiting_since,
+                        Registration.id < registration.id),
+            ),
+        )
+    )
+    return ahead + 1
+
+
+def register(gathering: Gathering, request: RegistrationRequest, *,
+             now: datetime) -> list[Outcome]:
+    """Register the person and their colleagues: a seat each while seats last, then the list."""
+    if not request.consent:
+        raise DomainError("Du må samtykke til at vi lagrer opplysningene for å melde deg på.")
+    people = [request.person, *request.colleagues]
+    keys = [email_key(p.email) for p in people]
+    if len(set(keys)) != len(keys):
+        raise DomainError("Den samme e-postadressen står flere ganger i påmeldingen.")
+
+    lock_gathering(gathering)
+    if not gathering.registration_open(now):
+        raise RegistrationClosed("Påmeldingen til denne samlingen er stengt.")
+    organisation = organisations.find_or_create(
+        request.organisation_name, request.sector, request.org_number, now=now
+    )
+    free = seats_left(gathering)
+    outcomes: list[Outcome] = []
+    registered_by: Registration | None = None
+    for person, key in zip(people, keys, strict=True):
+        existing = db.session.scalar(
+            sa.select(Registration).where(
+                Registration.gathering_id == gathering.id, Registration.email_key == key
+            )
+        )
+        if existing is not None and existing.status != RegistrationStatus.CANCELLED:
+            _resend_link(existing, now=now)
+            outcomes.append(Outcome(existing, already_registered=True))
+            registered_by = registered_by or existing
+            continue
+
+        registration = existing or Registration(gathering=gathering, email_key=key, created_at=now)
+        if existing is not None:
+            # Back after cancelling: outrank the CANCEL their calendar already holds.
+            registration.ical_sequence_bump += 1
+            registration.cancelled_at = None
+        registration.name = person.name
+        registration.email = person.email.strip()
+        registration.job_title = person.job_title
+        registration.organisation = organisation
+        registration.needs = request.needs
+        registration.comment = request.comment if person is request.person else ""
+        registration.consented_at = now
+        registration.language = request.language
+        registration.updated_at = now
+        registration.registered_by = registered_by
+        if free is None or free > 0:
+            registration.status = RegistrationStatus.CONFIRMED
+            registration.waiting_since = None
+            free = None if free is None else free - 1
+        else:
+            registration.status = RegistrationStatus.WAITING
+            registration.waiting_since = now
+        if existing is None:
+            db.session.add(registration)
+        db.session.flush()
+        _announce_new_status(registration, now=now)
+        outcomes.append(Outcome(registration))
+        registered_by = registered_by or registration
+    return outcomes
+
+
+def cancel(registration: Registration, *, now: datetime) -> list[Registration]:
+    """Cancel a registration; a freed seat goes to the waiting list. Returns those promoted."""
+    gathering = registration.gathering
+    lock_gathering(gathering)
+    db.session.refresh(registration)
+    if registration.status == RegistrationStatus.CANCELLED:
+        return []
+    had_seat = registration.status == RegistrationStatus.CONFIRMED
+    registration.status = RegistrationStatus.CANCELLED
+    registration.cancelled_at = now
+    registration.updated_at = now
+    registration.waiting_since = None
+    if had_seat:
+        # Their CANCEL must outrank the REQUEST their calendar holds.
+        registration.ical_sequence_bump += 1
+    db.session.flush()
+    outbox.enqueue(
+        notifications.compose_cancellation(registration, had_seat=had_seat, now=now),
+        key=f"cancel:{registration.id}:{registration.ical_sequence}:{registration.cancelled_at:%Y%m%d%H%M%S}",
+        now=now, registration=registration,
+    )
+    return promote_from_waiting_list(gathering, now=now) if had_seat else []
+
+
+def promote_from_waiting_list(gathering: Gathering, *, now: datetime) -> list[Registration]:
+    """Give free seats to the waiting list in arrival order (caller holds the gathering lock)."""
+    promoted: list[Registration] = []
+    free = seats_left(gathering)
+    if gathering.starts_at <= now:
+        return promoted
+    while free is None or free > 0:
+        first = db.session.scalar(
+            sa.select(Registration)
+            .where(Registration.gathering_id == gathering.id,
+                   Registration.status == RegistrationStatus.WAITING)
+            .order_by(Registration.waiting_since, Registration.id)
+            .limit(1)
+        )
+        if first is None:
+            break
+        first.status = RegistrationStatus.CONFIRMED
+        first.waiting_since = None
+        first.updated_at = now
+        db.session.flush()
+        outbox.enqueue(
+            notifications.compose_promotion(first, now=now),
+            key=f"promote:{first.id}:{first.ical_sequence}:{now:%Y%m%d%H%M%S%f}",
+            now=now, registration=first,
+        )
+        promoted.append(first)
+        free = None if free is None else free - 1
+    return promoted
+
+
+def _announce_new_status(registration: Registration, *, now: datetime) -> None:
+    if registration.status == RegistrationStatus.CONFIRMED:
+        mail = notifications.compose_confirmation(registration, now=now)
+        key = f"confirm:{registration.id}:{registration.ical_sequence}"
+    else:
+        mail = notifications.compose_waiting_list(
+            registration, position=waiting_position(registration), now=now
+        )
+        key = f"waiting:{registration.id}:{registration.ical_sequence}"
+    outbox.enqueue(mail, key=key, now=now, registration=registration)
+
+
+def _resend_link(registration: Registration, *, now: datetime) -> None:
+    # Keyed by the minute: a double-submitted form sends the link once, a later request again.
+    outbox.enqueue(
+        notifications.compose_already_registered(
+            registration, position=waiting_position(registration), now=now
+        ),
+        key=f"link:{registration.id}:{now:%Y%m%d%H%M}",
+        now=now, registration=registration,
+    )
+
+
+def outcomes_by_id(gathering: Gathering, stored: list[list]) -> list[Outcome]:
+    """Outcomes saved as (registration id, already registered) pairs, read back."""
+    wanted = {int(rid): bool(again) for rid, again in stored}
+    rows = db.session.scalars(
+        sa.select(Registration).where(Registration.gathering_id == gathering.id,
+                                      Registration.id.in_(wanted))
+    )
+    by_id = {row.id: row for row in rows}
+    return [Outcome(by_id[rid], already_registered=again)
+            for rid, again in wanted.items() if rid in by_id]
+
+
+def find_by_token(token: str) -> Registration | None:
+    """The registration a manage link points to."""
+    if not token or len(token) > 64:
+        return None
+    return db.session.scalar(sa.select(Registration).where(Registration.token == token))

@@ -1,0 +1,181 @@
+"""Fixtures: an app on a real database (SQLite, or PostgreSQL via TEST_DATABASE_URL), its
+clients, factories for gatherings and registrations, and a real SMTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from flask_migrate import upgrade
+
+from klynge_rsvp import create_app, gatherings
+from klynge_rsvp.extensions import db
+from klynge_rsvp.models import GatheringStatus, Sector
+from klynge_rsvp.rsvp import Person, RegistrationRequest
+
+# A fixed "now" for service tests: a Tuesday in winter time.
+NOW = datetime(2026, 1, 13, 9, 0, tzinfo=UTC)
+
+
+def _database_url(tmp_path) -> str:
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    return base
+
+
+def _reset_postgresql(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+        connection.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture
+def app_config(tmp_path):
+    """The settings a test app is built with; tests may change them before `app` is made."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "SQLALCHEMY_DATABASE_URI": _database_url(tmp_path),
+        "MAIL_SERVER": "",
+        "MAIL_DEFAULT_SENDER": "Beredskapsklyngen <klynge@rsvp.test>",
+        "KLYNGE_BASE_URL": "https://rsvp.test",
+        "KLYNGE_SENDER_THREAD": False,
+        "OUTBOX_POLL_SECONDS": 0.05,
+        "SMTP_TIMEOUT": 5.0,
+    }
+
+
+@pytest.fixture
+def app(app_config):
+    """An app whose database schema was made by the migrations."""
+    if app_config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        _reset_postgresql(app_config["SQLALCHEMY_DATABASE_URI"])
+    application = create_app(app_config)
+    with application.app_context():
+        upgrade()
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context, for calling services directly."""
+    with app.app_context():
+        yield
+        db.session.rollback()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_gathering(app):
+    """Create a published gathering (in the current app context) with sensible defaults."""
+
+    def make(**overrides) -> object:
+        starts_at = overrides.pop("starts_at", NOW + timedelta(days=30))
+        values = {
+            "title": "Frokostmøte om beredskap",
+            "format": "Frokostmøte",
+            "starts_at": starts_at,
+            "ends_at": overrides.pop("ends_at", starts_at + timedelta(hours=2)),
+            "venue_name": "Ole Bull Scene",
+            "venue_address": "Øvre Ole Bulls plass 3, 5012 Bergen",
+            "host": "Bergen kommune",
+            "description": "Om beredskap.",
+            "status": GatheringStatus.PUBLISHED,
+            "now": overrides.pop("now", NOW),
+            "slug": overrides.pop("slug", f"samling-{uuid.uuid4().hex[:8]}"),
+        }
+        values.update(overrides)
+        return gatherings.create(**values)
+
+    return make
+
+
+def person(n: int | str = 1, **overrides) -> Person:
+    """A participant with a distinct address."""
+    values = {"name": f"Deltaker {n}", "email": f"deltaker{n}@example.no", "job_title": "Rådgiver"}
+    values.update(overrides)
+    return Person(**values)
+
+
+def registration_request(n: int | str = 1, **overrides) -> RegistrationRequest:
+    """A valid registration request for person `n`."""
+    values = {
+        "person": person(n),
+        "organisation_name": "Bergen kommune",
+        "sector": Sector.PUBLIC,
+        "consent": True,
+    }
+    values.update(overrides)
+    return RegistrationRequest(**values)
+
+
+# --- a real SMTP server -------------------------------------------------------------------
+
+
+class EphemeralController(Controller):
+    """aiosmtpd's Controller on a free port (port=0 fails without this; see RECIPES.md)."""
+
+    def _trigger_server(self):
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+@dataclass
+class RecordingHandler:
+    """Keeps every accepted message; can be told to answer with an error instead."""
+
+    messages: list = field(default_factory=list)
+    reply: str | None = None  # e.g. "451 4.3.0 try later" or "554 5.7.1 no"
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.reply is not None:
+            return self.reply
+        with self.lock:
+            self.messages.append(envelope)
+        return "250 OK"
+
+    def parsed(self):
+        """The accepted messages, parsed."""
+        with self.lock:
+            return [message_from_bytes(e.original_content, policy=policy.default)
+                    for e in self.messages]
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on 127.0.0.1; `.handler` records or refuses messages."""
+    handler = RecordingHandler()
+    controller = EphemeralController(handler, hostname="127.0.0.1", port=0)
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture
+def smtp_config(app_config, smtp_server):
+    """Point the app (built after this fixture) at the test SMTP server."""
+    app_config.update({"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_server.port})
+    return app_config
