@@ -24,9 +24,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(settings.from_environment(app.instance_path))
     if test_config is not None:
         app.config.update(test_config)
-    app.config.setdefault(
-        "SESSION_COOKIE_SECURE", app.config["KLYNGE_BASE_URL"].startswith("https://")
-    )
+    if "SESSION_COOKIE_SECURE" not in (test_config or {}):
+        # Served over https: the session cookie never travels in clear text.
+        app.config["SESSION_COOKIE_SECURE"] = app.config["KLYNGE_BASE_URL"].startswith("https://")
     _refuse_insecure_secret(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 

@@ -118,7 +118,10 @@ def deliver_due() -> DeliveryReport:
                     outbox.mark_retry(message, _describe(error), now=utcnow())
                     report.retrying.append(message.id)
                 db.session.commit()
-                if isinstance(error, smtplib.SMTPServerDisconnected):
+                # smtplib hangs up by itself on a 421 reply (to MAIL, RCPT or DATA) and when the
+                # line drops; the rest must not be "tried" on a closed connection, where each
+                # would fail at once and lose an attempt without reaching the server.
+                if isinstance(error, smtplib.SMTPServerDisconnected) or connection.sock is None:
                     break
             except OSError as error:  # timeout or reset in the middle of a message
                 outbox.mark_retry(message, _describe(error), now=utcnow())

@@ -1,10 +1,13 @@
 """Routes behind a participant's manage link."""
 
+import json
+
 from flask import Response, abort, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
-from wtforms import SubmitField
+from wtforms import BooleanField, SubmitField
+from wtforms.validators import DataRequired
 
-from .. import calendars, rsvp
+from .. import calendars, privacy, rsvp
 from ..clock import utcnow
 from ..extensions import db
 from ..models import Registration, RegistrationStatus
@@ -15,6 +18,14 @@ class CancelForm(FlaskForm):
     """Cancel my registration (CSRF-protected, one button)."""
 
     submit = SubmitField("Meld meg av")
+
+
+class EraseForm(FlaskForm):
+    """Erase my registration and my data, after saying I understand."""
+
+    confirm = BooleanField("Jeg forstår at påmeldingen og opplysningene mine slettes for godt.",
+                           validators=[DataRequired("Kryss av for å bekrefte at du vil slette.")])
+    submit = SubmitField("Slett påmeldingen og opplysningene mine")
 
 
 def get_registration_or_404(token: str) -> Registration:
@@ -76,3 +87,29 @@ def calendar(token):
     )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.get("/<token>/mine-data.json")
+def export(token):
+    """Everything stored about this registration, as a JSON download."""
+    registration = get_registration_or_404(token)
+    body = json.dumps(privacy.export(registration), ensure_ascii=False, indent=2)
+    response = Response(body, mimetype="application/json",
+                        headers={"Content-Disposition": 'attachment; filename="mine-data.json"'})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/<token>/slett", methods=["GET", "POST"])
+def erase(token):
+    """Confirm, then erase the registration and the personal data in it."""
+    registration = get_registration_or_404(token)
+    form = EraseForm()
+    if form.validate_on_submit():
+        privacy.erase(registration, now=utcnow())
+        db.session.commit()
+        flash("Påmeldingen og opplysningene dine er slettet.", "success")
+        return redirect(url_for("public.gathering", slug=registration.gathering.slug), 303)
+    return _private(render_template("manage/erase.html", registration=registration,
+                                    gathering=registration.gathering, form=form),
+                    status=422 if form.errors else 200)

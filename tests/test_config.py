@@ -1,0 +1,26 @@
+"""Settings: refuse an insecure secret in production; the mailbox never in production."""
+
+import pytest
+
+from klynge_rsvp import create_app
+from klynge_rsvp.config import INSECURE_DEFAULT_SECRET
+
+
+@pytest.mark.parametrize("secret", [None, "", INSECURE_DEFAULT_SECRET, "short"])
+def test_production_refuses_missing_or_default_secret(app_config, secret):
+    config = {**app_config, "TESTING": False, "DEBUG": False, "SECRET_KEY": secret}
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app(config)
+
+
+def test_production_with_a_real_secret_starts_without_mailbox(app_config):
+    config = {**app_config, "TESTING": False, "DEBUG": False,
+              "SECRET_KEY": "a-long-random-production-secret-value"}
+    app = create_app(config)
+    assert app.test_client().get("/e-post/").status_code == 404
+
+
+def test_https_base_url_makes_cookies_secure(app_config):
+    app = create_app({**app_config, "KLYNGE_BASE_URL": "https://klynge.bergen.kommune.no"})
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert "Strict-Transport-Security" in app.test_client().get("/personvern").headers
