@@ -67,8 +67,7 @@ HISTORY = [
     HistoricGathering(6, "Lunsjsamling", date(2020, 5, 5), time(11, 30), time(13, 30),
                       "Høgskulen på Vestlandet, campus Bergen", "Inndalsveien 28, 5063 Bergen",
                       "Innovasjon og utvikling", status=GatheringStatus.POSTPONED,
-                      status_message="Samlingen er utsatt på ubestemt tid. Vi kommer tilbake "
-                                     "med ny dato."),
+                      status_message="Vi kommer tilbake med ny dato."),
 ]
 
 

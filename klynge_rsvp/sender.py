@@ -10,6 +10,7 @@ import logging
 import smtplib
 import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email.utils import parseaddr
 
 from flask import Flask, current_app
@@ -30,6 +31,8 @@ class DeliveryReport:
     sent: list[int] = field(default_factory=list)
     retrying: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    # Claimed but not tried (the connection broke, or the claim ran out): due again at once.
+    released: list[int] = field(default_factory=list)
 
 
 def open_smtp_connection() -> smtplib.SMTP:
@@ -76,7 +79,8 @@ def deliver_due() -> DeliveryReport:
     """Claim the due messages and deliver them; commits after every message."""
     config = current_app.config
     report = DeliveryReport()
-    ids = outbox.claim_due(now=utcnow(), limit=config["OUTBOX_BATCH_SIZE"])
+    claimed_at = utcnow()
+    ids = outbox.claim_due(now=claimed_at, limit=config["OUTBOX_BATCH_SIZE"])
     db.session.commit()
     report.claimed = len(ids)
     if not ids:
@@ -104,9 +108,19 @@ def deliver_due() -> DeliveryReport:
         return report
 
     envelope_sender = _envelope_sender()
+    # Our claim runs out OUTBOX_LEASE_SECONDS after it was made, and then another worker may
+    # take the same rows. A slow server must not make us send past it (a second copy would go
+    # out): stop while a whole message (a few socket timeouts: MAIL, RCPT, DATA, the final
+    # dot) still fits in the lease, and give the rest back for the next pass.
+    lease_ends = claimed_at + timedelta(seconds=config["OUTBOX_LEASE_SECONDS"])
+    one_message = timedelta(seconds=4 * config["SMTP_TIMEOUT"])
     remaining = list(ids)
     try:
         while remaining:
+            if len(remaining) < len(ids) and utcnow() + one_message > lease_ends:
+                log.warning("outbox: the claim runs out; %d messages left for the next pass",
+                            len(remaining))
+                break
             message = db.session.get(OutboxMessage, remaining.pop(0))
             try:
                 connection.sendmail(envelope_sender, [message.recipient], message.message)
@@ -135,6 +149,7 @@ def deliver_due() -> DeliveryReport:
     finally:
         # What a broken connection left unsent is given back for the next pass, unharmed.
         outbox.release(remaining)
+        report.released.extend(remaining)
         db.session.commit()
         try:
             connection.quit()

@@ -161,9 +161,22 @@ def test_missing_or_wrong_csrf_token_is_refused_and_changes_nothing(app, client,
     missing = client.post(f"/samlinger/{upcoming}", data=form_data())
     wrong = client.post(f"/samlinger/{upcoming}", data={**form_data(), "csrf_token": "forged"})
     assert missing.status_code == wrong.status_code == 400
-    assert "Skjemaet kunne ikke sendes" in missing.text
     with app.app_context():
         assert registrations() == []
+    # Nothing typed is lost: the form comes back filled in, with a fresh token that works.
+    assert "Skjemaet var utløpt av sikkerhetsgrunner" in wrong.text
+    assert 'value="Kari Nordmann"' in wrong.text and 'value="kari@example.no"' in wrong.text
+    retry = client.post(f"/samlinger/{upcoming}",
+                        data={**form_data(), "csrf_token": csrf_token(wrong.text)})
+    assert retry.status_code == 303
+    with app.app_context():
+        assert [r.email for r in registrations()] == ["kari@example.no"]
+
+
+def test_other_forms_with_a_bad_csrf_token_get_the_error_page(client):
+    response = client.post("/pamelding/abc/avmelding", data={"csrf_token": "forged"})
+    assert response.status_code == 400
+    assert "Skjemaet kunne ikke sendes" in response.text
 
 
 def test_closed_registration_says_so(app, client, make_gathering, upcoming):

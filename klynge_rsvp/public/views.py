@@ -1,6 +1,7 @@
 """Routes for participants."""
 
-from flask import Response, redirect, render_template, session, url_for
+from flask import Response, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFError
 
 from .. import calendars, gatherings, rsvp
 from ..clock import utcnow
@@ -61,6 +62,19 @@ def register(slug):
             }
             return redirect(url_for(".receipt", slug=gathering.slug), 303)
     return _gathering_page(gathering, form, status=422)
+
+
+@bp.errorhandler(CSRFError)
+def expired_form(error):
+    """A registration form whose security token no longer matches (e.g. the browser was closed):
+    show it again with everything the person typed, with a fresh token, instead of losing it."""
+    if request.endpoint != "public.register":
+        return render_template("errors/400.html"), 400
+    gathering = gatherings.get_public_or_404(request.view_args["slug"])
+    form = RegistrationForm()  # filled from the request; renders a fresh token
+    form.form_errors.append("Skjemaet var utløpt av sikkerhetsgrunner, så ingenting er sendt ennå. "
+                            "Det du skrev, er tatt vare på: se over og send på nytt.")
+    return _gathering_page(gathering, form, status=400)
 
 
 @bp.get("/samlinger/<slug>/kvittering")
