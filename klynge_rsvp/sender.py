@@ -58,8 +58,16 @@ def _envelope_sender() -> str:
     return parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
 
 
+def _concerns_the_connection(error: smtplib.SMTPException) -> bool:
+    """A refused greeting or sender address is about our set-up, not this message: every
+    message would meet it, so none is failed for it; they wait until it is fixed."""
+    return isinstance(error, smtplib.SMTPHeloError | smtplib.SMTPSenderRefused)
+
+
 def _is_permanent(error: smtplib.SMTPException) -> bool:
     """A 5xx reply means the server will never take this message; anything else may pass later."""
+    if _concerns_the_connection(error):
+        return False
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in error.recipients.values()]
         return bool(codes) and all(500 <= code < 600 for code in codes)
@@ -135,7 +143,8 @@ def deliver_due() -> DeliveryReport:
                 # smtplib hangs up by itself on a 421 reply (to MAIL, RCPT or DATA) and when the
                 # line drops; the rest must not be "tried" on a closed connection, where each
                 # would fail at once and lose an attempt without reaching the server.
-                if isinstance(error, smtplib.SMTPServerDisconnected) or connection.sock is None:
+                if (isinstance(error, smtplib.SMTPServerDisconnected) or connection.sock is None
+                        or _concerns_the_connection(error)):
                     break
             except OSError as error:  # timeout or reset in the middle of a message
                 outbox.mark_retry(message, _describe(error), now=utcnow())

@@ -1,0 +1,644 @@
+"""The sender, delivering the outbox through a real SMTP server (aiosmtpd on 127.0.0.1).
+
+Nothing here mocks smtplib: every failure is a real server misbehaving (refusing the connection,
+answering 4xx/5xx, dropping the line, or saying nothing at all).
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+import sqlalchemy as sa
+
+from klynge_rsvp import outbox, rsvp, sender
+from klynge_rsvp.clock import utcnow
+from klynge_rsvp.extensions import db
+from klynge_rsvp.models import OutboxMessage, OutboxStatus, Registration, RegistrationStatus
+from tests.conftest import NOW, EphemeralController, RecordingHandler, registration_request
+
+SENDER_ADDRESS = "klynge@rsvp.test"
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, read, closed)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def rows() -> list[SimpleNamespace]:
+    """Every outbox row as it is in the database now, oldest first (plain snapshots)."""
+    db.session.commit()  # see what other transactions committed
+    columns = [attribute.key for attribute in sa.inspect(OutboxMessage).column_attrs]
+    found = [SimpleNamespace(**{name: getattr(message, name) for name in columns})
+             for message in db.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id))]
+    # End the read: on SQLite every transaction holds the write lock (BEGIN IMMEDIATE).
+    db.session.commit()
+    return found
+
+
+def row(message_id: int) -> SimpleNamespace:
+    [found] = [r for r in rows() if r.id == message_id]
+    return found
+
+
+def make_due(*message_ids: int) -> None:
+    """Pretend the backoff has passed: the rows are due now (claim_due uses the real clock)."""
+    query = sa.update(OutboxMessage).values(next_attempt_at=utcnow() - timedelta(seconds=1))
+    if message_ids:
+        query = query.where(OutboxMessage.id.in_(message_ids))
+    db.session.execute(query)
+    db.session.commit()
+
+
+def register(gathering, *numbers: int) -> list[Registration]:
+    """Register person n (each in their own request) and commit."""
+    registrations = []
+    for n in numbers:
+        [outcome] = rsvp.register(gathering, registration_request(n), now=NOW)
+        registrations.append(outcome.registration)
+    db.session.commit()
+    return registrations
+
+
+def address(n: int) -> str:
+    return f"deltaker{n}@example.no"
+
+
+def received_recipients(handler) -> list[str]:
+    with handler.lock:
+        return [rcpt for envelope in handler.messages for rcpt in envelope.rcpt_tos]
+
+
+def wait_for(condition, *, timeout: float, interval: float = 0.01) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()
+
+
+@pytest.fixture
+def mail_ctx(smtp_config, app, smtp_server):
+    """An app context of an app pointed at the live test SMTP server."""
+    with app.app_context():
+        yield smtp_server
+        db.session.rollback()
+
+
+@pytest.fixture
+def refusing_config(smtp_config):
+    """Like smtp_config, but MAIL_PORT is a closed port (the SMTP server is down)."""
+    smtp_config["MAIL_PORT"] = closed_port()
+    return smtp_config
+
+
+# --- 1. the happy path -------------------------------------------------------------------------
+
+
+def test_confirmation_is_delivered_once(mail_ctx, make_gathering):
+    gathering = make_gathering()
+    [registration] = register(gathering, 1)
+    before = utcnow()
+
+    report = sender.deliver_due()
+
+    [message] = rows()
+    assert report.claimed == 1
+    assert report.sent == [message.id]
+    assert message.registration_id == registration.id
+    assert message.kind == "confirmation"
+    assert message.status == OutboxStatus.SENT
+    assert message.transport == "smtp"
+    assert message.attempts == 1
+    assert message.sent_at is not None and before <= message.sent_at <= utcnow()
+    assert message.claimed_until is None
+    assert message.last_error == ""
+    [envelope] = mail_ctx.handler.messages
+    assert envelope.rcpt_tos == [address(1)]
+    assert envelope.mail_from == SENDER_ADDRESS
+
+    again = sender.deliver_due()
+    assert again.claimed == 0
+    assert len(mail_ctx.handler.messages) == 1
+
+
+# --- 2. the SMTP server is down when someone registers -----------------------------------------
+
+
+def test_registration_stands_when_smtp_is_down_and_mail_follows(
+    refusing_config, app, smtp_server, make_gathering
+):
+    with app.app_context():
+        gathering = make_gathering()
+        [registration] = register(gathering, 1)
+        start = utcnow()
+
+        report = sender.deliver_due()
+
+        assert report.claimed == 1 and report.sent == [] and len(report.retrying) == 1
+        [message] = rows()
+        assert message.status == OutboxStatus.PENDING
+        assert message.attempts == 1
+        assert "refused" in message.last_error.lower()
+        assert message.next_attempt_at > start
+        assert message.claimed_until is None
+        # The registration was committed before any delivery was tried, and stands: read it
+        # on a connection of its own.
+        registration_id = registration.id
+        db.session.commit()
+        with db.engine.connect() as connection:
+            status = connection.scalar(
+                sa.select(Registration.status).where(Registration.id == registration_id)
+            )
+        assert status == RegistrationStatus.CONFIRMED.value
+        # Not due yet: the next pass leaves it alone.
+        assert sender.deliver_due().claimed == 0
+
+        app.config["MAIL_PORT"] = smtp_server.port  # the server is back
+        make_due()
+        report = sender.deliver_due()
+
+        assert report.sent == [message.id]
+        message = row(message.id)
+        assert message.status == OutboxStatus.SENT
+        assert message.attempts == 2
+        assert message.last_error == ""
+        assert received_recipients(smtp_server.handler) == [address(1)]
+        make_due()
+        assert sender.deliver_due().claimed == 0
+        assert len(smtp_server.handler.messages) == 1
+
+
+# --- 3. a temporary (4xx) refusal --------------------------------------------------------------
+
+
+def test_4xx_on_data_is_retried_with_growing_backoff(mail_ctx, app, make_gathering):
+    base = app.config["OUTBOX_RETRY_BASE_SECONDS"]
+    assert base > 0
+    register(make_gathering(), 1)
+    mail_ctx.handler.reply = "451 4.3.0 try later"
+
+    delays = []
+    for attempt in (1, 2):
+        before = utcnow()
+        report = sender.deliver_due()
+        after = utcnow()
+        [message] = rows()
+        assert report.retrying == [message.id]
+        assert message.status == OutboxStatus.PENDING
+        assert message.attempts == attempt
+        assert "451" in message.last_error
+        # The delay was measured from a moment between `before` and `after`.
+        assert before + timedelta(seconds=base * 2 ** (attempt - 1)) <= message.next_attempt_at
+        assert message.next_attempt_at <= after + timedelta(seconds=base * 2 ** (attempt - 1))
+        delays.append(message.next_attempt_at - after)
+        assert sender.deliver_due().claimed == 0  # not due again before the backoff
+        make_due()
+    assert delays[1] > delays[0]
+    assert mail_ctx.handler.messages == []
+
+    mail_ctx.handler.reply = None
+    report = sender.deliver_due()
+
+    [message] = rows()
+    assert report.sent == [message.id]
+    assert message.status == OutboxStatus.SENT
+    assert message.attempts == 3
+    assert received_recipients(mail_ctx.handler) == [address(1)]
+    make_due()
+    assert sender.deliver_due().claimed == 0
+
+
+# --- 4. a permanent (5xx) refusal on DATA -----------------------------------------------------
+
+
+def test_5xx_on_data_fails_permanently(mail_ctx, make_gathering):
+    register(make_gathering(), 1)
+    mail_ctx.handler.reply = "554 5.6.0 rejected"
+
+    report = sender.deliver_due()
+
+    [message] = rows()
+    assert report.failed == [message.id]
+    assert message.status == OutboxStatus.FAILED
+    assert message.attempts == 1
+    assert "554" in message.last_error
+    assert message.claimed_until is None
+
+    mail_ctx.handler.reply = None
+    make_due()
+    assert sender.deliver_due().claimed == 0
+    assert row(message.id).status == OutboxStatus.FAILED
+    assert mail_ctx.handler.messages == []
+
+
+# --- 5. a permanent (5xx) refusal on RCPT, for one address of a batch -------------------------
+
+
+@dataclass
+class RefusingRecipientHandler(RecordingHandler):
+    refused: str = address(2)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address == self.refused:
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+@pytest.fixture
+def picky_server():
+    controller = EphemeralController(RefusingRecipientHandler(), hostname="127.0.0.1", port=0)
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture
+def picky_config(app_config, picky_server):
+    app_config.update({"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": picky_server.port})
+    return app_config
+
+
+def test_5xx_on_rcpt_fails_that_message_only(picky_config, app, picky_server, make_gathering):
+    with app.app_context():
+        register(make_gathering(), 1, 2, 3)
+
+        report = sender.deliver_due()
+
+        by_recipient = {message.recipient: message for message in rows()}
+        refused = by_recipient[address(2)]
+        assert report.claimed == 3
+        assert report.failed == [refused.id]
+        assert refused.status == OutboxStatus.FAILED
+        assert refused.attempts == 1
+        assert "550" in refused.last_error
+        for n in (1, 3):
+            assert by_recipient[address(n)].status == OutboxStatus.SENT
+            assert by_recipient[address(n)].attempts == 1
+        assert received_recipients(picky_server.handler) == [address(1), address(3)]
+        make_due()
+        assert sender.deliver_due().claimed == 0
+
+
+@dataclass
+class RefusingSenderHandler(RecordingHandler):
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        return "550 5.7.1 sender not allowed"
+
+
+@pytest.fixture
+def sender_refusing_server():
+    controller = EphemeralController(RefusingSenderHandler(), hostname="127.0.0.1", port=0)
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture
+def sender_refusing_config(app_config, sender_refusing_server):
+    app_config.update({"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": sender_refusing_server.port})
+    return app_config
+
+
+def test_refused_sender_address_fails_no_message(sender_refusing_config, app, make_gathering):
+    # Our own MAIL FROM refused is a set-up problem: no message is failed for it, the first is
+    # retried later and the rest are given back untried.
+    with app.app_context():
+        register(make_gathering(), 1, 2, 3)
+        report = sender.deliver_due()
+        assert report.failed == []
+        assert len(report.retrying) == 1
+        assert len(report.released) == 2
+        assert {r.status for r in rows()} == {OutboxStatus.PENDING}
+        assert "550" in row(report.retrying[0]).last_error
+
+
+# --- 6. the connection drops in the middle of a message ----------------------------------------
+
+
+@dataclass
+class DroppingHandler(RecordingHandler):
+    """Drops the first `drops` messages at DATA: by closing the line, or with a 421 reply."""
+
+    drops: int = 1
+    how: str = "close"
+    dropped: int = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.dropped < self.drops:
+            self.dropped += 1
+            if self.how == "close":
+                server.transport.close()
+                return "250 never heard"  # the line is gone: the client never reads this
+            return "421 4.3.2 closing connection"
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.parametrize("how", ["close", "421"])
+def test_dropped_connection_retries_the_message_and_releases_the_rest(
+    mail_ctx, make_gathering, how
+):
+    handler = DroppingHandler(how=how)
+    mail_ctx.handler = handler  # used for every new connection
+    register(make_gathering(), 1, 2, 3)
+
+    report = sender.deliver_due()
+
+    first, second, third = rows()
+    assert report.claimed == 3
+    assert report.retrying == [first.id]
+    assert report.released == [second.id, third.id]
+    assert report.sent == [] and report.failed == []
+    assert first.status == OutboxStatus.PENDING
+    assert first.attempts == 1
+    assert first.last_error
+    assert first.next_attempt_at > utcnow()
+    for untried in (second, third):  # given back unharmed, not counted as attempts
+        assert untried.status == OutboxStatus.PENDING
+        assert untried.attempts == 0
+        assert untried.claimed_until is None
+        assert untried.last_error == ""
+    assert handler.messages == []
+
+    report = sender.deliver_due()  # the others are due at once; the first waits its backoff
+    assert report.sent == [second.id, third.id]
+    make_due(first.id)
+    report = sender.deliver_due()
+    assert report.sent == [first.id]
+
+    assert sorted(received_recipients(handler)) == [address(1), address(2), address(3)]
+    assert [message.status for message in rows()] == [OutboxStatus.SENT] * 3
+    assert [message.attempts for message in rows()] == [2, 1, 1]
+    make_due()
+    assert sender.deliver_due().claimed == 0
+    assert len(handler.messages) == 3
+
+
+# --- 7. a server that accepts the connection and then says nothing -----------------------------
+
+
+class SilentServer:
+    """Accepts TCP connections on 127.0.0.1 and never says a word."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.05)
+        self.port = self.listener.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, name="silent-smtp", daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stop.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            self.accepted.append(connection)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(timeout=5)
+        for connection in self.accepted:
+            connection.close()
+        self.listener.close()
+
+
+@pytest.fixture
+def silent_server():
+    server = SilentServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def silent_config(app_config, silent_server):
+    app_config.update({"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": silent_server.port,
+                       "SMTP_TIMEOUT": 0.5})
+    return app_config
+
+
+def test_silent_server_times_out_and_rows_wait_for_retry(
+    silent_config, app, silent_server, make_gathering
+):
+    with app.app_context():
+        register(make_gathering(), 1, 2)
+
+    # Deliver in a thread of its own, so that a hang fails this test instead of blocking it.
+    reports = []
+
+    def deliver():
+        with app.app_context():
+            reports.append(sender.deliver_due())
+
+    worker = threading.Thread(target=deliver, name="deliver-to-silent-server", daemon=True)
+    started = time.monotonic()
+    worker.start()
+    worker.join(timeout=5)
+    assert not worker.is_alive(), "deliver_due hung on a silent server"
+    assert time.monotonic() - started < 3
+    assert silent_server.accepted  # it really connected, and then waited for a greeting
+
+    [report] = reports
+    assert report.claimed == 2 and len(report.retrying) == 2
+    with app.app_context():
+        for message in rows():
+            assert message.status == OutboxStatus.PENDING
+            assert message.attempts == 1
+            assert message.claimed_until is None
+            assert message.next_attempt_at > utcnow()
+            assert "timed out" in message.last_error
+
+
+# --- 8. giving up after OUTBOX_MAX_ATTEMPTS ----------------------------------------------------
+
+
+@pytest.fixture
+def max_attempts_config(app_config):
+    app_config.update({"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": closed_port(),
+                       "OUTBOX_MAX_ATTEMPTS": 3, "OUTBOX_RETRY_BASE_SECONDS": 0})
+    return app_config
+
+
+def test_fails_after_max_attempts_with_a_refusing_server(max_attempts_config, app,
+                                                         make_gathering):
+    with app.app_context():
+        register(make_gathering(), 1)
+        statuses = []
+        for _ in range(3):
+            report = sender.deliver_due()  # a zero backoff: due again at once
+            assert report.claimed == 1
+            [message] = rows()
+            statuses.append((message.status, message.attempts))
+        assert statuses == [(OutboxStatus.PENDING, 1), (OutboxStatus.PENDING, 2),
+                            (OutboxStatus.FAILED, 3)]
+        assert "refused" in message.last_error.lower()
+        make_due()
+        assert sender.deliver_due().claimed == 0
+
+
+# --- 9. leases ---------------------------------------------------------------------------------
+
+
+def test_expired_claim_is_taken_over_and_live_claim_is_left_alone(mail_ctx, make_gathering):
+    register(make_gathering(), 1, 2)
+    dead, live = rows()
+    live_until = utcnow() + timedelta(minutes=4)
+    db.session.execute(sa.update(OutboxMessage).where(OutboxMessage.id == dead.id)
+                       .values(claimed_until=utcnow() - timedelta(seconds=1)))
+    db.session.execute(sa.update(OutboxMessage).where(OutboxMessage.id == live.id)
+                       .values(claimed_until=live_until))
+    db.session.commit()
+
+    report = sender.deliver_due()
+
+    assert report.claimed == 1
+    assert report.sent == [dead.id]
+    assert row(dead.id).status == OutboxStatus.SENT
+    untouched = row(live.id)
+    assert untouched.status == OutboxStatus.PENDING
+    assert untouched.attempts == 0
+    assert untouched.claimed_until == live_until
+    assert received_recipients(mail_ctx.handler) == [address(1)]
+
+
+@pytest.fixture
+def short_lease_config(smtp_config):
+    # A whole message may take 4 socket timeouts (2 s): more than what is left of a 2 s claim
+    # once one message has gone, whatever the speed of the machine.
+    smtp_config.update({"OUTBOX_LEASE_SECONDS": 2, "SMTP_TIMEOUT": 0.5})
+    return smtp_config
+
+
+def test_sender_stops_before_its_claim_runs_out(short_lease_config, app, smtp_server,
+                                                make_gathering):
+    with app.app_context():
+        register(make_gathering(), 1, 2, 3)
+        first, second, third = rows()
+
+        report = sender.deliver_due()
+
+        assert report.claimed == 3
+        assert report.sent == [first.id]
+        assert report.released == [second.id, third.id]
+        for untried in rows()[1:]:
+            assert (untried.status, untried.attempts, untried.claimed_until) == (
+                OutboxStatus.PENDING, 0, None)
+        assert sender.deliver_due().sent == [second.id]
+        assert sender.deliver_due().sent == [third.id]
+        assert sender.deliver_due().claimed == 0
+        assert received_recipients(smtp_server.handler) == [address(1), address(2), address(3)]
+
+
+# --- 10. a rolled-back registration sends nothing ----------------------------------------------
+
+
+def test_rolled_back_registration_queues_nothing(mail_ctx, make_gathering):
+    gathering = make_gathering()
+    db.session.commit()
+    outbox.mail_queued.clear()
+
+    rsvp.register(gathering, registration_request(1), now=NOW)
+    db.session.rollback()
+
+    assert rows() == []
+    assert sender.deliver_due().claimed == 0
+    assert mail_ctx.handler.messages == []
+    # Nor did it leave a flag behind for the next commit (those above) to wake the sender with.
+    assert not outbox.mail_queued.is_set()
+
+    # The same registration committed does wake the sender and goes out.
+    rsvp.register(gathering, registration_request(1), now=NOW)
+    db.session.commit()
+    assert outbox.mail_queued.is_set()
+    assert sender.deliver_due().claimed == 1
+    assert received_recipients(mail_ctx.handler) == [address(1)]
+
+
+# --- 11. the in-process sender thread ----------------------------------------------------------
+
+
+@pytest.fixture
+def slow_poll_config(smtp_config):
+    smtp_config["OUTBOX_POLL_SECONDS"] = 30
+    return smtp_config
+
+
+def test_sender_thread_delivers_new_mail_without_waiting_for_the_poll(
+    slow_poll_config, app, smtp_server, make_gathering
+):
+    handler = smtp_server.handler
+    before = set(threading.enumerate())
+    with app.app_context():
+        gathering = make_gathering()
+        register(gathering, 1)
+        stop = sender.start_thread(app)
+        [thread] = [t for t in set(threading.enumerate()) - before if t.name == "outbox-sender"]
+        try:
+            # Its first pass delivers what was queued; then it sleeps on a 30 s poll.
+            assert wait_for(lambda: len(handler.messages) == 1, timeout=5)
+            started = time.monotonic()
+            register(gathering, 2)  # the commit wakes the thread
+            assert wait_for(lambda: len(handler.messages) == 2, timeout=5)
+            assert time.monotonic() - started < 5
+            assert received_recipients(handler) == [address(1), address(2)]
+        finally:
+            stop.set()
+            outbox.mail_queued.set()
+            thread.join(timeout=10)
+        assert not thread.is_alive()
+        assert [message.status for message in rows()] == [OutboxStatus.SENT] * 2
+
+
+# --- 12. no SMTP server configured: the browser mailbox ----------------------------------------
+
+
+_connects: list | None = None
+
+
+def _audit(event: str, args) -> None:
+    if event == "socket.connect" and _connects is not None:
+        _connects.append(args[1])
+
+
+@pytest.fixture
+def socket_connects():
+    """Every socket.connect made while the test runs (an audit hook; it mocks nothing)."""
+    global _connects
+    if not getattr(sys, "_klynge_audit_installed", False):
+        sys.addaudithook(_audit)
+        sys._klynge_audit_installed = True
+    _connects = []
+    yield _connects
+    _connects = None
+
+
+def test_mailbox_mode_marks_sent_without_any_socket(app, make_gathering, socket_connects):
+    assert app.config["MAIL_SERVER"] == ""
+    with app.app_context():
+        register(make_gathering(), 1, 2)
+
+        report = sender.deliver_due()
+
+        assert report.claimed == 2 and len(report.sent) == 2
+        for message in rows():
+            assert message.status == OutboxStatus.SENT
+            assert message.transport == "mailbox"
+            assert message.attempts == 1
+            assert message.sent_at is not None
+        assert sender.deliver_due().claimed == 0
+    assert socket_connects == []
