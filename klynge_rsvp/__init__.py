@@ -49,7 +49,7 @@ def _refuse_insecure_secret(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import database, error_pages, formatting, security
+    from . import auth, database, error_pages, formatting, security
     from .extensions import csrf, db, mail, migrate
 
     db.init_app(app)
@@ -61,15 +61,23 @@ def register_extensions(app: Flask) -> None:
     formatting.init_app(app)
     security.init_app(app)
     error_pages.init_app(app)
+    auth.init_app(app)
+    app.add_template_global(lambda endpoint: endpoint in app.view_functions, "has_endpoint")
 
 
 def register_blueprints(app: Flask) -> None:
+    from .admin import bp as admin_bp
+    from .auth import bp as auth_bp
+    from .feeds import bp as feeds_bp
     from .mailbox import bp as mailbox_bp
     from .manage import bp as manage_bp
     from .public import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(manage_bp)
+    app.register_blueprint(feeds_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp)
     if app.config["KLYNGE_MAILBOX"] and not app.config["MAIL_SERVER"]:
         app.register_blueprint(mailbox_bp)
 

@@ -8,9 +8,11 @@ from flask import current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
 
-from . import demo, sender
+from . import demo, organisers, sender
 from .clock import utcnow
+from .errors import DomainError
 from .extensions import db
+from .models import OrganiserRole
 
 klynge = AppGroup("klynge", help="Klynge RSVP: set-up and background work.")
 
@@ -36,3 +38,22 @@ def worker():
     click.echo("Worker started: delivering the outbox.")
     sender.run(app, stop)
     click.echo("Worker stopped.")
+
+
+@klynge.command("create-organiser")
+@click.argument("email")
+@click.option("--name", default="", help="The organiser's full name.")
+@click.option("--role", type=click.Choice([r.value for r in OrganiserRole]), default=None,
+              help="Default: administrator for the first account, organiser after that.")
+@click.password_option("--password", prompt="Passord", confirmation_prompt="Gjenta passordet",
+                       help="Asked for twice, never echoed (do not pass it on the command line).")
+def create_organiser(email, name, role, password):
+    """Create an organiser account (the first one is an administrator)."""
+    role = OrganiserRole(role) if role else (
+        OrganiserRole.ORGANISER if organisers.any_exist() else OrganiserRole.ADMINISTRATOR)
+    try:
+        organiser = organisers.create(email, password, name=name, role=role, now=utcnow())
+    except DomainError as error:
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"Created {organiser.role.value} {organiser.email}.")

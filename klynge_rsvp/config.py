@@ -39,6 +39,7 @@ def from_environment(instance_path: str) -> dict:
         "KLYNGE_SENDER_THREAD": _bool("KLYNGE_SENDER_THREAD"),
         "KLYNGE_MAILBOX": _bool("KLYNGE_MAILBOX", default=True),
         "SMTP_TIMEOUT": float(os.environ.get("SMTP_TIMEOUT", "20")),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
     }
 
 
@@ -55,4 +56,7 @@ DEFAULTS = {
     "OUTBOX_LEASE_SECONDS": 300,
     "OUTBOX_BATCH_SIZE": 100,
     "OUTBOX_POLL_SECONDS": 2.0,
+    "LOGIN_RATE_LIMIT": "10 per minute;50 per hour",
+    "PASSWORD_MIN_LENGTH": 12,
+    "RATELIMIT_HEADERS_ENABLED": True,
 }

@@ -7,6 +7,7 @@ import secrets
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -61,6 +62,28 @@ class RegistrationStatus(enum.StrEnum):
     CONFIRMED = "confirmed"
     WAITING = "waiting"
     CANCELLED = "cancelled"
+
+
+class Reconfirmation(enum.StrEnum):
+    """After an indefinitely postponed gathering gets a new date: is the person still coming?"""
+
+    NOT_ASKED = "not_asked"
+    PENDING = "pending"
+    YES = "yes"
+    NO = "no"
+
+
+class OrganiserRole(enum.StrEnum):
+    ADMINISTRATOR = "administrator"  # everything, including managing organisers
+    ORGANISER = "organiser"  # gatherings, registrations, announcements
+
+
+class Audience(enum.StrEnum):
+    """Who an announcement goes to."""
+
+    CONFIRMED = "confirmed"
+    WAITING = "waiting"
+    MAILING_LIST = "mailing_list"
 
 
 class OutboxStatus(enum.StrEnum):
@@ -124,11 +147,25 @@ class Gathering(db.Model):
     # of at least this number (see DESIGN.md, calendar semantics).
     ical_uid: Mapped[str] = mapped_column(sa.String(200), unique=True)
     ical_sequence: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # Counts the calendar identities: 1 at first, +1 each time a postponed gathering gets a
+    # new date and so a new UID (DESIGN.md, calendar semantics).
+    ical_generation: Mapped[int] = mapped_column(sa.Integer, default=1)
+    # The start before the last move or postponement (schema.org previousStartDate).
+    previous_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Days before the start that confirmed registrants get a reminder; None: no reminder.
+    reminder_days_before: Mapped[int | None] = mapped_column(sa.Integer, default=2)
+    # After a reschedule: registrants are asked to reconfirm by this instant.
+    reconfirm_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     registrations: Mapped[list[Registration]] = relationship(
         back_populates="gathering", order_by="Registration.id"
+    )
+    links: Mapped[list[GatheringLink]] = relationship(
+        back_populates="gathering", order_by="GatheringLink.position",
+        cascade="all, delete-orphan",
     )
 
     __table_args__ = (
@@ -181,10 +218,19 @@ class Registration(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reconfirmation: Mapped[Reconfirmation] = mapped_column(
+        _enum(Reconfirmation, "reconfirmation"), default=Reconfirmation.NOT_ASKED
+    )
+    reconfirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     gathering: Mapped[Gathering] = relationship(back_populates="registrations")
     organisation: Mapped[Organisation] = relationship(back_populates="registrations")
     registered_by: Mapped[Registration | None] = relationship(remote_side=[id])
+    events: Mapped[list[RegistrationEvent]] = relationship(
+        back_populates="registration", order_by="RegistrationEvent.id",
+        cascade="all, delete-orphan",
+    )
 
     __table_args__ = (
         sa.UniqueConstraint("gathering_id", "email_key", name="uq_registrations_gathering_email"),
@@ -228,9 +274,144 @@ class OutboxMessage(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
+    announcement_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("announcements.id", ondelete="SET NULL"), index=True
+    )
+
     registration: Mapped[Registration | None] = relationship()
 
     __table_args__ = (sa.Index("ix_outbox_due", "status", "next_attempt_at"),)
 
     def __repr__(self) -> str:
         return f"<OutboxMessage {self.id} {self.kind} {self.status.value}>"
+
+
+class GatheringLink(db.Model):
+    """Material after a gathering: a recording, slides, a report."""
+
+    __tablename__ = "gathering_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gathering_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("gatherings.id", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str] = mapped_column(sa.String(200))
+    url: Mapped[str] = mapped_column(sa.String(1000))
+    position: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+    gathering: Mapped[Gathering] = relationship(back_populates="links")
+
+
+class RegistrationEvent(db.Model):
+    """One line of a registration's history: what happened, when, and who did it."""
+
+    __tablename__ = "registration_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("registrations.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # e.g. registered, waiting, promoted, cancelled, checked_in, check_in_undone, reconfirmed
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    # None: the participant themselves (or the system).
+    organiser_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisers.id", ondelete="SET NULL")
+    )
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+
+    registration: Mapped[Registration] = relationship(back_populates="events")
+    organiser: Mapped[Organiser | None] = relationship()
+
+
+class Organiser(UserMixin, db.Model):
+    """A person who runs the network's gatherings (Flask-Login user)."""
+
+    __tablename__ = "organisers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200), default="")
+    password_hash: Mapped[str] = mapped_column(sa.String(300))
+    role: Mapped[OrganiserRole] = mapped_column(
+        _enum(OrganiserRole, "organiser_role"), default=OrganiserRole.ORGANISER
+    )
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_administrator(self) -> bool:
+        return self.role == OrganiserRole.ADMINISTRATOR
+
+    def __repr__(self) -> str:
+        return f"<Organiser {self.email!r} {self.role.value}>"
+
+
+class AuditEntry(db.Model):
+    """Who created, changed, published, postponed, cancelled or sent what, and when."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    organiser_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisers.id", ondelete="SET NULL"), index=True
+    )
+    # Kept as text so the log still says who it was after an account is deleted.
+    actor: Mapped[str] = mapped_column(sa.String(254))
+    action: Mapped[str] = mapped_column(sa.String(60))
+    gathering_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("gatherings.id", ondelete="SET NULL"), index=True
+    )
+    summary: Mapped[str] = mapped_column(sa.Text, default="")
+
+    organiser: Mapped[Organiser | None] = relationship()
+    gathering: Mapped[Gathering | None] = relationship()
+
+
+class Subscriber(db.Model):
+    """Someone on the network's mailing list (double opt-in: counted once confirmed)."""
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254))
+    email_key: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200), default="")
+    confirm_token: Mapped[str] = mapped_column(sa.String(64), unique=True, default=new_token)
+    unsubscribe_token: Mapped[str] = mapped_column(sa.String(64), unique=True, default=new_token)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def is_subscribed(self) -> bool:
+        return self.confirmed_at is not None and self.unsubscribed_at is None
+
+
+class Announcement(db.Model):
+    """A message from the organisers to a gathering's registrants or to the mailing list."""
+
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gathering_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("gatherings.id", ondelete="SET NULL"), index=True
+    )
+    audience: Mapped[Audience] = mapped_column(_enum(Audience, "audience"))
+    subject: Mapped[str] = mapped_column(sa.String(200))
+    body: Mapped[str] = mapped_column(sa.Text)
+    organiser_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisers.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    recipient_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+    gathering: Mapped[Gathering | None] = relationship()
+    organiser: Mapped[Organiser | None] = relationship()

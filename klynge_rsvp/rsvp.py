@@ -11,10 +11,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from . import notifications, organisations, outbox
+from . import history, notifications, organisations, outbox
 from .errors import DomainError, RegistrationClosed
 from .extensions import db
-from .models import Gathering, Registration, RegistrationStatus, Sector
+from .models import Gathering, Organiser, Registration, RegistrationStatus, Sector
 
 
 @dataclass(frozen=True)
@@ -92,9 +92,12 @@ def waiting_position(registration: Registration) -> int | None:
     return ahead + 1
 
 
-def register(gathering: Gathering, request: RegistrationRequest, *,
-             now: datetime) -> list[Outcome]:
-    """Register the person and their colleagues: a seat each while seats last, then the list."""
+def register(gathering: Gathering, request: RegistrationRequest, *, now: datetime,
+             by: Organiser | None = None) -> list[Outcome]:
+    """Register the person and their colleagues: a seat each while seats last, then the list.
+
+    `by` is the organiser registering someone on their behalf (None: the person themselves).
+    """
     if not request.consent:
         raise DomainError("Du må samtykke til at vi lagrer opplysningene for å melde deg på.")
     people = [request.person, *request.colleagues]
@@ -148,13 +151,17 @@ def register(gathering: Gathering, request: RegistrationRequest, *,
         if existing is None:
             db.session.add(registration)
         db.session.flush()
+        history.record(registration, "registered" if registration.status
+                       == RegistrationStatus.CONFIRMED else "waiting", now=now, by=by,
+                       note="påmeldt på nytt etter avmelding" if existing is not None else "")
         _announce_new_status(registration, now=now)
         outcomes.append(Outcome(registration))
         registered_by = registered_by or registration
     return outcomes
 
 
-def cancel(registration: Registration, *, now: datetime) -> list[Registration]:
+def cancel(registration: Registration, *, now: datetime, by: Organiser | None = None,
+           note: str = "") -> list[Registration]:
     """Cancel a registration; a freed seat goes to the waiting list. Returns those promoted."""
     gathering = registration.gathering
     lock_gathering(gathering)
@@ -170,15 +177,17 @@ def cancel(registration: Registration, *, now: datetime) -> list[Registration]:
         # Their CANCEL must outrank the REQUEST their calendar holds.
         registration.ical_sequence_bump += 1
     db.session.flush()
+    history.record(registration, "cancelled", now=now, by=by, note=note)
     outbox.enqueue(
         notifications.compose_cancellation(registration, had_seat=had_seat, now=now),
         key=f"cancel:{registration.id}:{registration.ical_sequence}:{registration.cancelled_at:%Y%m%d%H%M%S}",
         now=now, registration=registration,
     )
-    return promote_from_waiting_list(gathering, now=now) if had_seat else []
+    return promote_from_waiting_list(gathering, now=now, by=by) if had_seat else []
 
 
-def promote_from_waiting_list(gathering: Gathering, *, now: datetime) -> list[Registration]:
+def promote_from_waiting_list(gathering: Gathering, *, now: datetime,
+                              by: Organiser | None = None) -> list[Registration]:
     """Give free seats to the waiting list in arrival order (caller holds the gathering lock)."""
     promoted: list[Registration] = []
     free = seats_left(gathering)
@@ -198,6 +207,7 @@ def promote_from_waiting_list(gathering: Gathering, *, now: datetime) -> list[Re
         first.waiting_since = None
         first.updated_at = now
         db.session.flush()
+        history.record(first, "promoted", now=now, by=by)
         outbox.enqueue(
             notifications.compose_promotion(first, now=now),
             key=f"promote:{first.id}:{first.ical_sequence}:{now:%Y%m%d%H%M%S%f}",

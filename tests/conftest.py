@@ -16,7 +16,7 @@ from aiosmtpd.controller import Controller
 from flask_migrate import upgrade
 
 from klynge_rsvp import create_app, gatherings
-from klynge_rsvp.extensions import db
+from klynge_rsvp.extensions import db, limiter
 from klynge_rsvp.models import GatheringStatus, Sector
 from klynge_rsvp.rsvp import Person, RegistrationRequest
 
@@ -63,6 +63,7 @@ def app(app_config):
     application = create_app(app_config)
     with application.app_context():
         upgrade()
+        limiter.reset()  # rate-limit counters start at zero for every test
     yield application
     with application.app_context():
         db.session.remove()
@@ -179,3 +180,53 @@ def smtp_config(app_config, smtp_server):
     """Point the app (built after this fixture) at the test SMTP server."""
     app_config.update({"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_server.port})
     return app_config
+
+
+# --- organisers ------------------------------------------------------------------------------
+
+ORGANISER_PASSWORD = "korrekt hest batteri stift"
+
+
+@pytest.fixture
+def make_organiser(app):
+    """Create an organiser account (in its own app context) and return its email."""
+    from klynge_rsvp import organisers
+    from klynge_rsvp.models import OrganiserRole
+
+    def make(email="arrangor@bergen.kommune.no", role=OrganiserRole.ORGANISER, name="Arrangør"):
+        with app.app_context():
+            organisers.create(email, ORGANISER_PASSWORD, name=name, role=role, now=NOW)
+            db.session.commit()
+        return email
+
+    return make
+
+
+def log_in(client, email, password=ORGANISER_PASSWORD):
+    """Log in through the real login form; returns the response."""
+    import re
+
+    page = client.get("/arrangor/innlogging")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    return client.post("/arrangor/innlogging",
+                       data={"csrf_token": token, "email": email, "password": password})
+
+
+@pytest.fixture
+def organiser_client(app, make_organiser):
+    """A test client logged in as an organiser (role: organiser)."""
+    client = app.test_client()
+    response = log_in(client, make_organiser())
+    assert response.status_code == 302, response.text
+    return client
+
+
+@pytest.fixture
+def admin_client(app, make_organiser):
+    """A test client logged in as an administrator."""
+    from klynge_rsvp.models import OrganiserRole
+
+    client = app.test_client()
+    email = make_organiser("admin@bergen.kommune.no", role=OrganiserRole.ADMINISTRATOR)
+    assert log_in(client, email).status_code == 302
+    return client

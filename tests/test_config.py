@@ -13,11 +13,17 @@ def test_production_refuses_missing_or_default_secret(app_config, secret):
         create_app(config)
 
 
-def test_production_with_a_real_secret_starts_without_mailbox(app_config):
+def test_mailbox_is_for_organisers_outside_debug(app_config):
     config = {**app_config, "TESTING": False, "DEBUG": False,
               "SECRET_KEY": "a-long-random-production-secret-value"}
-    app = create_app(config)
-    assert app.test_client().get("/e-post/").status_code == 404
+    response = create_app(config).test_client().get("/e-post/")
+    assert response.status_code == 302
+    assert "/arrangor/innlogging" in response.headers["Location"]
+
+
+def test_no_mailbox_at_all_with_an_smtp_server(app_config):
+    config = {**app_config, "MAIL_SERVER": "smtp.example.org"}
+    assert create_app(config).test_client().get("/e-post/").status_code == 404
 
 
 def test_https_base_url_makes_cookies_secure(app_config):

@@ -1,13 +1,16 @@
 """The browser mailbox: with no SMTP server configured, "sent" mail is read here.
 
-Only for the embedded default (debug or testing). It shows every message, so it is never
-served by a production app.
+Registered only when no SMTP server is configured. It shows every message, so outside debug
+mode only a logged-in organiser may read it.
 """
 
 from email import message_from_bytes, policy
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, render_template
+from flask_login import current_user
+
+from ..extensions import login_manager
 
 from ..extensions import db
 from ..models import OutboxMessage
@@ -16,9 +19,10 @@ bp = Blueprint("mailbox", __name__, url_prefix="/e-post")
 
 
 @bp.before_request
-def _only_in_development():
-    if not (current_app.debug or current_app.testing):
-        abort(404)
+def _organisers_only():
+    if not current_app.debug and not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
 
 
 def _parts(raw: bytes) -> dict:

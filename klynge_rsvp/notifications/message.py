@@ -1,0 +1,100 @@
+"""The MIME message every email is built with."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email import charset as email_charset
+from email.encoders import encode_base64
+from email.mime.base import MIMEBase
+from email.mime.text import MIMEText
+from email.utils import make_msgid
+
+from flask import current_app, render_template
+from flask_mail import Message
+
+from ..links import absolute_url, base_host
+from ..models import Registration
+from ..outbox import ComposedMail
+
+
+class CalendarMessage(Message):
+    """A Flask-Mail message whose multipart/alternative also holds an iMIP calendar part.
+
+    Flask-Mail's own `attach` would add Content-Disposition: attachment, which makes Outlook
+    and Gmail show a file instead of an invitation (RFC 6047: the part must be an alternative).
+    """
+
+    def __init__(self, *args, calendar: bytes | None = None, method: str | None = None, **kw):
+        super().__init__(*args, **kw)
+        self.calendar = calendar
+        self.method = method
+
+    def _mimetext(self, text, subtype="plain"):
+        # Quoted-printable keeps every line 7-bit: safe through relays without 8BITMIME.
+        utf8 = email_charset.Charset("utf-8")
+        utf8.body_encoding = email_charset.QP
+        return MIMEText(text, subtype, utf8)
+
+    def _message(self):
+        message = super()._message()
+        if self.calendar is None:
+            return message
+        alternative = message.get_payload()[0]
+        part = MIMEBase("text", "calendar", method=self.method, charset="UTF-8")
+        part.set_payload(self.calendar)
+        encode_base64(part)
+        alternative.attach(part)
+        return message
+
+
+def build(*, kind: str, to_name: str, to_email: str, subject: str, text: str, html: str,
+          now: datetime, calendar: bytes | None = None, method: str | None = None,
+          headers: dict[str, str] | None = None) -> ComposedMail:
+    """A whole email as bytes, ready for the outbox."""
+    message = CalendarMessage(
+        subject=subject,
+        recipients=[(to_name, to_email) if to_name else to_email],
+        body=text,
+        html=html,
+        calendar=calendar,
+        method=method,
+        date=now.timestamp(),
+        charset="utf-8",
+        extra_headers=headers,
+    )
+    message.msgId = make_msgid(domain=base_host())
+    if message.has_bad_headers() or any(
+            "\r" in v or "\n" in v for v in (headers or {}).values()):
+        raise ValueError("a line break in a mail header")  # forms refuse these; never send one
+    return ComposedMail(kind=kind, recipient=to_email, subject=subject,
+                        message=message.as_bytes())
+
+
+def registration_context(registration: Registration) -> dict:
+    """What every email to a registrant can show: the gathering and their manage link."""
+    gathering = registration.gathering
+    return {
+        "registration": registration,
+        "gathering": gathering,
+        "network_name": current_app.config["KLYNGE_NETWORK_NAME"],
+        "manage_url": absolute_url("manage.show", token=registration.token),
+        "gathering_url": absolute_url("public.gathering", slug=gathering.slug),
+    }
+
+
+def to_registrant(kind: str, registration: Registration, subject: str, *, now: datetime,
+                  calendar: bytes | None = None, method: str | None = None,
+                  **context) -> ComposedMail:
+    """An email to one registrant from the templates email/<kind>.txt and .html."""
+    context = {
+        **registration_context(registration),
+        "has_calendar": calendar is not None,
+        "calendar_method": method,
+        **context,
+    }
+    return build(
+        kind=kind, to_name=registration.name, to_email=registration.email, subject=subject,
+        text=render_template(f"email/{kind}.txt", **context),
+        html=render_template(f"email/{kind}.html", **context),
+        now=now, calendar=calendar, method=method,
+    )
