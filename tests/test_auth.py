@@ -2,7 +2,6 @@
 
 import re
 
-import pytest
 from werkzeug.routing import Rule
 
 from klynge_rsvp.models import OrganiserRole

@@ -10,9 +10,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, render_template
 from flask_login import current_user
 
-from ..extensions import login_manager
-
-from ..extensions import db
+from ..extensions import db, login_manager
 from ..models import OutboxMessage
 
 bp = Blueprint("mailbox", __name__, url_prefix="/e-post")
