@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from email.utils import parseaddr
 
@@ -11,6 +12,22 @@ from . import ics
 from .formatting import when
 from .links import absolute_url
 from .models import Gathering, GatheringStatus, Registration
+
+
+def uid_for_generation(first_uid: str, generation: int) -> str:
+    """The UID of a gathering's `generation`-th calendar identity.
+
+    Generation 1 is the UID made with the gathering ("<uuid>@<host>"); after an indefinite
+    postponement the new date comes with a new UID "<uuid>-r<generation>@<host>" (DESIGN.md).
+    """
+    base, _, host = uid_base(first_uid).partition("@")
+    return first_uid if generation == 1 else f"{base}-r{generation}@{host}"
+
+
+def uid_base(uid: str) -> str:
+    """The generation-1 UID behind any generation's UID (for matching calendar replies)."""
+    local, at, host = uid.partition("@")
+    return re.sub(r"-r\d+$", "", local) + at + host
 
 
 def organizer() -> tuple[str, str]:

@@ -223,6 +223,9 @@ class Registration(db.Model):
         _enum(Reconfirmation, "reconfirmation"), default=Reconfirmation.NOT_ASKED
     )
     reconfirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The last answer from the person's calendar program (iMIP REPLY): ACCEPTED, TENTATIVE…
+    calendar_partstat: Mapped[str | None] = mapped_column(sa.String(20))
+    calendar_replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     gathering: Mapped[Gathering] = relationship(back_populates="registrations")
     organisation: Mapped[Organisation] = relationship(back_populates="registrations")
@@ -415,3 +418,41 @@ class Announcement(db.Model):
 
     gathering: Mapped[Gathering | None] = relationship()
     organiser: Mapped[Organiser | None] = relationship()
+
+
+class ReplyOutcome(enum.StrEnum):
+    APPLIED = "applied"  # changed the registration (or confirmed it unchanged)
+    IGNORED = "ignored"  # unknown UID or attendee, stale SEQUENCE, cancelled gathering…
+    HELD = "held"  # looked forged (DKIM/DMARC failed): waits for an organiser
+    REJECTED = "rejected"  # an organiser looked at a held reply and threw it away
+
+
+class CalendarReply(db.Model):
+    """An iMIP REPLY read from the organiser mailbox, and what became of it."""
+
+    __tablename__ = "calendar_replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # sha256 of the raw message: the same message is never applied twice.
+    fingerprint: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    message_id: Mapped[str] = mapped_column(sa.String(998), default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sender: Mapped[str] = mapped_column(sa.String(254), default="")
+    attendee: Mapped[str] = mapped_column(sa.String(254), default="")
+    uid: Mapped[str] = mapped_column(sa.String(300), default="")
+    sequence: Mapped[int | None] = mapped_column(sa.Integer)
+    partstat: Mapped[str] = mapped_column(sa.String(20), default="")
+    outcome: Mapped[ReplyOutcome] = mapped_column(_enum(ReplyOutcome, "reply_outcome"))
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    registration_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("registrations.id", ondelete="SET NULL"), index=True
+    )
+    # Kept only while HELD, so an organiser can look at it; emptied once decided.
+    raw: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    decided_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisers.id", ondelete="SET NULL")
+    )
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    registration: Mapped[Registration | None] = relationship()
+    decided_by: Mapped[Organiser | None] = relationship()

@@ -168,10 +168,17 @@ def deliver_due() -> DeliveryReport:
 
 
 def run(app: Flask, stop: threading.Event) -> None:
-    """Deliver the outbox until `stop` is set; wakes at once when new mail is committed."""
+    """Deliver the outbox until `stop` is set; wakes at once when new mail is committed.
+
+    Between passes it runs the periodic jobs (reminders, calendar replies, data retention).
+    """
+    from .jobs import Scheduler
+
     poll = app.config["OUTBOX_POLL_SECONDS"]
+    scheduler = Scheduler(app)
     while not stop.is_set():
         outbox.mail_queued.clear()
+        scheduler.run_due()
         try:
             with app.app_context():
                 report = deliver_due()

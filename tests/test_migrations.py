@@ -7,7 +7,8 @@ from flask_migrate import check, downgrade, upgrade
 from klynge_rsvp.extensions import db
 
 TABLES = {"gatherings", "organisations", "registrations", "outbox_messages", "organisers",
-          "audit_entries", "registration_events", "gathering_links", "subscribers", "announcements"}
+          "audit_entries", "registration_events", "gathering_links", "subscribers", "announcements",
+          "calendar_replies"}
 
 
 def table_names():
