@@ -69,6 +69,7 @@ def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
     from .feeds import bp as feeds_bp
+    from .health import bp as health_bp
     from .mailbox import bp as mailbox_bp
     from .manage import bp as manage_bp
     from .public import bp as public_bp
@@ -76,6 +77,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(public_bp)
     app.register_blueprint(manage_bp)
     app.register_blueprint(feeds_bp)
+    app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     if app.config["KLYNGE_MAILBOX"] and not app.config["MAIL_SERVER"]:

@@ -40,6 +40,17 @@ def worker():
     click.echo("Worker stopped.")
 
 
+@klynge.command("purge-personal-data")
+def purge_personal_data():
+    """Anonymise registrations of gatherings past the retention period (the worker does it daily)."""
+    from .privacy import purge_personal_data as purge
+
+    report = purge(now=utcnow())
+    db.session.commit()
+    click.echo(f"Anonymised {report.registrations} registrations; deleted {report.messages} "
+               "sent messages about them.")
+
+
 @klynge.command("create-organiser")
 @click.argument("email")
 @click.option("--name", default="", help="The organiser's full name.")

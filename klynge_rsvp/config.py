@@ -40,6 +40,7 @@ def from_environment(instance_path: str) -> dict:
         "KLYNGE_MAILBOX": _bool("KLYNGE_MAILBOX", default=True),
         "SMTP_TIMEOUT": float(os.environ.get("SMTP_TIMEOUT", "20")),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "PERSONAL_DATA_RETENTION_DAYS": _int("PERSONAL_DATA_RETENTION_DAYS", 365),
     }
 
 
@@ -57,6 +58,8 @@ DEFAULTS = {
     "OUTBOX_BATCH_SIZE": 100,
     "OUTBOX_POLL_SECONDS": 2.0,
     "LOGIN_RATE_LIMIT": "10 per minute;50 per hour",
+    # Per client address: generous enough for an office behind one address, too little to spam.
+    "REGISTRATION_RATE_LIMIT": "20 per minute;100 per hour",
     "PASSWORD_MIN_LENGTH": 12,
     "RATELIMIT_HEADERS_ENABLED": True,
 }

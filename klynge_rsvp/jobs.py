@@ -23,9 +23,23 @@ class Job:
     last_run: float = field(default=float("-inf"))
 
 
+def _purge_personal_data() -> None:
+    from .clock import utcnow
+    from .extensions import db
+    from .privacy import purge_personal_data
+
+    report = purge_personal_data(now=utcnow())
+    db.session.commit()
+    if report.registrations or report.messages:
+        log.info("retention: %d registrations anonymised, %d messages deleted",
+                 report.registrations, report.messages)
+
+
 def registered_jobs() -> list[Job]:
     """The periodic jobs, in the order they run."""
-    return []
+    return [
+        Job("purge-personal-data", 24 * 3600, _purge_personal_data),
+    ]
 
 
 class Scheduler:

@@ -226,6 +226,8 @@ class Registration(db.Model):
     # The last answer from the person's calendar program (iMIP REPLY): ACCEPTED, TENTATIVE…
     calendar_partstat: Mapped[str | None] = mapped_column(sa.String(20))
     calendar_replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when the personal data was removed (on request, or after the retention period).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     gathering: Mapped[Gathering] = relationship(back_populates="registrations")
     organisation: Mapped[Organisation] = relationship(back_populates="registrations")

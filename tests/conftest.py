@@ -71,6 +71,29 @@ def app(app_config):
 
 
 @pytest.fixture
+def make_app():
+    """Build extra apps from a config (migrated, limits reset); their engines are closed after."""
+    made = []
+
+    def make(config: dict, *, migrate: bool = True):
+        if migrate and config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") and not made:
+            _reset_postgresql(config["SQLALCHEMY_DATABASE_URI"])
+        application = create_app(config)
+        made.append(application)
+        if migrate:
+            with application.app_context():
+                upgrade()
+                limiter.reset()
+        return application
+
+    yield make
+    for application in made:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
 def ctx(app):
     """An app context, for calling services directly."""
     with app.app_context():

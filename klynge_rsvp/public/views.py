@@ -1,12 +1,12 @@
 """Routes for participants."""
 
-from flask import Response, redirect, render_template, request, session, url_for
+from flask import Response, current_app, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 
 from .. import calendars, gatherings, rsvp
 from ..clock import utcnow
 from ..errors import DomainError
-from ..extensions import db
+from ..extensions import db, limiter
 from . import bp
 from .forms import MAX_COLLEAGUES, RegistrationForm
 
@@ -38,6 +38,7 @@ def gathering(slug):
 
 
 @bp.post("/samlinger/<slug>")
+@limiter.limit(lambda: current_app.config["REGISTRATION_RATE_LIMIT"])
 def register(slug):
     """Register the visitor (and any colleagues) for a gathering."""
     gathering = gatherings.get_public_or_404(slug)
