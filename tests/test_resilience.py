@@ -12,7 +12,6 @@ from klynge_rsvp.models import Organisation, OutboxMessage, Registration
 from tests.conftest import person, registration_request
 from tests.pages import post_form
 
-
 DOWN = "postgresql+psycopg://nobody:nothing@127.0.0.1:9/none?connect_timeout=2"
 
 
