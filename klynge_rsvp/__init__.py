@@ -22,6 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.update(settings.DEFAULTS)
     app.config.update(settings.from_environment(app.instance_path))
+    app.config.update(settings.tuning_from_environment())
     if test_config is not None:
         app.config.update(test_config)
     if "SESSION_COOKIE_SECURE" not in (test_config or {}):

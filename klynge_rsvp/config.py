@@ -44,6 +44,15 @@ def from_environment(instance_path: str) -> dict:
     }
 
 
+def tuning_from_environment() -> dict:
+    """OUTBOX_* tuning values (see DEFAULTS) overridden from the environment."""
+    tuned = {}
+    for key, default in DEFAULTS.items():
+        if key.startswith("OUTBOX_") and os.environ.get(key):
+            tuned[key] = type(default)(os.environ[key])
+    return tuned
+
+
 DEFAULTS = {
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "WTF_CSRF_TIME_LIMIT": None,  # a form left open over lunch must still submit

@@ -1,0 +1,132 @@
+"""Several `flask klynge worker` processes: each message delivered exactly once, also when a
+worker is killed in the middle of a batch."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pytest
+
+from klynge_rsvp import outbox
+from klynge_rsvp.clock import utcnow
+from klynge_rsvp.extensions import db
+from klynge_rsvp.notifications import message
+from tests.conftest import EphemeralController, RecordingHandler
+
+
+def queue_messages(count: int) -> None:
+    now = utcnow()
+    for n in range(count):
+        mail = message.build(kind="test", to_name=f"Person {n}", to_email=f"p{n}@example.no",
+                             subject=f"Melding {n}", text=f"Hei {n}", html=f"<p>Hei {n}</p>",
+                             now=now)
+        outbox.enqueue(mail, key=f"test:{n}", now=now)
+    db.session.commit()
+
+
+def start_worker(config: dict, port: int, **extra_env) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "FLASK_APP": "wsgi",
+        "SECRET_KEY": "worker-test-secret-0123456789",
+        "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(port),
+        "MAIL_DEFAULT_SENDER": config["MAIL_DEFAULT_SENDER"],
+        "KLYNGE_BASE_URL": "https://rsvp.test",
+        "OUTBOX_POLL_SECONDS": "0.2",
+        **extra_env,
+    }
+    return subprocess.Popen([sys.executable, "-m", "flask", "klynge", "worker"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def stop(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        worker.communicate(timeout=30)
+
+
+def wait_for(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_three_workers_deliver_each_message_exactly_once(smtp_config, app, smtp_server):
+    with app.app_context():
+        queue_messages(300)
+    workers = [start_worker(smtp_config, smtp_server.port, OUTBOX_BATCH_SIZE="20")
+               for _ in range(3)]
+    try:
+        assert wait_for(lambda: len(smtp_server.handler.messages) >= 300, timeout=60)
+        time.sleep(0.5)  # a duplicate, if any, would arrive now
+    finally:
+        stop(workers)
+    received = Counter(e.rcpt_tos[0] for e in smtp_server.handler.messages)
+    assert len(received) == 300
+    assert set(received.values()) == {1}
+    assert all(w.returncode == 0 for w in workers)
+
+
+@dataclass
+class StallingHandler(RecordingHandler):
+    """Accepts mail, but holds the `stall_at`-th MAIL FROM until released."""
+
+    stall_at: int = 6
+    mails: int = 0
+    stalled: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self.mails += 1
+        if self.mails == self.stall_at:
+            self.stalled.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.02)
+        envelope.mail_from = address
+        return "250 OK"
+
+
+@pytest.fixture
+def stalling_server():
+    controller = EphemeralController(StallingHandler(), hostname="127.0.0.1", port=0)
+    controller.start()
+    yield controller
+    controller.handler.release.set()
+    controller.stop()
+
+
+def test_killed_worker_messages_are_reclaimed_and_sent_once(app_config, app, stalling_server):
+    with app.app_context():
+        queue_messages(20)
+    handler = stalling_server.handler
+    first = start_worker(app_config, stalling_server.port, OUTBOX_LEASE_SECONDS="3")
+    try:
+        assert handler.stalled.wait(timeout=30)
+        first.send_signal(signal.SIGKILL)  # dies holding a claim on the unsent rows
+        first.communicate(timeout=10)
+    finally:
+        handler.release.set()
+    assert len(handler.messages) == 5
+
+    second = start_worker(app_config, stalling_server.port, OUTBOX_LEASE_SECONDS="3")
+    try:
+        assert wait_for(lambda: len(handler.messages) >= 20, timeout=30)
+        time.sleep(0.5)
+    finally:
+        stop([second])
+    received = Counter(e.rcpt_tos[0] for e in handler.messages)
+    assert len(received) == 20
+    assert set(received.values()) == {1}
