@@ -4,15 +4,19 @@
     python3 dev.py run     install, create the database with demo data, serve http://127.0.0.1:5000
     python3 dev.py test    install the test tools and run the whole test suite (and ruff)
 
-Everything goes into .venv/ beside this file; nothing is installed system-wide.
+Python packages go into .venv/ beside this file. The tests also drive real system programs:
+Chromium (browser tests), Dovecot (IMAP) and PostgreSQL; on Debian, run as root, `test`
+installs any that are missing with apt-get and starts PostgreSQL with a test database.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -57,18 +61,72 @@ def run() -> None:
        env=env)
 
 
+SYSTEM_PACKAGES = {  # program on PATH → Debian package
+    "chromium": "chromium",
+    "dovecot": "dovecot-imapd",
+    "pg_ctlcluster": "postgresql",
+}
+TEST_POSTGRES_URL = "postgresql+psycopg://klynge:klynge@127.0.0.1:5432/klynge_test"
+
+
+def ensure_system_programs() -> None:
+    """Install Chromium, Dovecot and PostgreSQL from Debian's packages where they are missing."""
+    missing = [package for program, package in SYSTEM_PACKAGES.items()
+               if shutil.which(program) is None]
+    if not missing:
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        sys.exit(f"The tests need these programs: {', '.join(missing)}. Install them "
+                 "(Debian: apt-get install " + " ".join(missing) + "), or run this as root on "
+                 "Debian and it installs them.")
+    print(f"Installing {', '.join(missing)} with apt-get …", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    sh("apt-get", "update", "-qq", env=env)
+    sh("apt-get", "install", "-y", "-qq", *missing, env=env)
+
+
+def psql(sql: str) -> str:
+    result = subprocess.run(["su", "postgres", "-c", f'psql -tAc "{sql}"'], check=True,
+                            capture_output=True, text=True)
+    return result.stdout.strip()
+
+
+def ensure_postgresql() -> str | None:
+    """Start the machine's PostgreSQL if it is down; make the test role and database."""
+    if os.environ.get("TEST_POSTGRES_URL"):
+        return os.environ["TEST_POSTGRES_URL"]
+    if shutil.which("pg_ctlcluster") is None or os.geteuid() != 0:
+        return None
+    version = sorted(os.listdir("/etc/postgresql"), key=float)[-1]
+    running = subprocess.run(["pg_ctlcluster", version, "main", "status"],
+                             capture_output=True, check=False).returncode == 0
+    if not running:
+        sh("pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start")
+    for _ in range(30):
+        if subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"], check=False).returncode == 0:
+            break
+        time.sleep(1)
+    if psql("SELECT 1 FROM pg_roles WHERE rolname='klynge'") != "1":
+        psql("CREATE ROLE klynge LOGIN PASSWORD 'klynge' CREATEDB")
+    if psql("SELECT 1 FROM pg_database WHERE datname='klynge_test'") != "1":
+        psql("CREATE DATABASE klynge_test OWNER klynge")
+    return TEST_POSTGRES_URL
+
+
 def test(pytest_args: list[str]) -> None:
-    """Lint, then the whole suite on SQLite, then again on PostgreSQL if TEST_POSTGRES_URL is set."""
+    """Lint, then the whole suite on SQLite, then again on PostgreSQL."""
     ensure_venv("test")
+    ensure_system_programs()
     sh(BIN / "ruff", "check", ".")
     env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
     sh(PYTHON, "-m", "pytest", *pytest_args, env=env)
-    postgres = os.environ.get("TEST_POSTGRES_URL")
+    postgres = ensure_postgresql()
     if postgres:
         print(f"\n--- the suite again on PostgreSQL ({postgres.rsplit('@', 1)[-1]}) ---", flush=True)
         sh(PYTHON, "-m", "pytest", *pytest_args, env={**env, "TEST_DATABASE_URL": postgres})
     else:
-        print("\nTEST_POSTGRES_URL is not set: the suite ran on SQLite only.", flush=True)
+        sys.exit("\nNo PostgreSQL: the suite ran on SQLite only. Set TEST_POSTGRES_URL to a "
+                 "database the tests may wipe, or run as root on Debian.")
 
 
 def main() -> None:
