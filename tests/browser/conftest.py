@@ -40,7 +40,8 @@ def live_config(smtp_config):
 
 @pytest.fixture
 def live_url(live_config, app):
-    """The app served on 127.0.0.1; mail links point at it."""
+    """The app served on 127.0.0.1; mail links point at it. Request it before `app` (first in
+    the test's arguments) so the app is built with the live settings and the SMTP server."""
     with serving(app) as base_url:
         app.config["KLYNGE_BASE_URL"] = base_url
         yield base_url

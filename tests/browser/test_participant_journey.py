@@ -42,7 +42,7 @@ def manage_link(message) -> str:
     return re.search(r"(http://127\.0\.0\.1:\d+/pamelding/[\w-]+)", text).group(1)
 
 
-def test_register_with_colleague_then_manage_and_cancel(page: Page, app, live_url,
+def test_register_with_colleague_then_manage_and_cancel(live_url, page: Page, app,
                                                         gathering_slug, smtp_server, screenshot):
     page.goto(live_url)
     assert axe_violations(page) == []
@@ -94,7 +94,7 @@ def test_register_with_colleague_then_manage_and_cancel(page: Page, app, live_ur
     assert [m["To"].addresses[0].addr_spec for m in cancellations] == ["ase@example.no"]
 
 
-def test_registration_by_keyboard_alone_with_visible_focus(page: Page, app, live_url,
+def test_registration_by_keyboard_alone_with_visible_focus(live_url, page: Page, app,
                                                            gathering_slug):
     page.goto(f"{live_url}/samlinger/{gathering_slug}")
     page.keyboard.press("Tab")
@@ -129,7 +129,7 @@ def test_registration_by_keyboard_alone_with_visible_focus(page: Page, app, live
     assert name is not None
 
 
-def test_invalid_form_in_the_browser_keeps_input_and_is_accessible(page: Page, live_url,
+def test_invalid_form_in_the_browser_keeps_input_and_is_accessible(live_url, page: Page,
                                                                    gathering_slug):
     page.goto(f"{live_url}/samlinger/{gathering_slug}")
     page.get_by_label("Navn", exact=False).first.fill("Kari")
@@ -142,7 +142,7 @@ def test_invalid_form_in_the_browser_keeps_input_and_is_accessible(page: Page, l
 
 
 @pytest.mark.parametrize("path", ["/arkiv", "/personvern", "/finnes-ikke"])
-def test_other_public_pages_have_no_accessibility_violations(page: Page, live_url, path,
+def test_other_public_pages_have_no_accessibility_violations(live_url, page: Page, path,
                                                              screenshot):
     page.goto(live_url + path)
     assert axe_violations(page) == []
