@@ -1,0 +1,55 @@
+"""Property tests for the email builder: any name or subject a person can type yields a message
+whose headers parse back to the same text, with no header injection."""
+
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from klynge_rsvp.notifications import message
+
+# What a form lets through to a header: single-line text (forms refuse control characters).
+header_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1,
+    max_size=120,
+).map(str.strip).filter(bool)
+
+
+@pytest.fixture(scope="module")
+def app_context():
+    from klynge_rsvp import create_app
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "x" * 32, "MAIL_SERVER": "",
+                      "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                      "MAIL_DEFAULT_SENDER": "Beredskapsklyngen <klynge@rsvp.test>",
+                      "KLYNGE_BASE_URL": "https://rsvp.test"})
+    with app.app_context():
+        yield
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=header_text, subject=header_text)
+def test_any_name_and_subject_round_trip(app_context, name, subject):
+    mail = message.build(kind="test", to_name=name, to_email="person@example.no",
+                         subject=subject, text="Hei", html="<p>Hei</p>",
+                         now=datetime(2026, 1, 13, 9, 0, tzinfo=UTC))
+    parsed = message_from_bytes(mail.message, policy=policy.default)
+    assert parsed["Subject"] == subject
+    [address] = parsed["To"].addresses
+    assert address.addr_spec == "person@example.no"
+    # White space in a display name may fold (RFC 5322 phrase); nothing else changes.
+    assert address.display_name.split() == name.split()
+    assert all(not part.defects for part in parsed.walk())
+    # Nothing a person typed can add a header of its own.
+    assert parsed.get_all("Bcc") is None
+    assert mail.message.isascii()
+
+
+@pytest.mark.parametrize("evil", ["Kari\r\nBcc: victim@example.org", "Kari\nBcc: x@y.z",
+                                  "Kari\rBcc: x@y.z"])
+def test_line_breaks_in_headers_are_refused(app_context, evil):
+    with pytest.raises(ValueError, match="line break"):
+        message.build(kind="test", to_name="Kari", to_email="kari@example.no", subject=evil,
+                      text="Hei", html="<p>Hei</p>", now=datetime(2026, 1, 13, tzinfo=UTC))
