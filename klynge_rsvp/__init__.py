@@ -50,15 +50,17 @@ def _refuse_insecure_secret(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import auth, database, error_pages, formatting, security
+    from . import auth, database, error_pages, formatting, logs, security
     from .extensions import csrf, db, mail, migrate
 
+    logs.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
                      compare_type=True)
     mail.init_app(app)
     csrf.init_app(app)
     database.init_app(app)
+    i18n.init_app(app)
     formatting.init_app(app)
     security.init_app(app)
     error_pages.init_app(app)

@@ -1,0 +1,87 @@
+"""Languages: Bokmål first, Nynorsk and English (Flask-Babel).
+
+The language is chosen by, in order: the visitor's own choice (a cookie set by the language
+switcher), the browser's Accept-Language, Bokmål. The catalogues (translations/*/LC_MESSAGES/
+messages.po) are compiled to .mo when the app starts if they are missing or older than the .po,
+so no generated file is kept in git.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, redirect, request
+from flask_babel import Babel, get_locale
+
+LANGUAGES = {"nb": "Norsk (bokmål)", "nn": "Norsk (nynorsk)", "en": "English"}
+DEFAULT_LANGUAGE = "nb"
+COOKIE = "sprak"
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+
+# Accept-Language tags that mean one of ours: "no" and "nb-NO" are Bokmål; "nn-NO" Nynorsk.
+_ALIASES = {"no": "nb", "nb": "nb", "nn": "nn", "en": "en"}
+
+babel = Babel()
+
+
+def language_from(accept_language, cookie: str | None) -> str:
+    """The language to use for a request: the visitor's choice, their browser's, or Bokmål."""
+    if cookie in LANGUAGES:
+        return cookie
+    for tag, _quality in accept_language:  # already sorted by quality
+        primary = tag.lower().replace("_", "-").split("-")[0]
+        if primary in _ALIASES:
+            return _ALIASES[primary]
+    return DEFAULT_LANGUAGE
+
+
+def select_locale() -> str:
+    """Flask-Babel's locale selector."""
+    if not request:
+        return DEFAULT_LANGUAGE
+    return language_from(request.accept_languages, request.cookies.get(COOKIE))
+
+
+def current_language() -> str:
+    """The language of the current request (or of a force_locale block)."""
+    locale = get_locale()
+    return str(locale.language) if locale else DEFAULT_LANGUAGE
+
+
+def compile_catalogues(directory: Path = TRANSLATIONS) -> None:
+    """Compile each messages.po to messages.mo when the .mo is missing or older."""
+    for po_path in directory.glob("*/LC_MESSAGES/messages.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as po_file:
+            catalogue = read_po(po_file, locale=po_path.parent.parent.name)
+        temporary = mo_path.with_suffix(".mo.tmp")
+        with temporary.open("wb") as mo_file:
+            write_mo(mo_file, catalogue)
+        temporary.replace(mo_path)  # atomic: a second process never reads half a file
+
+
+def init_app(app: Flask) -> None:
+    """Babel, the language switcher and the template globals."""
+    compile_catalogues()
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    babel.init_app(app, locale_selector=select_locale)
+    app.add_template_global(current_language)
+    app.add_template_global(LANGUAGES, "languages")
+
+    # A plain link (GET): choosing a language changes nothing but this visitor's preference.
+    @app.get("/sprak/<language>")
+    def choose_language(language):
+        """Remember the visitor's language and go back to where they were."""
+        target = request.args.get("tilbake", "/")
+        if not target.startswith("/") or target.startswith("//") or "\\" in target:
+            target = "/"
+        response = redirect(target, 303)
+        if language in LANGUAGES:
+            response.set_cookie(COOKIE, language, max_age=365 * 24 * 3600, samesite="Lax",
+                                secure=app.config["SESSION_COOKIE_SECURE"], httponly=True)
+        return response
