@@ -1,4 +1,4 @@
-"""How instants and amounts read to a person: Norwegian dates in the configured zone."""
+"""How instants read to a person: dates and times in the configured zone, in their language."""
 
 from __future__ import annotations
 
@@ -8,8 +8,20 @@ from babel.dates import format_date, format_datetime, format_time
 from flask import Flask, current_app
 
 from .clock import local_zone, to_local
+from .i18n import current_language
 
-DEFAULT_LOCALE = "nb"
+# Per language: the long date, the clock, and the word before a clock time.
+# Norwegian writes "fredag 23. februar 2018 kl. 08.00"; English "Friday 23 February 2018, 08:00".
+_STYLES = {
+    "nb": ("EEEE d. MMMM y", "HH.mm", " kl. ", "dd.MM.y HH.mm"),
+    "nn": ("EEEE d. MMMM y", "HH.mm", " kl. ", "dd.MM.y HH.mm"),
+    "en": ("EEEE d MMMM y", "HH:mm", ", ", "d MMM y HH:mm"),
+}
+
+
+def _style(locale: str | None):
+    language = locale or current_language()
+    return language, _STYLES.get(language, _STYLES["nb"])
 
 
 def _zone():
@@ -21,28 +33,32 @@ def local(instant: datetime) -> datetime:
     return to_local(instant, _zone())
 
 
-def long_date(instant: datetime, locale: str = DEFAULT_LOCALE) -> str:
+def long_date(instant: datetime, locale: str | None = None) -> str:
     """E.g. "fredag 23. februar 2018"."""
-    return format_date(local(instant), "EEEE d. MMMM y", locale=locale)
+    language, (date_pattern, *_rest) = _style(locale)
+    return format_date(local(instant), date_pattern, locale=language)
 
 
-def clock_time(instant: datetime, locale: str = DEFAULT_LOCALE) -> str:
+def clock_time(instant: datetime, locale: str | None = None) -> str:
     """E.g. "08.00" (Norwegian writes a full stop between hours and minutes)."""
-    return format_time(local(instant), "HH.mm", locale=locale)
+    language, (_date, time_pattern, *_rest) = _style(locale)
+    return format_time(local(instant), time_pattern, locale=language)
 
 
-def when(start: datetime, end: datetime, locale: str = DEFAULT_LOCALE) -> str:
+def when(start: datetime, end: datetime, locale: str | None = None) -> str:
     """E.g. "fredag 23. februar 2018 kl. 08.00–10.00"."""
-    same_day = local(start).date() == local(end).date()
-    if same_day:
-        return f"{long_date(start, locale)} kl. {clock_time(start, locale)}–{clock_time(end, locale)}"
-    return (f"{long_date(start, locale)} kl. {clock_time(start, locale)} – "
-            f"{long_date(end, locale)} kl. {clock_time(end, locale)}")
+    language, (_date, _time, before_clock, _short) = _style(locale)
+    if local(start).date() == local(end).date():
+        return (f"{long_date(start, language)}{before_clock}{clock_time(start, language)}"
+                f"–{clock_time(end, language)}")
+    return (f"{long_date(start, language)}{before_clock}{clock_time(start, language)} – "
+            f"{long_date(end, language)}{before_clock}{clock_time(end, language)}")
 
 
-def short_datetime(instant: datetime, locale: str = DEFAULT_LOCALE) -> str:
+def short_datetime(instant: datetime, locale: str | None = None) -> str:
     """E.g. "23.02.2018 08.00"."""
-    return format_datetime(local(instant), "dd.MM.y HH.mm", locale=locale)
+    language, (*_rest, short_pattern) = _style(locale)
+    return format_datetime(local(instant), short_pattern, locale=language)
 
 
 def iso_local(instant: datetime) -> str:

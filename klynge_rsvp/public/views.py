@@ -7,6 +7,7 @@ from .. import calendars, gatherings, rsvp
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db, limiter
+from ..i18n import current_language
 from . import bp
 from .forms import MAX_COLLEAGUES, RegistrationForm
 
@@ -49,7 +50,7 @@ def register(slug):
         return _gathering_page(gathering, form, focus_colleague=True)
     if form.validate_on_submit():
         try:
-            outcomes = rsvp.register(gathering, form.to_request(), now=utcnow())
+            outcomes = rsvp.register(gathering, form.to_request(current_language()), now=utcnow())
         except DomainError as error:
             db.session.rollback()
             form.form_errors.append(str(error))
