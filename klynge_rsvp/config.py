@@ -40,6 +40,18 @@ def from_environment(instance_path: str) -> dict:
         "KLYNGE_MAILBOX": _bool("KLYNGE_MAILBOX", default=True),
         "SMTP_TIMEOUT": float(os.environ.get("SMTP_TIMEOUT", "20")),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # Calendar replies (Accept/Decline in Outlook, Gmail, Apple) read from the organiser
+        # mailbox over IMAP; nothing is read while REPLY_IMAP_HOST is empty.
+        "REPLY_IMAP_HOST": os.environ.get("REPLY_IMAP_HOST", ""),
+        "REPLY_IMAP_PORT": _int("REPLY_IMAP_PORT", 993 if _bool("REPLY_IMAP_TLS", True) else 143),
+        "REPLY_IMAP_USER": os.environ.get("REPLY_IMAP_USER", ""),
+        "REPLY_IMAP_PASSWORD": os.environ.get("REPLY_IMAP_PASSWORD", ""),
+        "REPLY_IMAP_TLS": _bool("REPLY_IMAP_TLS", default=True),
+        "REPLY_IMAP_FOLDER": os.environ.get("REPLY_IMAP_FOLDER", "INBOX"),
+        "REPLY_IMAP_DONE_FOLDER": os.environ.get("REPLY_IMAP_DONE_FOLDER", "Klynge/Behandlet"),
+        "REPLY_IMAP_TIMEOUT": float(os.environ.get("REPLY_IMAP_TIMEOUT", "30")),
+        "REPLY_FETCH_SECONDS": float(os.environ.get("REPLY_FETCH_SECONDS", "120")),
+        "REPLY_AUTHSERV_ID": os.environ.get("REPLY_AUTHSERV_ID", ""),
         "PERSONAL_DATA_RETENTION_DAYS": _int("PERSONAL_DATA_RETENTION_DAYS", 365),
     }
 
@@ -70,5 +82,6 @@ DEFAULTS = {
     # Per client address: generous enough for an office behind one address, too little to spam.
     "REGISTRATION_RATE_LIMIT": "20 per minute;100 per hour",
     "PASSWORD_MIN_LENGTH": 12,
+    "PASSWORD_HASH_METHOD": "scrypt",
     "RATELIMIT_HEADERS_ENABLED": True,
 }

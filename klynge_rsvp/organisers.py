@@ -18,11 +18,11 @@ _UNKNOWN_USER_HASH = generate_password_hash("not a real password")
 
 
 def hash_password(password: str) -> str:
-    """A slow, salted hash (werkzeug's scrypt)."""
+    """A slow, salted hash (werkzeug's scrypt; tests may configure a cheaper one)."""
     minimum = current_app.config["PASSWORD_MIN_LENGTH"]
     if len(password) < minimum:
         raise DomainError(f"Passordet må ha minst {minimum} tegn.")
-    return generate_password_hash(password)
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
 def find_by_email(email: str) -> Organiser | None:

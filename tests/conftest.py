@@ -52,6 +52,8 @@ def app_config(tmp_path):
         "KLYNGE_SENDER_THREAD": False,
         "OUTBOX_POLL_SECONDS": 0.05,
         "SMTP_TIMEOUT": 5.0,
+        # scrypt's cost is the point in production; here it would only slow every login down.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     }
 
 
