@@ -50,7 +50,7 @@ def _refuse_insecure_secret(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import auth, database, error_pages, formatting, logs, security
+    from . import auth, database, error_pages, formatting, i18n, logs, security
     from .extensions import csrf, db, mail, migrate
 
     logs.init_app(app)
@@ -76,6 +76,7 @@ def register_blueprints(app: Flask) -> None:
     from .mailbox import bp as mailbox_bp
     from .manage import bp as manage_bp
     from .public import bp as public_bp
+    from .replies_admin import bp as replies_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(manage_bp)
@@ -83,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(replies_bp)
     if app.config["KLYNGE_MAILBOX"] and not app.config["MAIL_SERVER"]:
         app.register_blueprint(mailbox_bp)
 

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parseaddr
+from urllib.parse import quote, urlencode
 
 from flask import current_app
+from markupsafe import Markup
 
 from . import ics
+from .clock import local_zone, to_local
 from .formatting import when
 from .links import absolute_url
 from .models import Gathering, GatheringStatus, Registration
+
+# SUMMARY prefixes for a gathering that will not happen on its date (DESIGN.md: a postponed
+# gathering's entry is cancelled with the summary "Utsatt: …"). The feed and the .ics download
+# carry them too: a subscribed calendar that ignores STATUS still tells the truth.
+POSTPONED_PREFIX = "Utsatt: "
+CANCELLED_PREFIX = "Avlyst: "
 
 
 def uid_for_generation(first_uid: str, generation: int) -> str:
@@ -82,9 +92,41 @@ def cancellation(registration: Registration, *, now: datetime) -> bytes:
                               attendee=_attendee(registration, "DECLINED"))
 
 
+def postponement(registration: Registration, *, now: datetime) -> bytes:
+    """METHOD:CANCEL for an indefinite postponement: STATUS CANCELLED, SUMMARY "Utsatt: …".
+
+    No calendar status means "date unknown", so the entry is removed; the new date will come
+    as a new invitation with a new UID (DESIGN.md, calendar semantics).
+    """
+    event = gathering_event(registration.gathering, sequence=registration.ical_sequence,
+                            status="CANCELLED", summary_prefix=POSTPONED_PREFIX)
+    return ics.build_calendar(event, method="CANCEL", dtstamp=now,
+                              attendee=_attendee(registration, "NEEDS-ACTION"))
+
+
+def withdrawal(registration: Registration, *, now: datetime) -> bytes:
+    """METHOD:CANCEL when the organisers cancel the gathering (the person declined nothing)."""
+    event = gathering_event(registration.gathering, sequence=registration.ical_sequence,
+                            status="CANCELLED")
+    return ics.build_calendar(event, method="CANCEL", dtstamp=now,
+                              attendee=_attendee(registration, "NEEDS-ACTION"))
+
+
 def published(gathering: Gathering, *, now: datetime) -> bytes:
     """METHOD:PUBLISH with no attendee: the .ics download."""
-    return ics.build_calendar(gathering_event(gathering), method="PUBLISH", dtstamp=now)
+    return ics.build_calendar(public_event(gathering), method="PUBLISH", dtstamp=now)
+
+
+def public_event(gathering: Gathering) -> ics.CalendarEvent:
+    """The gathering for everyone (download, feed): STATUS and SUMMARY as it now stands."""
+    prefix = {GatheringStatus.POSTPONED: POSTPONED_PREFIX,
+              GatheringStatus.CANCELLED: CANCELLED_PREFIX}.get(gathering.status, "")
+    return gathering_event(gathering, summary_prefix=prefix)
+
+
+def feed(gatherings: list[Gathering], *, now: datetime, name: str) -> bytes:
+    """METHOD:PUBLISH of many gatherings, each at its current UID and SEQUENCE."""
+    return ics.build_feed([public_event(g) for g in gatherings], dtstamp=now, name=name)
 
 
 def _attendee(registration: Registration, partstat: str) -> ics.Attendee:
@@ -94,3 +136,96 @@ def _attendee(registration: Registration, partstat: str) -> ics.Attendee:
 def describe_when(gathering: Gathering) -> str:
     """The gathering's date and time in words."""
     return when(gathering.starts_at, gathering.ends_at)
+
+
+# --- "add to my calendar" links and schema.org, for people without the invitation ------------
+
+
+def _utc(instant: datetime, pattern: str) -> str:
+    return instant.astimezone(UTC).strftime(pattern)
+
+
+def google_calendar_url(event: ics.CalendarEvent) -> str:
+    """A Google Calendar "create event" link with the times in UTC (…Z), so no zone is guessed."""
+    dates = f"{_utc(event.start, '%Y%m%dT%H%M%SZ')}/{_utc(event.end, '%Y%m%dT%H%M%SZ')}"
+    query = {"action": "TEMPLATE", "text": event.summary, "dates": dates,
+             "details": event.description, "location": event.location, "ctz": event.timezone}
+    return "https://calendar.google.com/calendar/render?" + urlencode(query, quote_via=quote)
+
+
+def outlook_calendar_url(event: ics.CalendarEvent) -> str:
+    """An Outlook on the web "new event" link; times as ISO 8601 in UTC.
+
+    Spaces are written %20, not +: Outlook shows a + in the text literally.
+    """
+    query = {"path": "/calendar/action/compose", "rru": "addevent", "subject": event.summary,
+             "startdt": _utc(event.start, "%Y-%m-%dT%H:%M:%SZ"),
+             "enddt": _utc(event.end, "%Y-%m-%dT%H:%M:%SZ"),
+             "body": event.description, "location": event.location}
+    return "https://outlook.office.com/calendar/0/deeplink/compose?" + urlencode(query,
+                                                                               quote_via=quote)
+
+
+EVENT_STATUS = {
+    GatheringStatus.POSTPONED: "https://schema.org/EventPostponed",
+    GatheringStatus.CANCELLED: "https://schema.org/EventCancelled",
+}
+
+
+def event_json_ld(gathering: Gathering, *, page_url: str, organizer_name: str,
+                  organizer_url: str, timezone: str) -> dict:
+    """The gathering as a schema.org Event (for search engines), as plain data."""
+    zone = local_zone(timezone)
+
+    def iso_local(instant: datetime) -> str:
+        return to_local(instant, zone).isoformat(timespec="seconds")
+
+    status = EVENT_STATUS.get(gathering.status, "https://schema.org/EventScheduled")
+    moved = (gathering.previous_starts_at is not None
+             and gathering.previous_starts_at != gathering.starts_at)
+    if gathering.status == GatheringStatus.PUBLISHED and moved:
+        status = "https://schema.org/EventRescheduled"
+    data = {
+        "@context": "https://schema.org",
+        "@type": "Event",
+        "name": gathering.title,
+        "url": page_url,
+        "startDate": iso_local(gathering.starts_at),
+        "endDate": iso_local(gathering.ends_at),
+        "eventStatus": status,
+        "eventAttendanceMode": "https://schema.org/OfflineEventAttendanceMode",
+        "location": {"@type": "Place", "name": gathering.venue_name,
+                     "address": _postal_address(gathering.venue_address or gathering.venue_name)},
+        "organizer": {"@type": "Organization", "name": organizer_name, "url": organizer_url},
+        "isAccessibleForFree": True,
+        "inLanguage": "nb",
+    }
+    if gathering.description or gathering.theme:
+        data["description"] = gathering.description or gathering.theme
+    if moved and gathering.status != GatheringStatus.CANCELLED:
+        data["previousStartDate"] = iso_local(gathering.previous_starts_at)
+    elif gathering.status == GatheringStatus.POSTPONED:  # the date that will not happen
+        data["previousStartDate"] = iso_local(gathering.previous_starts_at or gathering.starts_at)
+    return data
+
+
+def _postal_address(address: str) -> dict:
+    """"Øvre Ole Bulls plass 3, 5012 Bergen" as a PostalAddress (postcode and place split off)."""
+    parts = [part.strip() for part in address.split(",") if part.strip()]
+    result = {"@type": "PostalAddress", "addressCountry": "NO"}
+    match = re.fullmatch(r"(\d{4})\s+(.+)", parts[-1]) if parts else None
+    if match:
+        result["postalCode"], result["addressLocality"] = match.groups()
+        parts = parts[:-1]
+    if parts:
+        result["streetAddress"] = ", ".join(parts)
+    return result
+
+
+def json_ld_script_body(data: dict) -> Markup:
+    """`data` as JSON that is safe inside <script>: no "</script>", "<!--" or "&" survives."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escape)
+    return Markup(text)  # noqa: S704 (every markup character is escaped just above)

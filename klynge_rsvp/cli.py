@@ -68,3 +68,17 @@ def create_organiser(email, name, role, password):
         raise click.ClickException(str(error)) from error
     db.session.commit()
     click.echo(f"Created {organiser.role.value} {organiser.email}.")
+
+
+@klynge.command("fetch-replies")
+def fetch_replies():
+    """Read calendar replies (Accept/Decline) from the organiser mailbox once and apply them."""
+    import imaplib
+
+    from . import reply_fetcher
+
+    try:
+        report = reply_fetcher.fetch_replies()
+    except (reply_fetcher.FetchError, imaplib.IMAP4.error, OSError) as error:
+        raise click.ClickException(f"Could not read the reply mailbox: {error}") from error
+    click.echo(report.summary())

@@ -81,6 +81,7 @@ DEFAULTS = {
     "LOGIN_RATE_LIMIT": "10 per minute;50 per hour",
     # Per client address: generous enough for an office behind one address, too little to spam.
     "REGISTRATION_RATE_LIMIT": "20 per minute;100 per hour",
+    "MAILING_LIST_RATE_LIMIT": "5 per hour",
     "PASSWORD_MIN_LENGTH": 12,
     "PASSWORD_HASH_METHOD": "scrypt",
     "RATELIMIT_HEADERS_ENABLED": True,

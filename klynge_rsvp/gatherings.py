@@ -5,21 +5,25 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import abort
 
+from . import history, rsvp
 from .errors import DomainError
 from .extensions import db
+from .formatting import local
 from .links import base_host
-from .models import Gathering, GatheringStatus
+from .models import Gathering, GatheringLink, GatheringStatus, Organiser, Registration, RegistrationStatus
 
 VISIBLE = (GatheringStatus.PUBLISHED, GatheringStatus.POSTPONED, GatheringStatus.CANCELLED)
 
 
 def upcoming(now: datetime) -> list[Gathering]:
-    """Public gatherings that have not ended, soonest first (postponed ones last)."""
+    """Public gatherings that have not ended, soonest first (a postponed one by its old date)."""
     return list(db.session.scalars(
         sa.select(Gathering)
         .where(Gathering.status.in_(VISIBLE), Gathering.ends_at > now)
@@ -83,3 +87,186 @@ def create(*, title: str, format: str, starts_at: datetime, ends_at: datetime,
     db.session.add(gathering)
     db.session.flush()
     return gathering
+
+
+# --- for organisers ------------------------------------------------------------------------------
+
+# Fields an organiser may change at any time; SCHEDULE only while the gathering is a draft
+# (afterwards a move, with calendar updates to everyone registered, see lifecycle).
+EDITABLE = ("title", "theme", "format", "description", "host", "capacity",
+            "registration_deadline", "reminder_days_before")
+SCHEDULE = ("starts_at", "ends_at", "venue_name", "venue_address")
+_FIELD_NAMES = {
+    "title": "tittel", "theme": "tema", "format": "type", "description": "beskrivelse",
+    "host": "arrangør", "capacity": "antall plasser", "registration_deadline": "påmeldingsfrist",
+    "reminder_days_before": "påminnelse", "starts_at": "start", "ends_at": "slutt",
+    "venue_name": "sted", "venue_address": "adresse",
+}
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How many registrations a gathering has in each state, and how many came."""
+
+    confirmed: int = 0
+    waiting: int = 0
+    cancelled: int = 0
+    attended: int = 0
+
+
+class CapacityBelowConfirmed(DomainError):
+    """The new capacity is below the number who already have a seat: ask before saving."""
+
+    def __init__(self, capacity: int, confirmed: int):
+        super().__init__(
+            f"{confirmed} {'person' if confirmed == 1 else 'personer'} har allerede plass, "
+            f"og du setter antall plasser til {capacity}. "
+            "Ingen mister plassen sin: alle som er påmeldt, beholder den. Nye påmeldinger kommer "
+            "på venteliste til antallet med plass er under den nye grensen."
+        )
+        self.capacity = capacity
+        self.confirmed = confirmed
+
+
+def for_admin(now: datetime) -> tuple[list[Gathering], list[Gathering]]:
+    """All gatherings: drafts and those not yet over (soonest first), then the past ones."""
+    everything = list(db.session.scalars(sa.select(Gathering).order_by(Gathering.starts_at)))
+    current = [g for g in everything if g.status == GatheringStatus.DRAFT or not g.is_past(now)]
+    past = [g for g in reversed(everything) if g.status != GatheringStatus.DRAFT and g.is_past(now)]
+    return current, past
+
+
+def registration_counts(gathering_ids: list[int] | None = None) -> dict[int, Counts]:
+    """Counts per gathering id (all gatherings, or those in `gathering_ids`)."""
+    query = (sa.select(Registration.gathering_id, Registration.status, sa.func.count(),
+                       sa.func.count(Registration.checked_in_at))
+             .group_by(Registration.gathering_id, Registration.status))
+    if gathering_ids is not None:
+        query = query.where(Registration.gathering_id.in_(gathering_ids))
+    tallies: dict[int, dict[str, int]] = {}
+    for gathering_id, status, count, attended in db.session.execute(query):
+        tally = tallies.setdefault(gathering_id, {"attended": 0})
+        tally[{RegistrationStatus.CONFIRMED: "confirmed", RegistrationStatus.WAITING: "waiting",
+               RegistrationStatus.CANCELLED: "cancelled"}[status]] = count
+        tally["attended"] += attended
+    return {gathering_id: Counts(**tally) for gathering_id, tally in tallies.items()}
+
+
+def counts(gathering: Gathering) -> Counts:
+    """The registration counts of one gathering."""
+    return registration_counts([gathering.id]).get(gathering.id, Counts())
+
+
+def _slug_base(title: str, starts_at: datetime) -> str:
+    return slugify(f"{local(starts_at):%Y-%m-%d} {title}")
+
+
+def _check_rules(*, starts_at: datetime, ends_at: datetime, deadline: datetime | None,
+                 capacity: int | None) -> None:
+    if ends_at <= starts_at:
+        raise DomainError("Slutttidspunktet må være etter starttidspunktet.")
+    if deadline is not None and deadline >= starts_at:
+        raise DomainError("Påmeldingsfristen må være før samlingen starter.")
+    if capacity is not None and capacity < 0:
+        raise DomainError("Antall plasser kan ikke være negativt.")
+
+
+def create_draft(details: dict, *, now: datetime, by: Organiser | None) -> Gathering:
+    """A new draft from an organiser's form (`details`: the EDITABLE and SCHEDULE fields)."""
+    _check_rules(starts_at=details["starts_at"], ends_at=details["ends_at"],
+                 deadline=details.get("registration_deadline"), capacity=details.get("capacity"))
+    gathering = create(slug=_slug_base(details["title"], details["starts_at"]), now=now,
+                       status=GatheringStatus.DRAFT, **details)
+    history.audit("create", by=by, now=now, gathering=gathering,
+                  summary=f"Opprettet utkastet «{gathering.title}».")
+    return gathering
+
+
+def update(gathering: Gathering, changes: dict, *, now: datetime, by: Organiser | None,
+           allow_capacity_below_confirmed: bool = False) -> list[Registration]:
+    """Change a gathering's details; returns those a raised capacity gave a seat.
+
+    Nobody ever loses a seat here: a capacity below the number already confirmed only stops
+    new seats being given (and needs `allow_capacity_below_confirmed`).
+    """
+    unknown = set(changes) - set(EDITABLE) - set(SCHEDULE)
+    if unknown:
+        raise ValueError(f"not editable here: {sorted(unknown)}")
+    rsvp.lock_gathering(gathering)
+    changed = {name: value for name, value in changes.items() if getattr(gathering, name) != value}
+    if gathering.status != GatheringStatus.DRAFT and changed.keys() & set(SCHEDULE):
+        raise DomainError("Tid og sted for en publisert samling endres med «Flytt samlingen», "
+                          "så de påmeldte får beskjed og kalenderen deres blir oppdatert.")
+    capacity = changed.get("capacity", gathering.capacity)
+    _check_rules(starts_at=changed.get("starts_at", gathering.starts_at),
+                 ends_at=changed.get("ends_at", gathering.ends_at),
+                 deadline=changed.get("registration_deadline", gathering.registration_deadline),
+                 capacity=capacity)
+    if not changed:
+        return []
+    if "capacity" in changed and capacity is not None:
+        confirmed = rsvp.confirmed_count(gathering)
+        if capacity < confirmed and not allow_capacity_below_confirmed:
+            raise CapacityBelowConfirmed(capacity, confirmed)
+    old_capacity = gathering.capacity
+    for name, value in changed.items():
+        setattr(gathering, name, value)
+    if gathering.status == GatheringStatus.DRAFT and changed.keys() & {"title", "starts_at"}:
+        gathering.slug = unique_slug(_slug_base(gathering.title, gathering.starts_at))
+    gathering.updated_at = now
+    db.session.flush()
+    promoted = []
+    if "capacity" in changed and gathering.status == GatheringStatus.PUBLISHED:
+        promoted = rsvp.promote_from_waiting_list(gathering, now=now, by=by)
+    summary = "Endret " + ", ".join(_FIELD_NAMES[name] for name in changed)
+    if "capacity" in changed:
+        summary += f" ({_capacity_text(old_capacity)} → {_capacity_text(capacity)})"
+    if promoted:
+        summary += f"; {len(promoted)} fikk plass fra ventelisten"
+    history.audit("edit", by=by, now=now, gathering=gathering, summary=summary + ".")
+    return promoted
+
+
+def _capacity_text(capacity: int | None) -> str:
+    return "ubegrenset" if capacity is None else str(capacity)
+
+
+def publish(gathering: Gathering, *, now: datetime, by: Organiser | None) -> bool:
+    """Make a draft public; False if it was already published (a double click)."""
+    rsvp.lock_gathering(gathering)
+    if gathering.status == GatheringStatus.PUBLISHED:
+        return False
+    if gathering.status != GatheringStatus.DRAFT:
+        raise DomainError("Bare et utkast kan publiseres.")
+    gathering.status = GatheringStatus.PUBLISHED
+    gathering.published_at = now
+    gathering.updated_at = now
+    history.audit("publish", by=by, now=now, gathering=gathering,
+                  summary=f"Publiserte «{gathering.title}».")
+    db.session.flush()
+    return True
+
+
+def add_link(gathering: Gathering, *, label: str, url: str, now: datetime,
+             by: Organiser | None) -> GatheringLink:
+    """Add a link to a recording, slides or other material, after the others."""
+    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+        raise DomainError("Lenken må være en nettadresse som begynner med https:// eller http://.")
+    position = max((link.position for link in gathering.links), default=0) + 1
+    link = GatheringLink(label=label, url=url, position=position)
+    gathering.links.append(link)
+    gathering.updated_at = now
+    history.audit("add_material", by=by, now=now, gathering=gathering,
+                  summary=f"La til materialet «{label}» ({url}).")
+    db.session.flush()
+    return link
+
+
+def remove_link(link: GatheringLink, *, now: datetime, by: Organiser | None) -> None:
+    """Remove a material link."""
+    gathering = link.gathering
+    gathering.links.remove(link)
+    gathering.updated_at = now
+    history.audit("remove_material", by=by, now=now, gathering=gathering,
+                  summary=f"Fjernet materialet «{link.label}».")
+    db.session.flush()

@@ -26,19 +26,26 @@ class Job:
 def _purge_personal_data() -> None:
     from .clock import utcnow
     from .extensions import db
+    from .mailing_list import forget_unconfirmed
     from .privacy import purge_personal_data
 
     report = purge_personal_data(now=utcnow())
+    forgotten = forget_unconfirmed(now=utcnow())
     db.session.commit()
-    if report.registrations or report.messages:
-        log.info("retention: %d registrations anonymised, %d messages deleted",
-                 report.registrations, report.messages)
+    if report.registrations or report.messages or forgotten:
+        log.info("retention: %d registrations anonymised, %d messages deleted, %d unconfirmed "
+                 "sign-ups forgotten", report.registrations, report.messages, forgotten)
 
 
 def registered_jobs() -> list[Job]:
     """The periodic jobs, in the order they run."""
+    from . import reminders, reply_fetcher  # reply_fetcher imports Job from here
+
     return [
+        Job("reminders", 300, reminders.run_reminders),
+        Job("reconfirm-reminders", 300, reminders.run_reconfirm_reminders),
         Job("purge-personal-data", 24 * 3600, _purge_personal_data),
+        reply_fetcher.job(),  # calendar replies, every REPLY_FETCH_SECONDS when configured
     ]
 
 

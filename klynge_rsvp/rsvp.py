@@ -6,6 +6,7 @@ transaction on SQLite (see database.py), so two people can never both take the l
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -14,7 +15,16 @@ import sqlalchemy as sa
 from . import history, notifications, organisations, outbox
 from .errors import DomainError, RegistrationClosed
 from .extensions import db
-from .models import Gathering, Organiser, Registration, RegistrationStatus, Sector
+from .models import (
+    Gathering,
+    GatheringStatus,
+    Organisation,
+    Organiser,
+    OutboxMessage,
+    Registration,
+    RegistrationStatus,
+    Sector,
+)
 
 
 @dataclass(frozen=True)
@@ -190,9 +200,11 @@ def promote_from_waiting_list(gathering: Gathering, *, now: datetime,
                               by: Organiser | None = None) -> list[Registration]:
     """Give free seats to the waiting list in arrival order (caller holds the gathering lock)."""
     promoted: list[Registration] = []
-    free = seats_left(gathering)
-    if gathering.starts_at <= now:
+    # A postponed or cancelled gathering has no date to invite anyone to; a new date fills
+    # the free seats when it comes (lifecycle.reschedule).
+    if gathering.starts_at <= now or gathering.status != GatheringStatus.PUBLISHED:
         return promoted
+    free = seats_left(gathering)
     while free is None or free > 0:
         first = db.session.scalar(
             sa.select(Registration)
@@ -258,3 +270,155 @@ def find_by_token(token: str) -> Registration | None:
     if not token or len(token) > 64:
         return None
     return db.session.scalar(sa.select(Registration).where(Registration.token == token))
+
+
+class OverCapacity(DomainError):
+    """Giving this person a seat would go over the gathering's capacity."""
+
+
+def register_on_behalf(gathering: Gathering, request: RegistrationRequest, *, now: datetime,
+                       by: Organiser) -> Registration:
+    """An organiser registers one person: allowed after the deadline, until the gathering ends.
+
+    Seats and the waiting list work as in `register`; an address already registered is refused
+    with a message rather than sent its link again, since the organiser is the one asking.
+    """
+    if not request.consent:
+        raise DomainError("Personen må ha samtykket til at opplysningene lagres.")
+    lock_gathering(gathering)
+    if gathering.status != GatheringStatus.PUBLISHED:
+        raise RegistrationClosed("Samlingen er ikke åpen for påmelding (den er ikke publisert).")
+    if gathering.is_past(now):
+        raise RegistrationClosed("Samlingen er over, og ingen kan meldes på lenger.")
+    key = email_key(request.person.email)
+    existing = db.session.scalar(sa.select(Registration).where(
+        Registration.gathering_id == gathering.id, Registration.email_key == key))
+    if existing is not None and existing.status != RegistrationStatus.CANCELLED:
+        raise DomainError(f"{request.person.email} er allerede påmeldt denne samlingen.")
+    organisation = organisations.find_or_create(
+        request.organisation_name, request.sector, request.org_number, now=now
+    )
+    free = seats_left(gathering)
+    registration = existing or Registration(gathering=gathering, email_key=key, created_at=now)
+    if existing is not None:
+        registration.ical_sequence_bump += 1  # outrank the CANCEL their calendar holds
+        registration.cancelled_at = None
+    registration.name = request.person.name
+    registration.email = request.person.email.strip()
+    registration.job_title = request.person.job_title
+    registration.organisation = organisation
+    registration.needs = request.needs
+    registration.comment = request.comment
+    registration.consented_at = now
+    registration.language = request.language
+    registration.updated_at = now
+    registration.registered_by = None
+    if free is None or free > 0:
+        registration.status, registration.waiting_since = RegistrationStatus.CONFIRMED, None
+    else:
+        registration.status, registration.waiting_since = RegistrationStatus.WAITING, now
+    if existing is None:
+        db.session.add(registration)
+    db.session.flush()
+    confirmed = registration.status == RegistrationStatus.CONFIRMED
+    history.record(registration, "registered" if confirmed else "waiting", now=now, by=by,
+                   note="meldt på av arrangør")
+    history.audit("register", by=by, now=now, gathering=gathering,
+                  summary=f"Meldte på {registration.name} ({registration.email})"
+                          + ("." if confirmed else ", på venteliste."))
+    _announce_new_status(registration, now=now)
+    return registration
+
+
+def promote(registration: Registration, *, now: datetime, by: Organiser,
+            over_capacity: bool = False) -> Registration:
+    """Give a person on the waiting list a seat now, ahead of the list's order.
+
+    Going over the capacity needs `over_capacity=True` (the organiser confirmed it).
+    """
+    gathering = registration.gathering
+    lock_gathering(gathering)
+    db.session.refresh(registration)
+    if registration.status != RegistrationStatus.WAITING:
+        raise DomainError(f"{registration.name} står ikke på ventelisten.")
+    if gathering.is_past(now):
+        raise DomainError("Samlingen er over.")
+    free = seats_left(gathering)
+    if free == 0 and not over_capacity:
+        raise OverCapacity(f"Samlingen er full ({gathering.capacity} plasser). Bekreft at "
+                           f"{registration.name} skal få plass likevel.")
+    registration.status = RegistrationStatus.CONFIRMED
+    registration.waiting_since = None
+    registration.updated_at = now
+    db.session.flush()
+    history.record(registration, "promoted", now=now, by=by,
+                   note="over kapasiteten" if free == 0 else "flyttet fra ventelisten av arrangør")
+    history.audit("promote", by=by, now=now, gathering=gathering,
+                  summary=f"Ga {registration.name} plass fra ventelisten"
+                          + (" (over kapasiteten)." if free == 0 else "."))
+    outbox.enqueue(
+        notifications.compose_promotion(registration, now=now),
+        key=f"promote:{registration.id}:{registration.ical_sequence}:{now:%Y%m%d%H%M%S%f}",
+        now=now, registration=registration,
+    )
+    return registration
+
+
+def registrations_of(gathering: Gathering, *, status: RegistrationStatus | None = None,
+                     sector: Sector | None = None, query: str = "") -> list[Registration]:
+    """A gathering's registrations by name, filtered; `query` matches name, email or
+    organisation, any case (folded in Python: SQLite's lower() knows only ASCII, not æøå)."""
+    select = (sa.select(Registration).join(Registration.organisation)
+              .where(Registration.gathering_id == gathering.id)
+              .options(sa.orm.contains_eager(Registration.organisation))
+              .order_by(Registration.name, Registration.id))
+    if status is not None:
+        select = select.where(Registration.status == status)
+    if sector is not None:
+        select = select.where(Organisation.sector == sector)
+    words = query.casefold().split()
+    found = [registration for registration in db.session.scalars(select)
+             if all(word in _searchable(registration) for word in words)]
+    return sorted(found, key=lambda registration: (sort_key(registration.name), registration.id))
+
+
+def _searchable(registration: Registration) -> str:
+    return " ".join([registration.name, registration.email,
+                     registration.organisation.name]).casefold()
+
+
+def cancel_by_organiser(registration: Registration, *, now: datetime, by: Organiser,
+                        note: str = "") -> list[Registration]:
+    """An organiser cancels someone's registration (audited); returns those promoted."""
+    was = registration.status
+    promoted = cancel(registration, now=now, by=by, note=note)
+    if was != RegistrationStatus.CANCELLED:
+        history.audit("cancel_registration", by=by, now=now, gathering=registration.gathering,
+                      summary=f"Meldte av {registration.name} ({registration.email})"
+                              + (f": {note}" if note else "") + ".")
+    return promoted
+
+
+def waiting_positions(gathering: Gathering) -> dict[int, int]:
+    """Registration id → place on the waiting list (1 is next in line)."""
+    ids = db.session.scalars(
+        sa.select(Registration.id)
+        .where(Registration.gathering_id == gathering.id,
+               Registration.status == RegistrationStatus.WAITING)
+        .order_by(Registration.waiting_since, Registration.id)
+    )
+    return {registration_id: place for place, registration_id in enumerate(ids, start=1)}
+
+
+def mails_of(registration: Registration) -> list[OutboxMessage]:
+    """Every email queued for this registration, oldest first, with its delivery status."""
+    return list(db.session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.registration_id == registration.id)
+        .order_by(OutboxMessage.id)
+    ))
+
+
+def sort_key(text: str) -> str:
+    """Norwegian alphabetical order (… x y z æ ø å), the same on every database."""
+    folded = text.casefold().translate(str.maketrans({"æ": "{", "ø": "|", "å": "}"}))
+    return "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))

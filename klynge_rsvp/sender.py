@@ -6,13 +6,16 @@ outbox rows themselves, readable at /mailbox), so the embedded default needs no 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parseaddr
 
+import sqlalchemy as sa
 from flask import Flask, current_app
 
 from . import outbox
@@ -123,16 +126,25 @@ def deliver_due() -> DeliveryReport:
     lease_ends = claimed_at + timedelta(seconds=config["OUTBOX_LEASE_SECONDS"])
     one_message = timedelta(seconds=4 * config["SMTP_TIMEOUT"])
     remaining = list(ids)
+    # Read the batch once and end that transaction: no transaction (on SQLite: no write lock)
+    # stays open while the SMTP server takes its time.
+    payloads = {row.id: (row.recipient, row.message) for row in db.session.execute(
+        sa.select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.message)
+        .where(OutboxMessage.id.in_(ids)))}
+    db.session.commit()
+    marks = db.engine.connect()  # one connection for the batch's "sent" updates
     try:
         while remaining:
             if len(remaining) < len(ids) and utcnow() + one_message > lease_ends:
                 log.warning("outbox: the claim runs out; %d messages left for the next pass",
                             len(remaining))
                 break
-            message = db.session.get(OutboxMessage, remaining.pop(0))
+            message_id = remaining.pop(0)
+            recipient, content = payloads[message_id]
             try:
-                connection.sendmail(envelope_sender, [message.recipient], message.message)
+                connection.sendmail(envelope_sender, [recipient], content)
             except smtplib.SMTPException as error:
+                message = db.session.get(OutboxMessage, message_id)
                 if _is_permanent(error):
                     outbox.mark_failed(message, _describe(error))
                     report.failed.append(message.id)
@@ -147,15 +159,17 @@ def deliver_due() -> DeliveryReport:
                         or _concerns_the_connection(error)):
                     break
             except OSError as error:  # timeout or reset in the middle of a message
+                message = db.session.get(OutboxMessage, message_id)
                 outbox.mark_retry(message, _describe(error), now=utcnow())
                 report.retrying.append(message.id)
                 db.session.commit()
                 break
             else:
-                outbox.mark_sent(message, transport="smtp", now=utcnow())
-                report.sent.append(message.id)
-                db.session.commit()
+                outbox.record_sent(marks, message_id, transport="smtp", now=utcnow())
+                marks.commit()
+                report.sent.append(message_id)
     finally:
+        marks.close()
         # What a broken connection left unsent is given back for the next pass, unharmed.
         outbox.release(remaining)
         report.released.extend(remaining)
@@ -176,21 +190,114 @@ def run(app: Flask, stop: threading.Event) -> None:
 
     poll = app.config["OUTBOX_POLL_SECONDS"]
     scheduler = Scheduler(app)
-    while not stop.is_set():
-        outbox.mail_queued.clear()
-        scheduler.run_due()
+    listener = Listener(app)
+    try:
+        while not stop.is_set():
+            outbox.mail_queued.clear()
+            listener.mark()
+            scheduler.run_due()
+            try:
+                with app.app_context():
+                    report = deliver_due()
+                    if report.claimed:
+                        log.info("outbox: %d sent, %d retrying, %d failed", len(report.sent),
+                                 len(report.retrying), len(report.failed))
+            except Exception:
+                log.exception("outbox delivery pass failed; trying again shortly")
+                report = DeliveryReport()
+            if report.claimed >= app.config["OUTBOX_BATCH_SIZE"]:
+                continue
+            listener.wait(poll, stop)
+    finally:
+        listener.close()
+
+
+class Listener:
+    """Waits, at most OUTBOX_POLL_SECONDS, for mail committed since `mark()`.
+
+    A commit in this process sets `outbox.mail_queued`. One in another process (the web
+    servers) is seen as a PostgreSQL NOTIFY on outbox.NOTIFY_CHANNEL, or on SQLite as a change
+    of `PRAGMA data_version` (which moves whenever another connection commits). The poll stays
+    as the safety net: a lost connection only falls back to it.
+    """
+
+    SLICE_SECONDS = 0.2  # how often the in-process event and `stop` are looked at
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.connection = None  # a pooled DBAPI connection of our own, or None
+        self.dialect = ""
+        self.version = None
+        self._open()
+
+    def _open(self) -> None:
         try:
-            with app.app_context():
-                report = deliver_due()
-                if report.claimed:
-                    log.info("outbox: %d sent, %d retrying, %d failed", len(report.sent),
-                             len(report.retrying), len(report.failed))
+            with self.app.app_context():
+                self.dialect = db.engine.dialect.name
+                if self.dialect not in ("postgresql", "sqlite"):
+                    return
+                self.connection = db.engine.raw_connection()
+            driver = self.connection.driver_connection
+            if self.dialect == "postgresql":
+                driver.rollback()
+                driver.autocommit = True
+                driver.execute(f"LISTEN {outbox.NOTIFY_CHANNEL}")
         except Exception:
-            log.exception("outbox delivery pass failed; trying again shortly")
-            report = DeliveryReport()
-        if report.claimed >= app.config["OUTBOX_BATCH_SIZE"]:
-            continue
-        outbox.mail_queued.wait(poll)
+            log.warning("outbox: cannot listen for new mail; polling instead", exc_info=True)
+            self.close()
+
+    def mark(self) -> None:
+        """Remember the database's state before a pass: what commits after it wakes `wait`."""
+        if self.connection is None:
+            self._open()
+        if self.connection is not None and self._is_sqlite():
+            self.version = self._guarded(self._data_version)
+
+    def wait(self, timeout: float, stop: threading.Event) -> None:
+        deadline = time.monotonic() + timeout
+        while not stop.is_set() and not outbox.mail_queued.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            step = min(remaining, self.SLICE_SECONDS)
+            if self.connection is None:
+                outbox.mail_queued.wait(step)
+            elif self._is_sqlite():
+                outbox.mail_queued.wait(step)
+                if self._guarded(self._data_version) != self.version:
+                    return
+            elif self._guarded(lambda step=step: self._notified(step)):
+                return
+
+    def close(self) -> None:
+        if self.connection is not None:
+            # Never back to the pool: a PostgreSQL connection would stay LISTENing.
+            with contextlib.suppress(Exception):
+                self.connection.invalidate()
+            self.connection = None
+
+    def _is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    def _data_version(self) -> int:
+        return self.connection.driver_connection.execute("PRAGMA data_version").fetchone()[0]
+
+    def _notified(self, timeout: float) -> bool:
+        driver = self.connection.driver_connection
+        received = any(True for _ in driver.notifies(timeout=timeout, stop_after=1))
+        if received:
+            for _ in driver.notifies(timeout=0):  # several commits: one pass covers them all
+                pass
+        return received
+
+    def _guarded(self, check):
+        try:
+            return check()
+        except Exception:
+            log.warning("outbox: lost the connection that listens for new mail; polling",
+                        exc_info=True)
+            self.close()
+            return None
 
 
 def start_thread(app: Flask) -> threading.Event:

@@ -4,11 +4,13 @@ clients, factories for gatherings and registrations, and a real SMTP server on 1
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -39,6 +41,71 @@ def _reset_postgresql(url: str) -> None:
     engine.dispose()
 
 
+def _head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    from klynge_rsvp import PROJECT_ROOT
+
+    return ScriptDirectory(str(PROJECT_ROOT / "migrations")).get_current_head()
+
+
+def _empty_postgresql_at_head(url: str) -> bool:
+    """Empty every table if the schema is exactly the migrated one; False if it must be rebuilt.
+
+    Running the migrations for every test would cost most of the suite's time; the schema they
+    make is checked by tests/test_migrations.py, which rebuilds it.
+    """
+    expected = set(db.metadata.tables) | {"alembic_version"}
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            tables = set(sa.inspect(connection).get_table_names())
+            if tables != expected:
+                return False
+            version = connection.execute(sa.text("SELECT version_num FROM alembic_version"))
+            if version.scalar() != _head_revision():
+                return False
+            names = ", ".join(f'"{t}"' for t in sorted(expected - {"alembic_version"}))
+            connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            return True
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory):
+    """One SQLite database made by the migrations, copied for each test that needs one."""
+    path = tmp_path_factory.mktemp("template") / "migrated.sqlite3"
+    application = create_app({"TESTING": True, "SECRET_KEY": "x" * 32,
+                              "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
+    with application.app_context():
+        upgrade()
+        db.engine.dispose()  # checkpoints the WAL into the file
+    return path
+
+
+def prepared_app(config: dict, migrated_sqlite: Path):
+    """An app on a database whose schema the migrations made (fresh and empty)."""
+    url = config["SQLALCHEMY_DATABASE_URI"]
+    needs_upgrade = False
+    if url.startswith("postgresql"):
+        if not _empty_postgresql_at_head(url):
+            _reset_postgresql(url)
+            needs_upgrade = True
+    elif url.startswith("sqlite:///"):
+        target = Path(url.removeprefix("sqlite:///"))
+        if not target.exists():
+            shutil.copyfile(migrated_sqlite, target)
+    else:
+        needs_upgrade = True
+    application = create_app(config)
+    with application.app_context():
+        if needs_upgrade:
+            upgrade()
+        limiter.reset()  # rate-limit counters start at zero for every test
+    return application
+
+
 @pytest.fixture
 def app_config(tmp_path):
     """The settings a test app is built with; tests may change them before `app` is made."""
@@ -58,14 +125,9 @@ def app_config(tmp_path):
 
 
 @pytest.fixture
-def app(app_config):
+def app(app_config, migrated_sqlite):
     """An app whose database schema was made by the migrations."""
-    if app_config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        _reset_postgresql(app_config["SQLALCHEMY_DATABASE_URI"])
-    application = create_app(app_config)
-    with application.app_context():
-        upgrade()
-        limiter.reset()  # rate-limit counters start at zero for every test
+    application = prepared_app(app_config, migrated_sqlite)
     yield application
     with application.app_context():
         db.session.remove()
@@ -73,19 +135,13 @@ def app(app_config):
 
 
 @pytest.fixture
-def make_app():
+def make_app(migrated_sqlite):
     """Build extra apps from a config (migrated, limits reset); their engines are closed after."""
     made = []
 
     def make(config: dict, *, migrate: bool = True):
-        if migrate and config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") and not made:
-            _reset_postgresql(config["SQLALCHEMY_DATABASE_URI"])
-        application = create_app(config)
+        application = prepared_app(config, migrated_sqlite) if migrate else create_app(config)
         made.append(application)
-        if migrate:
-            with application.app_context():
-                upgrade()
-                limiter.reset()
         return application
 
     yield make

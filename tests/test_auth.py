@@ -11,7 +11,7 @@ from tests.conftest import ORGANISER_PASSWORD, log_in
 def organiser_rules(app) -> list[Rule]:
     """Every organiser route (the login page excepted)."""
     return [rule for rule in app.url_map.iter_rules()
-            if rule.endpoint.startswith("admin.")]
+            if rule.endpoint.startswith(("admin.", "replies."))]
 
 
 def concrete_url(rule: Rule) -> str:

@@ -67,7 +67,8 @@ def alternatives(message: EmailMessage) -> list[EmailMessage]:
 
 
 def body(message: EmailMessage, subtype: str) -> str:
-    [part] = [p for p in alternatives(message) if p.get_content_type() == f"text/{subtype}"]
+    # The HTML may sit in multipart/related beside its inline images (the check-in QR code).
+    [part] = [p for p in message.walk() if p.get_content_type() == f"text/{subtype}"]
     return part.get_content()
 
 
@@ -130,7 +131,11 @@ def test_invitation_mime_structure_and_headers(smtp, make_gathering):
     assert raw.isascii()  # QP and base64 bodies, RFC 2047 headers: safe through any relay
     assert_no_defects(message)
     assert [p.get_content_type() for p in alternatives(message)] == [
-        "text/plain", "text/html", "text/calendar"]
+        "text/plain", "multipart/related", "text/calendar"]
+    related = alternatives(message)[1]
+    html, qr_code = related.get_payload()
+    assert (html.get_content_type(), qr_code.get_content_type()) == ("text/html", "image/png")
+    assert f"cid:{qr_code['Content-ID'].strip('<>')}" in html.get_content()
     part = calendar_part(message)
     assert part.get_param("method") == "REQUEST"
     assert part.get_param("charset").lower() == "utf-8"

@@ -29,7 +29,7 @@ def app_context():
         yield
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=header_text, subject=header_text)
 def test_any_name_and_subject_round_trip(app_context, name, subject):
     mail = message.build(kind="test", to_name=name, to_email="person@example.no",
@@ -39,8 +39,10 @@ def test_any_name_and_subject_round_trip(app_context, name, subject):
     assert parsed["Subject"] == subject
     [address] = parsed["To"].addresses
     assert address.addr_spec == "person@example.no"
-    # White space in a display name may fold (RFC 5322 phrase); nothing else changes.
-    assert address.display_name.split() == name.split()
+    # Every character survives; white space may not: a display name's runs of spaces fold
+    # (RFC 5322), and Python's parser also keeps the space between two encoded-words that
+    # RFC 2047 says is not part of the text (mail programs drop it).
+    assert "".join(address.display_name.split()) == "".join(name.split())
     assert all(not part.defects for part in parsed.walk())
     # Nothing a person typed can add a header of its own.
     assert parsed.get_all("Bcc") is None

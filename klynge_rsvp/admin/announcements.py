@@ -1,1 +1,215 @@
-"""(being written)"""
+"""Announcements: write, preview as it will arrive, send, and watch the sending."""
+
+from email import message_from_bytes, policy
+
+import sqlalchemy as sa
+from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import RadioField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length
+
+from .. import announcements
+from ..clock import utcnow
+from ..errors import DomainError
+from ..extensions import db
+from ..formatting import local
+from ..models import Announcement, Audience, Gathering, GatheringStatus
+from ..public.forms import plain_text, single_line
+from . import bp
+
+PAGE_SIZE = 25
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _normalise_newlines(value):
+    return value.replace("\r\n", "\n").replace("\r", "\n").strip() if isinstance(value, str) else value
+
+
+class AnnouncementForm(FlaskForm):
+    """Subject and text, for which gathering, to whom."""
+
+    gathering = SelectField("Samling", coerce=int,
+                            validators=[InputRequired("Velg samlingen kunngjøringen gjelder.")])
+    audience = RadioField(
+        "Mottakere",
+        choices=[SelectChoice(a.value, label) for a, label in announcements.AUDIENCE_LABELS.items()],
+        validators=[InputRequired("Velg hvem kunngjøringen skal til.")],
+    )
+    subject = StringField("Emne", filters=[_strip], validators=[
+        DataRequired("Skriv et emne."), Length(max=200, message="Emnet er for langt."), single_line])
+    body = TextAreaField("Tekst", filters=[_normalise_newlines], validators=[
+        DataRequired("Skriv teksten i kunngjøringen."),
+        Length(max=20000, message="Teksten er for lang."), plain_text],
+        render_kw={"rows": 12})
+    submit = SubmitField("Lagre og forhåndsvis")
+
+    def fill_choices(self) -> None:
+        gatherings = db.session.scalars(
+            sa.select(Gathering).where(Gathering.status != GatheringStatus.DRAFT)
+            .order_by(Gathering.starts_at.desc())
+        )
+        self.gathering.choices = [SelectChoice(g.id, f"{g.title} ({local(g.starts_at):%d.%m.%Y})")
+                                  for g in gatherings]
+
+
+class SendForm(FlaskForm):
+    """The one button that sends."""
+
+    submit = SubmitField("Send")
+
+
+def get_announcement_or_404(announcement_id: int) -> Announcement:
+    """The announcement, or 404."""
+    return db.session.get(Announcement, announcement_id) or abort(404)
+
+
+@bp.get("/kunngjoringer", endpoint="announcements")
+def announcements_index():
+    """Every announcement, newest first, with how far its sending has come."""
+    page = db.paginate(announcements.listing(), page=request.args.get("side", 1, type=int),
+                       per_page=PAGE_SIZE, error_out=False)
+    progress = announcements.progress_of([a.id for a in page.items])
+    return render_template("admin/announcements/index.html", page=page, progress=progress,
+                           labels=announcements.AUDIENCE_LABELS)
+
+
+@bp.route("/kunngjoringer/ny", methods=["GET", "POST"])
+def new_announcement():
+    """Write an announcement; ?samling=<id>&mottakere=mailing_list starts one for the list."""
+    form = AnnouncementForm()
+    form.fill_choices()
+    if request.method == "GET":
+        _prefill(form)
+    if form.validate_on_submit():
+        try:
+            announcement = announcements.create(
+                gathering=db.session.get(Gathering, form.gathering.data),
+                audience=Audience(form.audience.data), subject=form.subject.data,
+                body=form.body.data, by=current_user._get_current_object(), now=utcnow())
+        except DomainError as error:
+            db.session.rollback()
+            form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            return redirect(url_for(".announcement", announcement_id=announcement.id), 303)
+    return render_template("admin/announcements/form.html", form=form, announcement=None), \
+        422 if form.errors or form.form_errors else 200
+
+
+def _prefill(form: AnnouncementForm) -> None:
+    gathering = db.session.get(Gathering, request.args.get("samling", 0, type=int))
+    audience = request.args.get("mottakere", "")
+    if gathering is not None:
+        form.gathering.data = gathering.id
+    if audience in {a.value for a in Audience}:
+        form.audience.data = audience
+    if gathering is not None and audience == Audience.MAILING_LIST:
+        form.subject.data, form.body.data = announcements.suggested_text(gathering)
+
+
+@bp.route("/kunngjoringer/<int:announcement_id>/endre", methods=["GET", "POST"])
+def edit_announcement(announcement_id):
+    """Change a draft before it is sent."""
+    announcement = get_announcement_or_404(announcement_id)
+    if announcement.queued_at is not None:
+        flash("Kunngjøringen er sendt og kan ikke endres.", "error")
+        return redirect(url_for(".announcement", announcement_id=announcement.id), 303)
+    form = AnnouncementForm()
+    form.fill_choices()
+    if request.method == "GET":
+        form.gathering.data = announcement.gathering_id
+        form.audience.data = announcement.audience.value
+        form.subject.data, form.body.data = announcement.subject, announcement.body
+    if form.validate_on_submit():
+        try:
+            announcements.update(
+                announcement, gathering=db.session.get(Gathering, form.gathering.data),
+                audience=Audience(form.audience.data), subject=form.subject.data,
+                body=form.body.data)
+        except DomainError as error:
+            db.session.rollback()
+            form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            return redirect(url_for(".announcement", announcement_id=announcement.id), 303)
+    return render_template("admin/announcements/form.html", form=form,
+                           announcement=announcement), \
+        422 if form.errors or form.form_errors else 200
+
+
+@bp.get("/kunngjoringer/<int:announcement_id>")
+def announcement(announcement_id):
+    """The announcement as it will arrive, the button that sends it, then its progress."""
+    announcement = get_announcement_or_404(announcement_id)
+    sent = announcement.queued_at is not None
+    preview = announcements.preview(announcement, now=utcnow())
+    parts = _parts(preview[0].message) if preview else None
+    return render_template(
+        "admin/announcements/show.html", announcement=announcement, sent=sent,
+        parts=parts, made_up=preview[1] if preview else False,
+        labels=announcements.AUDIENCE_LABELS, form=SendForm(),
+        progress=announcements.progress(announcement) if sent else None,
+        recipient_count=announcement.recipient_count if sent else
+        announcements.recipient_count(announcement.gathering, announcement.audience),
+    )
+
+
+@bp.get("/kunngjoringer/<int:announcement_id>/forhandsvisning")
+def announcement_preview_html(announcement_id):
+    """The HTML part of the preview alone, for the sandboxed frame."""
+    preview = announcements.preview(get_announcement_or_404(announcement_id), now=utcnow())
+    if preview is None:
+        abort(404)
+    response = Response(_parts(preview[0].message)["html"], mimetype="text/html")
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; "
+        "frame-ancestors 'self'"
+    )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+@bp.post("/kunngjoringer/<int:announcement_id>/send")
+def send_announcement(announcement_id):
+    """Queue the announcement for every recipient; a second click sends nothing more."""
+    announcement = get_announcement_or_404(announcement_id)
+    if not SendForm().validate_on_submit():
+        abort(400)
+    try:
+        queued = announcements.send(announcement, by=current_user._get_current_object(),
+                                    now=utcnow())
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()  # the announcement and every copy of it commit together
+        if queued:
+            flash(f"Kunngjøringen er lagt i køen for {queued} mottakere.", "success")
+        else:
+            flash("Kunngjøringen var allerede sendt. Ingen fikk den to ganger.", "info")
+    return redirect(url_for(".announcement", announcement_id=announcement.id), 303)
+
+
+@bp.get("/kunngjoringer/<int:announcement_id>/framdrift.json")
+def announcement_progress(announcement_id):
+    """How many copies wait, went out and failed (polled by the announcement page)."""
+    progress = announcements.progress(get_announcement_or_404(announcement_id))
+    response = jsonify(progress.as_dict())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _parts(raw: bytes) -> dict:
+    """The headers, text and HTML of a composed mail, as a mail program reads them."""
+    message = message_from_bytes(raw, policy=policy.default)
+    parts = {"headers": message, "text": "", "html": ""}
+    for part in message.walk():
+        if part.get_content_type() == "text/plain" and not parts["text"]:
+            parts["text"] = part.get_content()
+        elif part.get_content_type() == "text/html" and not parts["html"]:
+            parts["html"] = part.get_content()
+    return parts

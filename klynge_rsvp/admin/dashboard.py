@@ -1,14 +1,74 @@
-"""The organisers' overview."""
+"""The organisers' overview, and the audit log of who did what."""
 
-from flask import render_template
+import sqlalchemy as sa
+from flask import render_template, request
 
-from .. import gatherings
+from .. import statistics
 from ..clock import utcnow
+from ..extensions import db
+from ..models import AuditEntry, Gathering
 from . import bp
+
+AUDIT_PAGE_SIZE = 50
+
+# What the audit log's actions read as; an action not listed is shown as it is stored.
+ACTION_LABELS = {
+    "create": "Opprettet",
+    "edit": "Endret",
+    "publish": "Publiserte",
+    "move": "Flyttet",
+    "postpone": "Utsatte",
+    "reschedule": "Satte ny dato",
+    "cancel": "Avlyste",
+    "add_material": "La til materiale",
+    "remove_material": "Fjernet materiale",
+    "register": "Meldte på",
+    "promote": "Ga plass fra ventelisten",
+    "cancel_registration": "Meldte av",
+    "export": "Eksporterte påmeldingene",
+    "calendar_reply_confirmed": "Godtok kalendersvar",
+    "calendar_reply_rejected": "Avviste kalendersvar",
+    "send": "Sendte",
+    "resend": "Sendte e-post på nytt",
+    "unsubscribe": "Meldte av e-postlisten",
+    "organiser_create": "Opprettet arrangørkonto",
+    "organiser_role": "Endret rolle",
+    "organiser_deactivate": "Deaktiverte arrangørkonto",
+    "organiser_reactivate": "Aktiverte arrangørkonto",
+}
 
 
 @bp.get("/")
 def index():
-    """Upcoming gatherings at a glance."""
+    """Upcoming gatherings and how full they are, attendance, reach, and mail that failed."""
     now = utcnow()
-    return render_template("admin/index.html", upcoming=gatherings.upcoming(now), now=now)
+    upcoming = statistics.upcoming_fill(now)
+    past = statistics.past_attendance(now)
+    reach = statistics.reach()
+    organisations_chart, people_chart = statistics.sector_charts(reach)
+    return render_template(
+        "admin/index.html", now=now, upcoming=upcoming, past=past, reach=reach,
+        failed_mail=statistics.failed_mail_count(),
+        fill_chart=statistics.svg(statistics.fill_chart(upcoming)),
+        attendance_chart=statistics.svg(statistics.attendance_chart(past)),
+        organisations_chart=statistics.svg(organisations_chart),
+        people_chart=statistics.svg(people_chart),
+    )
+
+
+@bp.get("/revisjonslogg")
+def audit_log():
+    """Every organiser action, newest first; filter by gathering."""
+    gathering_id = request.args.get("samling", type=int)
+    query = (sa.select(AuditEntry).options(sa.orm.joinedload(AuditEntry.gathering))
+             .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()))
+    if gathering_id:
+        query = query.where(AuditEntry.gathering_id == gathering_id)
+    page = db.paginate(query, page=request.args.get("side", 1, type=int),
+                       per_page=AUDIT_PAGE_SIZE, error_out=False)
+    gatherings = db.session.execute(
+        sa.select(Gathering.id, Gathering.title, Gathering.starts_at)
+        .order_by(Gathering.starts_at.desc())
+    ).all()
+    return render_template("admin/audit/index.html", page=page, gatherings=gatherings,
+                           gathering_id=gathering_id, labels=ACTION_LABELS)

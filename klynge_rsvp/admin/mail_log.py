@@ -1,1 +1,83 @@
-"""(being written)"""
+"""The mail log: every message in the outbox, and resending one that failed."""
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from .. import history, outbox
+from ..clock import utcnow
+from ..errors import DomainError
+from ..extensions import db
+from ..models import Announcement, OutboxMessage, OutboxStatus, Registration
+from . import bp
+
+PAGE_SIZE = 50
+
+STATUS_LABELS = {
+    OutboxStatus.PENDING: "Venter",
+    OutboxStatus.SENT: "Sendt",
+    OutboxStatus.FAILED: "Feilet",
+}
+
+# What each kind of mail is, in words; a kind not listed is shown as it is stored.
+KIND_LABELS = {
+    "confirmation": "Bekreftelse",
+    "waiting_list": "Venteliste",
+    "promotion": "Fått plass",
+    "cancellation": "Avmelding",
+    "already_registered": "Allerede påmeldt",
+    "announcement": "Kunngjøring",
+    "announcement_list": "Nyhetsbrev",
+    "mailing_list_confirm": "Bekreft nyhetsbrev",
+}
+
+
+@bp.get("/e-postlogg")
+def mail_log():
+    """Every message, newest first; filter by status."""
+    status = request.args.get("status", "")
+    query = sa.select(OutboxMessage).order_by(OutboxMessage.id.desc())
+    if status:
+        try:
+            query = query.where(OutboxMessage.status == OutboxStatus(status))
+        except ValueError:
+            abort(404)
+    # The message bodies stay in the database: a page of the log needs only the columns shown.
+    query = query.options(sa.orm.defer(OutboxMessage.message))
+    page = db.paginate(query, page=request.args.get("side", 1, type=int), per_page=PAGE_SIZE,
+                       error_out=False)
+    return render_template("admin/mail_log/index.html", page=page, status=status,
+                           statuses=STATUS_LABELS, kinds=KIND_LABELS)
+
+
+@bp.post("/e-postlogg/<int:message_id>/send-igjen")
+def resend_mail(message_id):
+    """Give a failed message another try at once."""
+    message = db.session.get(OutboxMessage, message_id) or abort(404)
+    now = utcnow()
+    try:
+        outbox.requeue(message, now=now)
+    except DomainError as error:
+        flash(str(error), "error")
+    else:
+        kind = KIND_LABELS.get(message.kind, message.kind)
+        history.audit("resend", by=current_user._get_current_object(), now=now,
+                      gathering=_gathering_of(message),
+                      summary=f"{kind} til {message.recipient}: «{message.subject}»")
+        db.session.commit()
+        flash(f"E-posten til {message.recipient} er lagt i køen igjen.", "success")
+    back = request.form.get("next")
+    return redirect(back if _is_local(back) else url_for(".mail_log", status="failed"), 303)
+
+
+def _gathering_of(message: OutboxMessage):
+    if message.registration_id is not None:
+        return db.session.get(Registration, message.registration_id).gathering
+    if message.announcement_id is not None:
+        return db.session.get(Announcement, message.announcement_id).gathering
+    return None
+
+
+def _is_local(target: str | None) -> bool:
+    return bool(target) and target.startswith("/") and not target.startswith("//") \
+        and "\\" not in target

@@ -1,1 +1,218 @@
-"""(being written)"""
+"""Organiser accounts, managed by administrators: create, change role, deactivate, reactivate.
+
+The rules (never lock yourself out, never leave the service without an active administrator)
+are the plain functions at the top; the views below only call them. They belong with the
+account service in klynge_rsvp/organisers.py and can move there as they are.
+"""
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, RadioField, SelectChoice, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
+
+from .. import history, organisers
+from ..clock import utcnow
+from ..errors import DomainError
+from ..extensions import db
+from ..models import Organiser, OrganiserRole
+from ..public.forms import single_line
+from . import administrator_required, bp
+
+ROLE_LABELS = {
+    OrganiserRole.ADMINISTRATOR: "Administrator",
+    OrganiserRole.ORGANISER: "Arrangør",
+}
+
+
+# --- the rules ---------------------------------------------------------------------------------
+
+
+def _active_administrators() -> int:
+    """How many active administrators there are, with their rows locked until commit
+    (PostgreSQL; SQLite's write transaction serialises already), so two administrators
+    demoting each other at the same moment cannot both succeed."""
+    ids = db.session.scalars(
+        sa.select(Organiser.id)
+        .where(Organiser.role == OrganiserRole.ADMINISTRATOR, Organiser.active.is_(True))
+        .with_for_update()
+    ).all()
+    return len(ids)
+
+
+def _would_leave_no_administrator(account: Organiser) -> bool:
+    return account.is_administrator and account.active and _active_administrators() <= 1
+
+
+def create_account(*, email: str, name: str, role: OrganiserRole, password: str,
+                   by: Organiser, now: datetime) -> Organiser:
+    """A new account with a password the administrator passes on to the person."""
+    account = organisers.create(email, password, name=name, role=role, now=now)
+    history.audit("organiser_create", by=by, now=now,
+                  summary=f"{account.email} ({ROLE_LABELS[role].lower()})")
+    return account
+
+
+def change_role(account: Organiser, role: OrganiserRole, *, by: Organiser, now: datetime) -> bool:
+    """Give the account another role; False if it had that role already."""
+    if account.role == role:
+        return False
+    if account.id == by.id:
+        raise DomainError("Du kan ikke endre din egen rolle. Be en annen administrator om det.")
+    if role != OrganiserRole.ADMINISTRATOR and _would_leave_no_administrator(account):
+        raise DomainError("Det må finnes minst én aktiv administrator.")
+    old = account.role
+    account.role = role
+    db.session.flush()
+    history.audit("organiser_role", by=by, now=now,
+                  summary=f"{account.email}: {ROLE_LABELS[old].lower()} → "
+                          f"{ROLE_LABELS[role].lower()}")
+    return True
+
+
+def deactivate(account: Organiser, *, by: Organiser, now: datetime) -> bool:
+    """Close the account (it can no longer log in); False if it was closed already."""
+    if not account.active:
+        return False
+    if account.id == by.id:
+        raise DomainError("Du kan ikke deaktivere din egen konto.")
+    if _would_leave_no_administrator(account):
+        raise DomainError("Dette er den siste aktive administratoren, og kontoen kan ikke "
+                          "deaktiveres.")
+    account.active = False
+    db.session.flush()
+    history.audit("organiser_deactivate", by=by, now=now, summary=account.email)
+    return True
+
+
+def reactivate(account: Organiser, *, by: Organiser, now: datetime) -> bool:
+    """Open a closed account again; False if it was open."""
+    if account.active:
+        return False
+    account.active = True
+    db.session.flush()
+    history.audit("organiser_reactivate", by=by, now=now, summary=account.email)
+    return True
+
+
+# --- the pages ---------------------------------------------------------------------------------
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+_ROLE_CHOICES = [SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()]
+
+
+class NewOrganiserForm(FlaskForm):
+    email = StringField("E-post", filters=[_strip], validators=[
+        DataRequired("Skriv inn e-postadressen."), Length(max=254, message="Adressen er for lang."),
+        Email("Skriv inn en gyldig e-postadresse.", check_deliverability=False), single_line,
+    ], render_kw={"autocomplete": "off", "type": "email"})
+    name = StringField("Navn", filters=[_strip], validators=[
+        DataRequired("Skriv inn navnet."), Length(max=200, message="Navnet er for langt."),
+        single_line,
+    ], render_kw={"autocomplete": "off"})
+    role = RadioField("Rolle", choices=_ROLE_CHOICES, default=OrganiserRole.ORGANISER.value,
+                      validators=[InputRequired("Velg en rolle.")])
+    password = PasswordField("Passord", validators=[
+        DataRequired("Skriv inn et passord."), Length(max=500, message="Passordet er for langt."),
+    ], render_kw={"autocomplete": "new-password"})
+    password_again = PasswordField("Passordet en gang til", validators=[
+        DataRequired("Skriv inn passordet en gang til."),
+        EqualTo("password", "Passordene er ikke like."),
+    ], render_kw={"autocomplete": "new-password"})
+    submit = SubmitField("Opprett kontoen")
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Rolle", choices=_ROLE_CHOICES, validators=[InputRequired()])
+    submit = SubmitField("Endre rolle")
+
+
+def get_account_or_404(organiser_id: int) -> Organiser:
+    """The account, or 404."""
+    return db.session.get(Organiser, organiser_id) or abort(404)
+
+
+@bp.get("/arrangorer", endpoint="organisers")
+@administrator_required
+def organisers_index():
+    """Every account, with its role and status."""
+    accounts = db.session.scalars(
+        sa.select(Organiser).order_by(Organiser.active.desc(), Organiser.name, Organiser.email)
+    ).all()
+    return render_template("admin/organisers/index.html", accounts=accounts, roles=ROLE_LABELS,
+                           role_choices=_ROLE_CHOICES)
+
+
+@bp.route("/arrangorer/ny", methods=["GET", "POST"])
+@administrator_required
+def new_organiser():
+    """Create an account with a password to give the person."""
+    form = NewOrganiserForm()
+    if form.validate_on_submit():
+        try:
+            account = create_account(
+                email=form.email.data, name=form.name.data, role=OrganiserRole(form.role.data),
+                password=form.password.data, by=current_user._get_current_object(),
+                now=utcnow())
+        except DomainError as error:
+            db.session.rollback()
+            form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(f"Kontoen for {account.email} er opprettet. Gi passordet til personen på en "
+                  "trygg måte, for eksempel muntlig.", "success")
+            return redirect(url_for(".organisers"), 303)
+    return render_template("admin/organisers/new.html", form=form,
+                           min_length=current_app.config["PASSWORD_MIN_LENGTH"]), \
+        422 if form.errors or form.form_errors else 200
+
+
+@bp.post("/arrangorer/<int:organiser_id>/rolle")
+@administrator_required
+def change_organiser_role(organiser_id):
+    """Make the account an administrator or an organiser."""
+    form = RoleForm()
+    if not form.validate_on_submit():
+        abort(400)
+    account, role = get_account_or_404(organiser_id), OrganiserRole(form.role.data)
+    _act(change_role, account, role,
+         done=f"{account.email} har nå rollen {ROLE_LABELS[role].lower()}.")
+    return redirect(url_for(".organisers"), 303)
+
+
+@bp.post("/arrangorer/<int:organiser_id>/deaktiver")
+@administrator_required
+def deactivate_organiser(organiser_id):
+    """Close the account: it can no longer log in."""
+    account = get_account_or_404(organiser_id)
+    _act(deactivate, account, done=f"Kontoen for {account.email} er deaktivert.")
+    return redirect(url_for(".organisers"), 303)
+
+
+@bp.post("/arrangorer/<int:organiser_id>/aktiver")
+@administrator_required
+def reactivate_organiser(organiser_id):
+    """Open a closed account again."""
+    account = get_account_or_404(organiser_id)
+    _act(reactivate, account, done=f"Kontoen for {account.email} er aktiv igjen.")
+    return redirect(url_for(".organisers"), 303)
+
+
+def _act(rule, account: Organiser, *args, done: str) -> None:
+    """Apply one of the rules above, commit, and say what happened (or why not)."""
+    try:
+        changed = rule(account, *args, by=current_user._get_current_object(), now=utcnow())
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        if changed:
+            flash(done, "success")

@@ -1,1 +1,131 @@
-"""(being written)"""
+"""Organisers' pages for the registrations of a gathering: list, add, cancel, promote, history."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+
+from .. import checkin, gatherings, rsvp
+from ..clock import utcnow
+from ..errors import DomainError
+from ..extensions import db
+from ..models import Registration, RegistrationStatus, Sector
+from ..public.forms import SECTOR_CHOICES
+from . import bp
+from .gatherings import get_gathering_or_404, me
+from .registration_forms import CancelRegistrationForm, OnBehalfForm
+
+
+def get_registration_or_404(registration_id: int) -> Registration:
+    """The registration with this id, or 404."""
+    return db.session.get(Registration, registration_id) or abort(404)
+
+
+def filters() -> dict:
+    """The list's filters from the query string (unknown values are ignored)."""
+    status = request.args.get("status", "")
+    sector = request.args.get("sektor", "")
+    return {
+        "status": RegistrationStatus(status) if status in {s.value for s in RegistrationStatus} else None,
+        "sector": Sector(sector) if sector in {s.value for s in Sector} else None,
+        "query": request.args.get("q", "").strip()[:200],
+    }
+
+
+@bp.get("/samlinger/<int:gathering_id>/pameldinger", endpoint="registrations")
+def list_registrations(gathering_id):
+    """Everyone registered, with counts; filter by status and sector, search by name."""
+    gathering = get_gathering_or_404(gathering_id)
+    chosen = filters()
+    return render_template(
+        "admin/registrations/index.html", gathering=gathering, chosen=chosen,
+        registrations=rsvp.registrations_of(gathering, **chosen),
+        positions=rsvp.waiting_positions(gathering), counts=gatherings.counts(gathering),
+        sectors=SECTOR_CHOICES, export_args={k: v for k, v in request.args.items()
+                                             if k in ("status", "sektor", "q") and v},
+    )
+
+
+@bp.route("/samlinger/<int:gathering_id>/pameldinger/ny", methods=["GET", "POST"],
+          endpoint="registration_new")
+def new_registration(gathering_id):
+    """Register someone on their behalf (also after the deadline, until the gathering ends)."""
+    gathering = get_gathering_or_404(gathering_id)
+    form = OnBehalfForm()
+    if form.validate_on_submit():
+        try:
+            registration = rsvp.register_on_behalf(gathering, form.to_request(), now=utcnow(),
+                                                   by=me())
+        except DomainError as error:
+            db.session.rollback()
+            form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            where = ("har fått plass" if registration.status == RegistrationStatus.CONFIRMED
+                     else "står på ventelisten")
+            flash(f"{registration.name} er meldt på og {where}. Vi har sendt e-post om det.",
+                  "success")
+            return redirect(url_for(".registrations", gathering_id=gathering.id), 303)
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("admin/registrations/new.html", gathering=gathering, form=form), status
+
+
+@bp.get("/pameldinger/<int:registration_id>", endpoint="registration")
+def show_registration(registration_id):
+    """One registration: the person, its full history, and every email sent about it."""
+    registration = get_registration_or_404(registration_id)
+    return render_template(
+        "admin/registrations/show.html", registration=registration,
+        gathering=registration.gathering, position=rsvp.waiting_position(registration),
+        mails=rsvp.mails_of(registration), seats_left=rsvp.seats_left(registration.gathering),
+        now=utcnow(), signed=checkin.sign(registration.id),
+    )
+
+
+@bp.route("/pameldinger/<int:registration_id>/avmelding", methods=["GET", "POST"],
+          endpoint="registration_cancel")
+def cancel_registration(registration_id):
+    """Cancel a registration, after a confirmation step; a freed seat goes to the waiting list."""
+    registration = get_registration_or_404(registration_id)
+    form = CancelRegistrationForm()
+    if form.validate_on_submit():
+        if registration.status == RegistrationStatus.CANCELLED:
+            flash(f"{registration.name} var allerede meldt av.", "info")
+        else:
+            promoted = rsvp.cancel_by_organiser(registration, now=utcnow(), by=me(),
+                                                note=form.note.data or "")
+            db.session.commit()
+            message = f"{registration.name} er meldt av og har fått e-post om det."
+            if promoted:
+                message += " Fikk plass fra ventelisten: " + ", ".join(r.name for r in promoted) + "."
+            flash(message, "success")
+        return redirect(url_for(".registration", registration_id=registration.id), 303)
+    return render_template("admin/registrations/cancel.html", registration=registration,
+                           gathering=registration.gathering, form=form)
+
+
+@bp.route("/pameldinger/<int:registration_id>/plass", methods=["GET", "POST"],
+          endpoint="registration_promote")
+def promote_registration(registration_id):
+    """Give someone on the waiting list a seat; over the capacity only when confirmed."""
+    registration = get_registration_or_404(registration_id)
+    problem = None
+    if request.method == "POST":
+        try:
+            rsvp.promote(registration, now=utcnow(), by=me(),
+                         over_capacity=request.form.get("over_capacity") == "1")
+        except rsvp.OverCapacity as error:
+            db.session.rollback()
+            problem = str(error)
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            return redirect(url_for(".registration", registration_id=registration.id), 303)
+        else:
+            db.session.commit()
+            flash(f"{registration.name} har fått plass og har fått e-post med kalenderinvitasjon.",
+                  "success")
+            return redirect(url_for(".registration", registration_id=registration.id), 303)
+    gathering = registration.gathering
+    return render_template(
+        "admin/registrations/promote.html", registration=registration, gathering=gathering,
+        problem=problem, counts=gatherings.counts(gathering),
+        seats_left=rsvp.seats_left(gathering),
+    ), 409 if problem else 200

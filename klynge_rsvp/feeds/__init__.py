@@ -1,5 +1,76 @@
-"""Calendar feeds (.ics) for calendar programs to subscribe to."""
+"""Calendars for everyone: the subscribable feed (.ics), "add to my calendar" links and the
+schema.org data on gathering pages (template globals, registered with this blueprint)."""
 
-from flask import Blueprint
+from urllib.parse import urlsplit, urlunsplit
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, url_for
+from markupsafe import Markup
+
+from .. import calendars
+from ..clock import utcnow
+from ..extensions import db
+from ..gatherings import VISIBLE
+from ..links import absolute_url
+from ..models import Gathering, GatheringStatus
 
 bp = Blueprint("feeds", __name__)
+
+FEED_CACHE_SECONDS = 900  # calendar programs poll every few hours; a proxy may keep it briefly
+
+
+def feed_gatherings() -> list[Gathering]:
+    """Every gathering the public may see, each as it now stands (moved, postponed, cancelled).
+
+    Postponed ones stay in the feed as STATUS:CANCELLED "Utsatt: …" at their UID: a subscribed
+    calendar then shows (or hides) the date as cancelled, as DESIGN.md's table prescribes for
+    the feed, instead of silently dropping it; the new date arrives under the new UID.
+    """
+    return list(db.session.scalars(
+        sa.select(Gathering).where(Gathering.status.in_(VISIBLE)).order_by(Gathering.starts_at)
+    ))
+
+
+@bp.get("/kalender.ics")
+def calendar():
+    """All gatherings as one calendar to subscribe to (METHOD:PUBLISH, no attendees)."""
+    name = f"{current_app.config['KLYNGE_NETWORK_NAME']}: samlinger"
+    response = Response(calendars.feed(feed_gatherings(), now=utcnow(), name=name),
+                        mimetype="text/calendar")
+    response.headers["Content-Disposition"] = 'inline; filename="samlinger.ics"'
+    response.headers["Cache-Control"] = f"public, max-age={FEED_CACHE_SECONDS}"
+    return response
+
+
+@bp.app_template_global()
+def calendar_feed_url(webcal: bool = True) -> str:
+    """The feed's address; webcal:// makes a click open "subscribe" in a calendar program."""
+    url = absolute_url("feeds.calendar")
+    return urlunsplit(urlsplit(url)._replace(scheme="webcal")) if webcal else url
+
+
+@bp.app_template_global()
+def calendar_links(gathering: Gathering) -> dict[str, str] | None:
+    """Google and Outlook "add" links for a gathering that will take place, else None."""
+    if gathering.status != GatheringStatus.PUBLISHED or gathering.is_past(utcnow()):
+        return None
+    event = calendars.public_event(gathering)
+    return {
+        "google": calendars.google_calendar_url(event),
+        "outlook": calendars.outlook_calendar_url(event),
+        "ics": url_for("public.gathering_ics", slug=gathering.slug),
+    }
+
+
+@bp.app_template_global()
+def event_json_ld(gathering: Gathering) -> Markup:
+    """The gathering's schema.org Event as JSON, safe to put inside <script>."""
+    config = current_app.config
+    data = calendars.event_json_ld(
+        gathering,
+        page_url=absolute_url("public.gathering", slug=gathering.slug),
+        organizer_name=gathering.host or config["KLYNGE_NETWORK_NAME"],
+        organizer_url=absolute_url("public.index"),
+        timezone=config["KLYNGE_TIMEZONE"],
+    )
+    return calendars.json_ld_script_body(data)

@@ -4,6 +4,7 @@ Registered only when no SMTP server is configured. It shows every message, so ou
 mode only a logged-in organiser may read it.
 """
 
+import base64
 from email import message_from_bytes, policy
 
 import sqlalchemy as sa
@@ -26,15 +27,22 @@ def _organisers_only():
 def _parts(raw: bytes) -> dict:
     message = message_from_bytes(raw, policy=policy.default)
     parts = {"headers": message, "text": "", "html": "", "calendar": "", "method": ""}
+    images = {}
     for part in message.walk():
         content_type = part.get_content_type()
-        if content_type == "text/plain" and not parts["text"]:
+        if content_type.startswith("image/") and part["Content-ID"]:
+            encoded = base64.b64encode(part.get_payload(decode=True)).decode()
+            images[part["Content-ID"].strip("<>")] = f"data:{content_type};base64,{encoded}"
+        elif content_type == "text/plain" and not parts["text"]:
             parts["text"] = part.get_content()
         elif content_type == "text/html" and not parts["html"]:
             parts["html"] = part.get_content()
         elif content_type == "text/calendar":
             parts["calendar"] = part.get_payload(decode=True).decode("utf-8")
             parts["method"] = part.get_param("method") or ""
+    # Inline images (cid:…) shown in the sandboxed frame, which allows data: images only.
+    for content_id, data_uri in images.items():
+        parts["html"] = parts["html"].replace(f"cid:{content_id}", data_uri)
     return parts
 
 

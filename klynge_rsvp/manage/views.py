@@ -2,13 +2,14 @@
 
 import json
 
-from flask import Response, abort, flash, redirect, render_template, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SubmitField
-from wtforms.validators import DataRequired
+from wtforms import BooleanField, RadioField, SelectChoice, SubmitField
+from wtforms.validators import DataRequired, InputRequired
 
-from .. import calendars, privacy, rsvp
+from .. import calendars, lifecycle, privacy, rsvp
 from ..clock import utcnow
+from ..errors import DomainError
 from ..extensions import db
 from ..models import Registration, RegistrationStatus
 from . import bp
@@ -113,3 +114,43 @@ def erase(token):
     return _private(render_template("manage/erase.html", registration=registration,
                                     gathering=registration.gathering, form=form),
                     status=422 if form.errors else 200)
+
+
+class ReconfirmForm(FlaskForm):
+    """Still coming on the new date? The link in the mail preselects the answer."""
+
+    answer = RadioField("Kan du komme på den nye datoen?",
+                        choices=[SelectChoice("ja", "Ja, jeg kommer"),
+                                 SelectChoice("nei", "Nei, jeg kan ikke komme – meld meg av")],
+                        validators=[InputRequired("Velg ja eller nei.")])
+    submit = SubmitField("Send svaret")
+
+
+@bp.route("/<token>/ny-dato", methods=["GET", "POST"])
+def reconfirm(token):
+    """Answer "are you still coming?": a GET only shows the choice (mail scanners open links);
+    the answer is recorded by the POST of the one button."""
+    registration = get_registration_or_404(token)
+    form = ReconfirmForm()
+    if request.method == "GET" and request.args.get("svar") in ("ja", "nei"):
+        form.answer.data = request.args["svar"]
+    if form.validate_on_submit():
+        coming = form.answer.data == "ja"
+        try:
+            outcome = lifecycle.reconfirm(registration, coming=coming, now=utcnow())
+        except DomainError as error:
+            db.session.rollback()
+            form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            if not outcome.done:
+                flash("Svaret ditt var allerede registrert.", "success")
+            elif coming:
+                flash("Takk! Vi har notert at du kommer på den nye datoen.", "success")
+            else:
+                flash("Du er meldt av, og plassen går videre. Vi har sendt en bekreftelse på e-post.",
+                      "success")
+            return redirect(url_for(".show", token=token), 303)
+    return _private(render_template("manage/reconfirm.html", registration=registration,
+                                    gathering=registration.gathering, form=form),
+                    status=422 if form.errors or form.form_errors else 200)

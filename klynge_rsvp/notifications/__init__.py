@@ -4,6 +4,16 @@
 modules decide what each email says. Nothing here sends anything: the outbox does.
 """
 
+from .announcements import compose_announcement
+from .lifecycle import (
+    compose_cancelled,
+    compose_moved,
+    compose_postponed,
+    compose_reconfirm_reminder,
+    compose_reminder,
+    compose_rescheduled,
+)
+from .mailing_list import compose_subscription_confirmation
 from .registration import (
     compose_already_registered,
     compose_cancellation,
@@ -14,8 +24,16 @@ from .registration import (
 
 __all__ = [
     "compose_already_registered",
+    "compose_announcement",
     "compose_cancellation",
+    "compose_cancelled",
     "compose_confirmation",
+    "compose_moved",
+    "compose_postponed",
     "compose_promotion",
+    "compose_reconfirm_reminder",
+    "compose_reminder",
+    "compose_rescheduled",
+    "compose_subscription_confirmation",
     "compose_waiting_list",
 ]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from email import charset as email_charset
 from email.encoders import encode_base64
 from email.mime.base import MIMEBase
+from email.mime.image import MIMEImage
+from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import make_msgid
 
@@ -17,6 +20,16 @@ from ..models import Registration
 from ..outbox import ComposedMail
 
 
+@dataclass(frozen=True)
+class InlineImage:
+    """A picture shown inside the HTML body, which refers to it as cid:<cid>."""
+
+    cid: str
+    data: bytes
+    filename: str
+    subtype: str = "png"
+
+
 class CalendarMessage(Message):
     """A Flask-Mail message whose multipart/alternative also holds an iMIP calendar part.
 
@@ -24,10 +37,12 @@ class CalendarMessage(Message):
     and Gmail show a file instead of an invitation (RFC 6047: the part must be an alternative).
     """
 
-    def __init__(self, *args, calendar: bytes | None = None, method: str | None = None, **kw):
+    def __init__(self, *args, calendar: bytes | None = None, method: str | None = None,
+                 inline_images: list[InlineImage] | None = None, **kw):
         super().__init__(*args, **kw)
         self.calendar = calendar
         self.method = method
+        self.inline_images = inline_images or []
 
     def _mimetext(self, text, subtype="plain"):
         # Quoted-printable keeps every line 7-bit: safe through relays without 8BITMIME.
@@ -37,9 +52,13 @@ class CalendarMessage(Message):
 
     def _message(self):
         message = super()._message()
-        if self.calendar is None:
+        if self.calendar is None and not self.inline_images:
             return message
         alternative = message.get_payload()[0]
+        if self.inline_images:
+            _relate_images(alternative, self.inline_images)
+        if self.calendar is None:
+            return message
         part = MIMEBase("text", "calendar", method=self.method, charset="UTF-8")
         part.set_payload(self.calendar)
         encode_base64(part)
@@ -47,9 +66,25 @@ class CalendarMessage(Message):
         return message
 
 
+def _relate_images(alternative: MIMEMultipart, images: list[InlineImage]) -> None:
+    # The HTML and its pictures become one multipart/related in the HTML's place, so the
+    # calendar part stays a direct child of multipart/alternative (RFC 2387, RFC 6047).
+    parts = alternative.get_payload()
+    index = next(i for i, part in enumerate(parts) if part.get_content_type() == "text/html")
+    related = MIMEMultipart("related", type="text/html")
+    related.attach(parts[index])
+    for image in images:
+        part = MIMEImage(image.data, image.subtype)
+        part.add_header("Content-ID", f"<{image.cid}>")
+        part.add_header("Content-Disposition", "inline", filename=image.filename)
+        related.attach(part)
+    parts[index] = related
+
+
 def build(*, kind: str, to_name: str, to_email: str, subject: str, text: str, html: str,
           now: datetime, calendar: bytes | None = None, method: str | None = None,
-          headers: dict[str, str] | None = None) -> ComposedMail:
+          headers: dict[str, str] | None = None,
+          inline_images: list[InlineImage] | None = None) -> ComposedMail:
     """A whole email as bytes, ready for the outbox."""
     message = CalendarMessage(
         subject=subject,
@@ -58,6 +93,7 @@ def build(*, kind: str, to_name: str, to_email: str, subject: str, text: str, ht
         html=html,
         calendar=calendar,
         method=method,
+        inline_images=inline_images,
         date=now.timestamp(),
         charset="utf-8",
         extra_headers=headers,
@@ -84,17 +120,26 @@ def registration_context(registration: Registration) -> dict:
 
 def to_registrant(kind: str, registration: Registration, subject: str, *, now: datetime,
                   calendar: bytes | None = None, method: str | None = None,
-                  **context) -> ComposedMail:
-    """An email to one registrant from the templates email/<kind>.txt and .html."""
+                  inline_images: dict[str, bytes] | None = None, **context) -> ComposedMail:
+    """An email to one registrant from the templates email/<kind>.txt and .html.
+
+    `inline_images` maps a name to PNG data; the HTML template shows each as
+    <img src="cid:{{ cid[name] }}">.
+    """
+    inline_images = inline_images or {}
+    cids = {name: make_msgid(idstring=name, domain=base_host())[1:-1] for name in inline_images}
+    images = [InlineImage(cid=cids[name], data=data, filename=f"{name}.png")
+              for name, data in inline_images.items()]
     context = {
         **registration_context(registration),
         "has_calendar": calendar is not None,
         "calendar_method": method,
+        "cid": cids,
         **context,
     }
     return build(
         kind=kind, to_name=registration.name, to_email=registration.email, subject=subject,
         text=render_template(f"email/{kind}.txt", **context),
         html=render_template(f"email/{kind}.html", **context),
-        now=now, calendar=calendar, method=method,
+        now=now, calendar=calendar, method=method, inline_images=images,
     )

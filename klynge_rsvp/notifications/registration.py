@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .. import calendars
+from .. import calendars, checkin
 from ..models import Registration, RegistrationStatus
 from ..outbox import ComposedMail
 from .message import to_registrant
@@ -15,6 +15,7 @@ def compose_confirmation(registration: Registration, *, now: datetime) -> Compos
     return to_registrant(
         "confirmation", registration, f"Påmeldt: {registration.gathering.title}", now=now,
         calendar=calendars.invitation(registration, now=now), method="REQUEST",
+        **_checkin_qr(registration),
     )
 
 
@@ -32,6 +33,7 @@ def compose_promotion(registration: Registration, *, now: datetime) -> ComposedM
     return to_registrant(
         "promotion", registration, f"Du har fått plass: {registration.gathering.title}", now=now,
         calendar=calendars.invitation(registration, now=now), method="REQUEST",
+        **_checkin_qr(registration),
     )
 
 
@@ -55,3 +57,9 @@ def compose_already_registered(registration: Registration, *, position: int | No
         calendar=calendars.invitation(registration, now=now) if confirmed else None,
         method="REQUEST" if confirmed else None, position=position,
     )
+
+
+def _checkin_qr(registration: Registration) -> dict:
+    """The QR code an organiser scans at the door, and the link it holds (never the manage link)."""
+    url = checkin.scan_url(registration)
+    return {"inline_images": {"innsjekk": checkin.qr_png(url)}, "checkin_url": url}

@@ -1,0 +1,1 @@
+"""Klynge RSVP's benchmark suite: `python -m bench` (see bench/README.md)."""

@@ -1,0 +1,515 @@
+"""Run the benchmark suite: `.venv/bin/python -m bench` from the project folder (see README.md).
+
+Starts everything on 127.0.0.1 (gunicorn with 2 workers for the app and for the baseline app, an
+SMTP server, sender workers; a temporary SQLite database and a fresh PostgreSQL database
+klynge_bench), measures, stops everything, and prints one table per database. Every figure is set
+against a baseline measured in the same run, in alternating rounds (baseline, subject, baseline,
+subject …); each shows the median of the rounds with their min and max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import pickle
+import platform
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from bench import seed, services
+from bench.stats import Row, Spread, Table, percentile
+
+PHASES = ("pages", "registration", "latency", "fanout", "memory")
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def release_database() -> None:
+    """End the harness's own transaction: on SQLite an open one holds the write lock."""
+    from flask import has_app_context
+
+    from klynge_rsvp.extensions import db
+
+    if has_app_context():
+        db.session.commit()
+
+
+def loadgen(spec: dict) -> dict:
+    """Run the load client in its own process (bounded by time and count)."""
+    release_database()
+    limit = spec.get("duration", 5) + 180
+    result = subprocess.run([services.PYTHON, "-m", "bench.loadgen", json.dumps(spec)],
+                            cwd=services.ROOT, capture_output=True, text=True, timeout=limit,
+                            check=False, env={**os.environ, "PYTHONPATH": str(services.ROOT)})
+    if result.returncode != 0:
+        raise RuntimeError(f"load client failed: {result.stderr[-2000:]}")
+    return json.loads(result.stdout)
+
+
+def accepted(log_file: Path) -> list[tuple[float, str]]:
+    """(time, recipient) for every message the SMTP sink accepted so far."""
+    if not log_file.exists():
+        return []
+    lines = log_file.read_text().splitlines()
+    return [(float(t), rcpt) for t, rcpt in (line.split(" ", 1) for line in lines if " " in line)]
+
+
+def wait_for_mail(log_file: Path, match, count: int, timeout: float) -> list[tuple[float, str]]:
+    """Wait until `count` accepted messages satisfy `match(recipient)`; returns them."""
+    release_database()
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [(t, r) for t, r in accepted(log_file) if match(r)]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
+
+
+def machine() -> list[str]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
+                .splitlines() if line.startswith("model name")), platform.processor())
+    memory = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal:"))
+    versions = ", ".join(f"{name} {importlib.metadata.version(name)}" for name in
+                         ("flask", "sqlalchemy", "gunicorn", "psycopg", "aiosmtpd", "openpyxl"))
+    return [f"- CPU: {cpu}, {os.cpu_count()} cores (nproc); memory {memory / 1024 / 1024:.1f} GiB",
+            f"- {platform.system()} {platform.release()}; Python {platform.python_version()}; "
+            f"SQLite {sqlite3.sqlite_version}",
+            f"- {versions}"]
+
+
+class Run:
+    """One database kind: its services, its data, its measurements."""
+
+    def __init__(self, kind: str, args: argparse.Namespace):
+        self.kind, self.args = kind, args
+        self.stack = services.Stack()
+        self.tables: list[Table] = []
+        self.memory: dict[str, Spread] = {}
+        self.sender_peaks: list[float] = []
+        self.baseline_sender_peaks: list[float] = []
+
+    # --- set-up ----------------------------------------------------------------------------------
+
+    def __enter__(self) -> Run:
+        from flask_migrate import upgrade
+
+        from bench import baseline_app
+        from klynge_rsvp import create_app
+
+        if self.kind == "sqlite":
+            self.url = f"sqlite:///{self.stack.folder / 'bench.sqlite3'}"
+        else:
+            self.url = services.fresh_postgresql()
+        self.smtp, self.smtp_port, self.smtp_log = self.stack.smtp()
+        self.app = create_app({
+            "SECRET_KEY": services.SECRET, "SQLALCHEMY_DATABASE_URI": self.url,
+            "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": self.smtp_port,
+            "MAIL_DEFAULT_SENDER": services.SENDER, "KLYNGE_BASE_URL": "http://127.0.0.1",
+            "KLYNGE_SENDER_THREAD": False, "LOG_FORMAT": "text",
+        })
+        self.context = self.app.app_context()
+        self.context.push()
+        upgrade()
+        baseline_app.create_table(self.url)
+        self.env = services.app_env(self.url, smtp_port=self.smtp_port)
+        self.web, self.web_url = self.stack.gunicorn("web", "bench.wsgi_app:app", self.env)
+        self.base, self.base_url = self.stack.gunicorn("baseline", "bench.baseline_app:app", self.env)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from klynge_rsvp.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
+        self.context.pop()
+        self.stack.close(keep_folder=self.args.keep)
+        if self.args.keep:
+            log(f"logs and database kept in {self.stack.folder}")
+        if self.kind == "postgresql" and not self.args.keep:
+            services.drop_postgresql()
+
+    def has(self, endpoint: str) -> bool:
+        return endpoint in self.app.view_functions
+
+    def skipped(self, title: str, why: str) -> None:
+        log(f"{title}: skipped: {why}")
+        self.tables.append(Table(title, notes=[f"skipped: {why}"]))
+
+    def start_workers(self, count: int, poll_only: bool = False) -> list[services.Process]:
+        release_database()
+        args = [services.PYTHON, "-m", "bench.poll_worker"] if poll_only else None
+        workers = [self.stack.worker(f"worker-{time.monotonic_ns()}-{n}", self.env, args)
+                   for n in range(count)]
+        for worker in workers:
+            services.wait_until(lambda w=worker: "Worker started" in w.log.read_text()
+                                or w.popen.poll() is not None, 60, "a worker to start")
+            if worker.popen.poll() is not None:
+                raise RuntimeError(f"worker exited: {worker.log.read_text()[-2000:]}")
+        time.sleep(0.5)  # past the first (empty) pass, listening
+        return workers
+
+    def stop_workers(self, workers: list[services.Process], peaks: list[float]) -> None:
+        for worker in workers:
+            peak = services.peak_rss_mib(worker.popen.pid)
+            if peak:
+                peaks.append(peak)
+            self.stack.stop(worker)
+
+    # --- 1. registration throughput and latency -------------------------------------------------
+
+    def registration(self) -> None:
+        title = f"Registration through the real form ({self.kind}, gunicorn 2 workers)"
+        if not self.has("public.register"):
+            return self.skipped(title, "the public registration endpoint is missing")
+        gathering = seed.gathering(capacity=None, title="Benk: påmelding")
+        table = Table(title)
+        cpu_notes = []
+        for clients in self.args.clients:
+            rate = [Spread() for _ in range(3)]
+            pct = {p: [Spread() for _ in range(3)] for p in (50, 95, 99)}
+            client_cpu = Spread()
+            errors = 0
+            for r in range(self.args.rounds):
+                spec = {"clients": clients, "duration": self.args.duration, "max_count": 20000}
+                base = loadgen({**spec, "mode": "insert", "base": self.base_url,
+                                "prefix": f"b{clients}-{r}"})
+                subj = loadgen({**spec, "mode": "register", "base": self.web_url,
+                                "slug": gathering.slug, "prefix": f"r{clients}-{r}"})
+                errors += subj["errors"] + base["errors"]
+                for sample in (subj, base):
+                    if sample["errors"]:
+                        log(f"errors: {sample['error_samples']}")
+                s_rate, b_rate = subj["count"] / subj["elapsed"], base["count"] / base["elapsed"]
+                rate[0].add(s_rate)
+                rate[1].add(b_rate)
+                rate[2].add(s_rate / b_rate)
+                for p in (50, 95, 99):
+                    s, b = percentile(subj["latencies_ms"], p), percentile(base["latencies_ms"], p)
+                    pct[p][0].add(s)
+                    pct[p][1].add(b)
+                    pct[p][2].add(s / b)
+                client_cpu.add(1000 * subj["cpu_seconds"] / max(subj["count"], 1))
+                log(f"{self.kind} c={clients} round {r + 1}: {s_rate:.0f} reg/s vs {b_rate:.0f} "
+                    f"inserts/s, p95 {pct[95][0].values[-1]:.0f} ms")
+            best = rate[0].median
+            verdict = ("meets 10×19 and 10×3" if best >= 190 else "meets 10×3/s" if best >= 30
+                       else "below 30/s")
+            verdict += ", ≥0.25× baseline" if rate[2].median >= 0.25 else ", <0.25× baseline"
+            table.rows.append(Row(f"{clients} clients: registrations/s", *rate, unit="1/s",
+                                  target="≥30 (≥190); ≥0.25×", verdict=verdict))
+            for p in (50, 95, 99):
+                table.rows.append(Row(f"{clients} clients: p{p} latency", *pct[p], unit="ms"))
+            cpu_notes.append(f"{clients} clients: the load client used {client_cpu.show(2)} ms CPU "
+                             f"per registration; {errors} failed iterations")
+        table.notes = [
+            "Subject: one registration = GET the gathering page, POST the form (CSRF token, session "
+            "cookie, a fresh address), 303 to the receipt, GET the receipt; its latency spans all "
+            "three. Baseline: POST to a bare Flask endpoint inserting one row (bench/baseline_app.py), "
+            "same gunicorn settings, same database, same load client (bench/loadgen.py).",
+            *cpu_notes,
+        ]
+        self.tables.append(table)
+        seed.clear_outbox()
+        return None
+
+    # --- 3. mail latency ------------------------------------------------------------------------
+
+    def latency(self) -> None:
+        from klynge_rsvp.extensions import db
+        from klynge_rsvp.models import OutboxMessage
+
+        title = f"Mail latency: registration committed → confirmation accepted ({self.kind})"
+        if not self.has("public.register"):
+            return self.skipped(title, "the public registration endpoint is missing")
+        seed.clear_outbox()
+        gathering = seed.gathering(capacity=None, title="Benk: e-post")
+        p50, p95, worst = (Spread(), Spread(), Spread()), (Spread(), Spread(), Spread()), Spread()
+        for r in range(self.args.rounds):
+            measured = {}
+            for variant in ("baseline", "subject"):
+                workers = self.start_workers(1, poll_only=variant == "baseline")
+                prefix = f"l{variant[0]}{r}"
+                result = loadgen({"mode": "register", "base": self.web_url, "slug": gathering.slug,
+                                  "prefix": prefix, "clients": 2, "pace": 0.3,
+                                  "duration": self.args.duration + 2, "max_count": 40})
+                mails = wait_for_mail(self.smtp_log, lambda rcpt, p=prefix: rcpt.startswith(p + "-"),
+                                      result["count"], timeout=60)
+                self.stop_workers(workers, [])
+                created = dict(db.session.execute(
+                    sa.select(OutboxMessage.recipient, OutboxMessage.created_at)
+                    .where(OutboxMessage.recipient.startswith(prefix + "-"))).all())
+                db.session.commit()
+                measured[variant] = [t - created[rcpt].timestamp() for t, rcpt in mails]
+                if len(mails) < result["count"]:
+                    log(f"only {len(mails)} of {result['count']} confirmations arrived")
+            if not measured["subject"] or not measured["baseline"]:
+                raise RuntimeError("no confirmation arrived; see the logs (--keep)")
+            for i, variant in enumerate(("subject", "baseline")):
+                p50[i].add(1000 * percentile(measured[variant], 50))
+                p95[i].add(1000 * percentile(measured[variant], 95))
+            p50[2].add(p50[0].values[-1] / p50[1].values[-1])
+            p95[2].add(p95[0].values[-1] / p95[1].values[-1])
+            worst.add(1000 * max(measured["subject"]))
+            log(f"{self.kind} mail latency round {r + 1}: p95 {p95[0].values[-1]:.0f} ms "
+                f"(poll only: {p95[1].values[-1]:.0f} ms)")
+        wake = "LISTEN/NOTIFY" if self.kind == "postgresql" else "PRAGMA data_version checks"
+        self.tables.append(Table(title, rows=[
+            Row("p50", *p50, unit="ms"),
+            Row("p95", *p95, unit="ms", target="< 2000 ms",
+                verdict="meets" if p95[0].median < 2000 else "misses"),
+        ], notes=[
+            f"Subject: `flask klynge worker`, woken by {wake} (OUTBOX_POLL_SECONDS=2 as a safety "
+            "net). Baseline: the same sender woken only by its 2 s poll (bench/poll_worker.py).",
+            "Two clients register about 3 times a second each; latency = SMTP server's acceptance "
+            "time − the outbox row's created_at (taken before the commit, so an upper bound). "
+            f"Slowest subject confirmation: {worst.show(0)} ms.",
+        ]))
+        return None
+
+    # --- 2. notice fan-out ----------------------------------------------------------------------
+
+    def fanout(self) -> None:
+        from klynge_rsvp import lifecycle
+        from klynge_rsvp.clock import utcnow
+        from klynge_rsvp.extensions import db
+        from klynge_rsvp.models import Gathering, OutboxMessage, Registration
+
+        size = self.args.fanout
+        title = f"Notice fan-out: postpone a gathering with {size} registrants ({self.kind})"
+        if not hasattr(lifecycle, "postpone"):
+            return self.skipped(title, "klynge_rsvp.lifecycle.postpone does not exist yet")
+        seed.clear_outbox()
+
+        def prepared() -> Gathering:
+            made = seed.gathering(capacity=None, title="Benk: utsettes")
+            seed.registrations(made.id, size, domain=f"f{made.id}.bench")
+            return made
+
+        def postpone(gathering_id: int, workers: int) -> tuple[float, float, int]:
+            running = self.start_workers(workers)
+            try:
+                gathering = db.session.get(Gathering, gathering_id)
+                started = time.time()
+                lifecycle.postpone(gathering, message="Vi finner en ny dato.", now=utcnow(), by=None)
+                db.session.commit()
+                committed = time.time()
+                mails = wait_for_mail(self.smtp_log, lambda r, d=f"@f{gathering_id}.bench":
+                                      r.endswith(d), size, timeout=600)
+            finally:
+                self.stop_workers(running, self.sender_peaks)
+            return max(t for t, _ in mails) - started, committed - started, len(mails)
+
+        def baseline(messages: Path, r: int, k: int) -> float:
+            result = subprocess.run(
+                [services.PYTHON, "-m", "bench.smtp_baseline", str(self.smtp_port), str(messages),
+                 f"b{r}{k}.baseline"], cwd=services.ROOT, capture_output=True, text=True,
+                timeout=600, check=True, env={**os.environ, "PYTHONPATH": str(services.ROOT)})
+            report = json.loads(result.stdout)
+            self.baseline_sender_peaks.append(report["peak_rss_mib"])
+            mails = wait_for_mail(self.smtp_log, lambda rcpt: rcpt.endswith(f"@b{r}{k}.baseline"),
+                                  size, timeout=60)
+            return max(t for t, _ in mails) - report["started"]
+
+        warm = prepared()
+        total, _, count = postpone(warm.id, 1)
+        log(f"warm-up fan-out: {count} notices in {total:.2f} s")
+        messages = self.stack.folder / "fanout-messages.pickle"
+        messages.write_bytes(pickle.dumps(db.session.execute(
+            sa.select(OutboxMessage.recipient, OutboxMessage.message)
+            .join(Registration, OutboxMessage.registration_id == Registration.id)
+            .where(Registration.gathering_id == warm.id).order_by(OutboxMessage.id)).all()))
+        db.session.commit()
+        one, three, compose = (Spread(), Spread(), Spread()), (Spread(), Spread(), Spread()), Spread()
+        lost = 0
+        for r in range(self.args.rounds):
+            for k, (workers, spreads) in enumerate(((1, one), (self.args.workers, three))):
+                b = baseline(messages, r, k)
+                total, composed, count = postpone(prepared().id, workers)
+                lost += size - count
+                spreads[0].add(total)
+                spreads[1].add(b)
+                spreads[2].add(total / b)
+                if workers == 1:
+                    compose.add(composed)
+                log(f"{self.kind} fan-out round {r + 1}, {workers} worker(s): {total:.2f} s "
+                    f"(composing {composed:.2f} s) vs smtplib {b:.2f} s")
+        self.tables.append(Table(title, rows=[
+            Row("1 worker: postpone → last notice accepted", *one, unit="s", digits=2,
+                target="≤ 1.5×", verdict="meets" if one[2].median <= 1.5 else "misses"),
+            Row(f"{self.args.workers} workers: postpone → last notice accepted", *three, unit="s",
+                digits=2, target="< 1 worker",
+                verdict="faster" if three[0].median < one[0].median else "not faster"),
+        ], notes=[
+            f"Subject: lifecycle.postpone (composing every notice, calendar part included) and its "
+            f"commit, then `flask klynge worker` process(es) already running deliver them; timed "
+            f"from the call to the SMTP server's acceptance of the last notice. Composing and "
+            f"committing alone took {compose.show(2)} s (1-worker rounds).",
+            "Baseline: smtplib sending the same pre-built messages over one connection to the "
+            "same SMTP server (bench/smtp_baseline.py), from its start to the last acceptance.",
+            f"Notices missing at the end: {lost}.",
+        ]))
+        return None
+
+    # --- 4. pages at scale ----------------------------------------------------------------------
+
+    def pages(self) -> None:
+        title = f"Pages at scale: 20 gatherings, 10,000 registrations ({self.kind})"
+        made = seed.pages_dataset()
+        login = seed.organiser()
+        target = made[0]
+        table = Table(title)
+        pages = [
+            ("public gathering page (500 registrations)", "public.gathering",
+             f"/samlinger/{target.slug}", None),
+            ("registration list (500 rows)", "admin.registrations",
+             f"/arrangor/samlinger/{target.id}/pameldinger", login),
+            ("dashboard (admin.index)", "admin.index", "/arrangor/", login),
+        ]
+        count = self.args.page_requests
+        for label, endpoint, path, credentials in pages:
+            if not self.has(endpoint):
+                table.notes.append(f"{label}: skipped: endpoint {endpoint} does not exist yet")
+                continue
+            spreads = (Spread(), Spread(), Spread())
+            for _ in range(self.args.rounds):
+                base = loadgen({"mode": "get", "base": self.base_url, "path": "/row",
+                                "max_count": count, "duration": 60})
+                subj = loadgen({"mode": "get", "base": self.web_url, "path": path,
+                                "login": credentials, "max_count": count, "duration": 120})
+                if subj["errors"]:
+                    raise RuntimeError(f"{label}: {subj['error_samples']}")
+                s, b = percentile(subj["latencies_ms"], 95), percentile(base["latencies_ms"], 95)
+                for spread, value in zip(spreads, (s, b, s / b), strict=True):
+                    spread.add(value)
+            table.rows.append(Row(f"{label}: p95", *spreads, unit="ms", target="< 50 ms",
+                                  verdict="meets" if spreads[0].median < 50 else "misses"))
+            log(f"{self.kind} {label}: p95 {spreads[0].show()} ms")
+
+        big = seed.gathering(capacity=None, title="Benk: eksport")
+        seed.registrations(big.id, 10_000, domain=f"x{big.id}.bench", waiting=0, cancelled=200)
+        exports = [
+            ("CSV export, 10,000 rows", "admin.export_csv",
+             f"/arrangor/samlinger/{big.id}/pameldinger.csv", f"/export.csv?g={big.id}", "< 2000 ms"),
+            ("Excel export, 10,000 rows", "admin.export_xlsx",
+             f"/arrangor/samlinger/{big.id}/pameldinger.xlsx", f"/export.xlsx?g={big.id}", "< 2000 ms"),
+            ("registration list, 10,000 rows (stress; no target)", "admin.registrations",
+             f"/arrangor/samlinger/{big.id}/pameldinger", "/row", ""),
+        ]
+        for label, endpoint, path, base_path, target_text in exports:
+            if not self.has(endpoint):
+                table.notes.append(f"{label}: skipped: endpoint {endpoint} does not exist yet")
+                continue
+            spreads = (Spread(), Spread(), Spread())
+            for _ in range(self.args.rounds):
+                base = loadgen({"mode": "get", "base": self.base_url, "path": base_path,
+                                "max_count": 3, "duration": 120})
+                subj = loadgen({"mode": "get", "base": self.web_url, "path": path,
+                                "login": login, "max_count": 3, "duration": 120})
+                if subj["errors"]:
+                    raise RuntimeError(f"{label}: {subj['error_samples']}")
+                s, b = percentile(subj["latencies_ms"], 50), percentile(base["latencies_ms"], 50)
+                for spread, value in zip(spreads, (s, b, s / b), strict=True):
+                    spread.add(value)
+            verdict = "" if not target_text else ("meets" if spreads[0].median < 2000 else "misses")
+            table.rows.append(Row(f"{label}: time", *spreads, unit="ms", target=target_text,
+                                  verdict=verdict, digits=0))
+            log(f"{self.kind} {label}: {spreads[0].show(0)} ms")
+        table.notes[:0] = [
+            f"Pages: p95 of {count} sequential requests per round (logged in as an administrator "
+            "for organiser pages); baseline: a bare Flask endpoint reading one row into a tiny "
+            "template (bench/baseline_app.py /row). Data: 14 upcoming and 6 held gatherings with "
+            "500 registrations each (confirmed, waiting, cancelled, checked in), 200 mails.",
+            "Exports and the 10,000-row list: a 21st gathering with 10,000 registrations; the "
+            "median of 3 downloads per round; baseline: the same rows read with one SQL query and "
+            "written by csv.writer / openpyxl's write-only workbook in the bare app.",
+        ]
+        self.tables.append(table)
+        return None
+
+    # --- 5. memory ------------------------------------------------------------------------------
+
+    def memory_table(self) -> None:
+        web = [services.peak_rss_mib(pid) for pid in services.gunicorn_worker_pids(self.web)]
+        base = [services.peak_rss_mib(pid) for pid in services.gunicorn_worker_pids(self.base)]
+        web, base = [v for v in web if v], [v for v in base if v]
+        rows = []
+        if web and base:
+            rows.append(Row("web worker (gunicorn), peak RSS", Spread([max(web)]), Spread([max(base)]),
+                            Spread([max(web) / max(base)]), unit="MiB"))
+        if self.sender_peaks and self.baseline_sender_peaks:
+            rows.append(Row("sender worker, peak RSS", Spread([max(self.sender_peaks)]),
+                            Spread([max(self.baseline_sender_peaks)]),
+                            Spread([max(self.sender_peaks) / max(self.baseline_sender_peaks)]),
+                            unit="MiB"))
+        self.tables.append(Table(f"Memory: peak RSS (VmHWM) after the runs above ({self.kind})",
+                                 rows=rows, notes=[
+            "Web: the largest of the 2 gunicorn workers' VmHWM after every phase above; baseline: "
+            "the bare app's workers. Sender: the largest `flask klynge worker` VmHWM, read just "
+            "before it was stopped after a fan-out; baseline: the smtplib sender process."]))
+
+    def run(self) -> list[Table]:
+        for phase in self.args.phases:
+            if phase == "memory":
+                self.memory_table()
+            else:
+                getattr(self, phase)()
+        return self.tables
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--phases", nargs="+", choices=PHASES, default=list(PHASES))
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per figure (default 3)")
+    parser.add_argument("--duration", type=float, default=4.0,
+                        help="seconds per registration load round (default 4)")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--fanout", type=int, default=1000, help="registrants to notify")
+    parser.add_argument("--workers", type=int, default=3, help="workers in the parallel fan-out")
+    parser.add_argument("--page-requests", type=int, default=40)
+    parser.add_argument("--quick", action="store_true",
+                        help="2 rounds of 2 s, 200 registrants: a smoke test, not a result")
+    parser.add_argument("--output", type=Path, help="also write the tables (Markdown) here")
+    parser.add_argument("--keep", action="store_true", help="keep the logs and SQLite database")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.duration, args.fanout, args.page_requests = 2, 2.0, 200, 15
+    if "memory" in args.phases:  # it reads what the others left: always last
+        args.phases = [p for p in args.phases if p != "memory"] + ["memory"]
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    out = ["# Klynge RSVP benchmark", "", *machine(), f"- command: python -m bench "
+           f"{' '.join(sys.argv[1:])}".rstrip(), ""]
+    for kind in kinds:
+        if kind == "postgresql" and (why := services.postgresql_available()):
+            out.append(f"## PostgreSQL\n\nskipped: {why}\n")
+            continue
+        log(f"--- {kind} ---")
+        with Run(kind, args) as run:
+            for table in run.run():
+                out.extend([table.render(), ""])
+                print(table.render() + "\n", flush=True)
+    text = "\n".join(out)
+    if args.output:
+        args.output.write_text(text + "\n")
+    print("\n".join(out[:6]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Checking people in at the door, and the signed link their QR code carries."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+import segno
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from . import history
+from .errors import DomainError
+from .extensions import db
+from .links import absolute_url
+from .models import Organiser, Registration, RegistrationStatus
+
+# The QR code carries only a signed registration id, never the manage token: anyone who sees
+# the code (a photo of a phone at the door) must not be able to cancel the registration.
+_SALT = "checkin"
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
+
+
+def sign(registration_id: int) -> str:
+    """The registration id, signed for the check-in link."""
+    return _serializer().dumps(registration_id)
+
+
+def registration_id_from(signed: str) -> int | None:
+    """The registration id in a check-in link, or None if it was not signed by us."""
+    if not signed or len(signed) > 200:
+        return None
+    try:
+        value = _serializer().loads(signed)
+    except BadSignature:
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def scan_url(registration: Registration) -> str:
+    """The absolute link a participant's QR code opens (for a logged-in organiser)."""
+    return absolute_url("admin.checkin_scan", signed=sign(registration.id))
+
+
+def qr_png(data: str) -> bytes:
+    """`data` as a QR code, a PNG small enough for an email and easy for a phone to read."""
+    buffer = io.BytesIO()
+    segno.make(data, error="m", micro=False).save(buffer, kind="png", scale=5, border=4)
+    return buffer.getvalue()
+
+
+def check_in(registration: Registration, *, now: datetime, by: Organiser | None) -> Registration:
+    """Mark the person as arrived; checking in twice changes nothing."""
+    if registration.status != RegistrationStatus.CONFIRMED:
+        raise DomainError(f"{registration.name} har ikke plass på samlingen og kan ikke sjekkes inn. "
+                          "Gi personen plass først.")
+    if registration.checked_in_at is None:
+        registration.checked_in_at = now
+        registration.updated_at = now
+        history.record(registration, "checked_in", now=now, by=by)
+        db.session.flush()
+    return registration
+
+
+def undo(registration: Registration, *, now: datetime, by: Organiser | None) -> Registration:
+    """Take back a check-in (a wrong tap); undoing twice changes nothing."""
+    if registration.checked_in_at is not None:
+        registration.checked_in_at = None
+        registration.updated_at = now
+        history.record(registration, "check_in_undone", now=now, by=by)
+        db.session.flush()
+    return registration
+

@@ -1,0 +1,61 @@
+"""Announcements from the organisers: to a gathering's registrants, or to the mailing list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.utils import parseaddr
+
+from flask import current_app, render_template
+
+from ..links import absolute_url, base_host
+from ..models import Announcement, Audience
+from ..outbox import ComposedMail
+from .message import build
+
+KIND_TO_REGISTRANTS = "announcement"
+KIND_TO_MAILING_LIST = "announcement_list"
+
+
+def unsubscribe_headers(unsubscribe_url: str) -> dict[str, str]:
+    """RFC 2369 and RFC 8058: the mail program's own "unsubscribe" button, in one click."""
+    sender = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
+    return {
+        "List-Unsubscribe": f"<{unsubscribe_url}>, <mailto:{sender}?subject=unsubscribe>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "List-Id": f"{current_app.config['KLYNGE_NETWORK_NAME']} <nyhetsbrev.{base_host()}>",
+    }
+
+
+def compose_announcement(announcement: Announcement, *, to_name: str, to_email: str,
+                         now: datetime, manage_url: str | None = None,
+                         unsubscribe_url: str | None = None) -> ComposedMail:
+    """One copy of an announcement.
+
+    To a registrant (transactional, about the gathering they registered for): their manage link,
+    no unsubscribe. To the mailing list: a one-click unsubscribe link and the List-* headers.
+    """
+    gathering = announcement.gathering
+    context = {
+        "subject": announcement.subject,
+        "text": announcement.body,
+        "to_name": to_name,
+        "gathering": gathering,
+        "network_name": current_app.config["KLYNGE_NETWORK_NAME"],
+        "gathering_url": absolute_url("public.gathering", slug=gathering.slug),
+        "manage_url": manage_url,
+        "unsubscribe_url": unsubscribe_url,
+    }
+    if announcement.audience == Audience.MAILING_LIST:
+        if unsubscribe_url is None:
+            raise ValueError("a mail to the mailing list needs its unsubscribe link")
+        kind, headers = KIND_TO_MAILING_LIST, unsubscribe_headers(unsubscribe_url)
+    else:
+        if manage_url is None:
+            raise ValueError("a mail to a registrant needs their manage link")
+        kind, headers = KIND_TO_REGISTRANTS, None
+    return build(
+        kind=kind, to_name=to_name, to_email=to_email, subject=announcement.subject,
+        text=render_template(f"email/{kind}.txt", **context),
+        html=render_template(f"email/{kind}.html", **context),
+        now=now, headers=headers,
+    )

@@ -1,0 +1,566 @@
+"""Calendar replies: the iMIP METHOD:REPLY a calendar program sends when a registrant clicks
+Accept, Tentative or Decline, read from a message and applied to their registration.
+
+Reading is pure (bytes in, data out). Applying is a service: it records every reply it sees as
+a CalendarReply (fingerprint = sha256 of the raw message, unique, so a message counts once even
+with several fetchers) and changes nothing but the replying person's own registration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email import message_from_bytes, policy
+from email.header import decode_header, make_header
+from email.message import Message
+from email.utils import getaddresses
+
+import sqlalchemy as sa
+
+from . import calendars, history, rsvp
+from .errors import DomainError
+from .extensions import db
+from .models import (
+    CalendarReply,
+    Gathering,
+    GatheringStatus,
+    Organiser,
+    Reconfirmation,
+    Registration,
+    RegistrationStatus,
+    ReplyOutcome,
+)
+
+# The answers that change or are shown on a registration (RFC 5545 PARTSTAT for a VEVENT).
+ANSWERS = {"ACCEPTED": "godtatt", "TENTATIVE": "foreløpig", "DECLINED": "avslått"}
+CANCEL_NOTE = "avmeldt via kalendersvar"
+
+_CALENDAR_TYPES = {"text/calendar", "application/ics", "text/x-vcalendar", "application/x-ics"}
+_ADDRESS = re.compile(r"[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+")
+
+
+# --- reading a message (pure) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One ATTENDEE line of a reply: who answered what."""
+
+    address: str
+    name: str
+    partstat: str
+
+
+@dataclass(frozen=True)
+class EventReply:
+    """One VEVENT of a METHOD:REPLY calendar."""
+
+    uid: str
+    sequence: int | None
+    answers: tuple[Answer, ...]
+
+
+@dataclass(frozen=True)
+class AuthenticationVerdict:
+    """What the receiving server's Authentication-Results header said (RFC 8601)."""
+
+    header: str  # the header as received, white space folded; "" when there is none
+    results: tuple[tuple[str, str], ...]  # (method, result), e.g. ("dkim", "pass")
+
+    @property
+    def failures(self) -> list[str]:
+        """The DKIM and DMARC results that failed, e.g. ["dkim=fail"]."""
+        return [f"{method}={result}" for method, result in self.results
+                if method in ("dkim", "dmarc") and result == "fail"]
+
+
+@dataclass(frozen=True)
+class ReplyMessage:
+    """A message that holds at least one calendar reply."""
+
+    raw: bytes
+    fingerprint: str
+    message_id: str
+    subject: str
+    sender: str  # the From address; "" unless there is exactly one well-formed one
+    events: tuple[EventReply, ...]
+    authentication: AuthenticationVerdict
+
+
+def fingerprint(raw: bytes) -> str:
+    """sha256 of the raw message: the same message is recognised however often it is read."""
+    return hashlib.sha256(raw).hexdigest()
+
+
+def read_message(raw: bytes, *, authserv_id: str = "") -> ReplyMessage | None:
+    """The calendar replies in a raw message, or None when it holds none (any other mail)."""
+    message = message_from_bytes(raw, policy=policy.compat32)
+    events: list[EventReply] = []
+    for text, mime_method in calendar_texts(message):
+        for event in parse_calendar(text, mime_method=mime_method):
+            if event not in events:  # Gmail sends the same reply inline and as invite.ics
+                events.append(event)
+    if not events:
+        return None
+    return ReplyMessage(
+        raw=raw,
+        fingerprint=fingerprint(raw),
+        message_id=_header_text(message, "Message-ID"),
+        subject=_header_text(message, "Subject"),
+        sender=sender_address(message),
+        events=tuple(events),
+        authentication=authentication_verdict(message, authserv_id=authserv_id),
+    )
+
+
+def calendar_texts(message: Message) -> list[tuple[str, str]]:
+    """(text, METHOD from the MIME type) of every calendar part, inline or attached.
+
+    Messages forwarded inside this one (message/rfc822) are not looked into: a forwarded reply
+    is somebody else's answer.
+    """
+    found: list[tuple[str, str]] = []
+    _collect_calendar_texts(message, found)
+    return found
+
+
+def _collect_calendar_texts(part: Message, found: list[tuple[str, str]]) -> None:
+    if part.is_multipart():
+        if part.get_content_type() == "message/rfc822":
+            return
+        for child in part.get_payload():
+            _collect_calendar_texts(child, found)
+        return
+    content_type = part.get_content_type()
+    filename = (part.get_filename() or "").lower()
+    if content_type not in _CALENDAR_TYPES and not (
+            content_type == "application/octet-stream" and filename.endswith(".ics")):
+        return
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        text = payload.decode(charset, errors="replace")
+    except LookupError:  # an unknown charset name
+        text = payload.decode("utf-8", errors="replace")
+    found.append((text.lstrip("\ufeff"), str(part.get_param("method") or "").upper()))
+
+
+def parse_calendar(text: str, *, mime_method: str = "") -> list[EventReply]:
+    """The VEVENTs of every VCALENDAR in `text` whose METHOD is REPLY.
+
+    A calendar without METHOD counts when its MIME type says method=REPLY.
+    """
+    replies: list[EventReply] = []
+    method = ""
+    stack: list[str] = []
+    event: dict | None = None
+    for name, params, value in content_lines(text):
+        if name == "BEGIN":
+            stack.append(value.upper())
+            if value.upper() == "VCALENDAR":
+                method = ""
+            elif value.upper() == "VEVENT" and stack[:1] == ["VCALENDAR"]:
+                event = {"uid": "", "sequence": None, "answers": []}
+        elif name == "END":
+            closed = stack.pop() if stack else ""
+            if closed == "VEVENT" and event is not None:
+                if (method or mime_method) == "REPLY" and event["uid"]:
+                    replies.append(EventReply(event["uid"], event["sequence"],
+                                              tuple(event["answers"])))
+                event = None
+        elif stack == ["VCALENDAR"] and name == "METHOD":
+            method = value.strip().upper()
+        elif event is not None and stack[-1:] == ["VEVENT"]:
+            if name == "UID":
+                event["uid"] = _unescape_text(value).strip()
+            elif name == "SEQUENCE":
+                event["sequence"] = int(value) if value.strip().isdigit() else None
+            elif name == "ATTENDEE":
+                answer = _answer(params, value)
+                if answer is not None:
+                    event["answers"].append(answer)
+    return replies
+
+
+def content_lines(text: str) -> list[tuple[str, dict[str, str], str]]:
+    """RFC 5545 content lines, unfolded: (NAME, {PARAM: value}, value)."""
+    unfolded = re.sub(r"\r?\n[ \t]", "", text.replace("\r\n", "\n").replace("\r", "\n"))
+    lines = []
+    for line in unfolded.split("\n"):
+        parsed = _content_line(line)
+        if parsed is not None:
+            lines.append(parsed)
+    return lines
+
+
+def _content_line(line: str) -> tuple[str, dict[str, str], str] | None:
+    match = re.match(r"[A-Za-z0-9-]+", line)
+    if match is None:
+        return None
+    name, i, params = match.group(0).upper(), match.end(), {}
+    while i < len(line) and line[i] == ";":
+        key_match = re.match(r"[A-Za-z0-9-]+=", line[i + 1:])
+        if key_match is None:
+            return None
+        key = key_match.group(0)[:-1].upper()
+        i += 1 + key_match.end()
+        values = []
+        while True:
+            if line[i:i + 1] == '"':
+                end = line.find('"', i + 1)
+                if end < 0:
+                    return None
+                values.append(line[i + 1:end])
+                i = end + 1
+            else:
+                end = i
+                while end < len(line) and line[end] not in ',;:':
+                    end += 1
+                values.append(line[i:end])
+                i = end
+            if line[i:i + 1] != ",":
+                break
+            i += 1
+        # RFC 6868 escapes in a parameter value; an unquoted comma (Outlook's CN) is kept.
+        params[key] = ",".join(values).replace("^n", " ").replace("^'", '"').replace("^^", "^")
+    if line[i:i + 1] != ":":
+        return None
+    return name, params, line[i + 1:]
+
+
+def _answer(params: dict[str, str], value: str) -> Answer | None:
+    value = value.strip()
+    if value.lower().startswith("mailto:"):
+        address = value[len("mailto:"):].strip()
+    else:  # e.g. an urn:uuid: attendee with the address in EMAIL= (RFC 7986)
+        address = params.get("EMAIL", "").strip()
+    if not _ADDRESS.fullmatch(address):
+        return None
+    return Answer(address=address, name=params.get("CN", "").strip(),
+                  partstat=params.get("PARTSTAT", "NEEDS-ACTION").strip().upper())
+
+
+def _unescape_text(value: str) -> str:
+    return re.sub(r"\\([\\;,nN])", lambda m: "\n" if m.group(1) in "nN" else m.group(1), value)
+
+
+def _header_text(message: Message, name: str) -> str:
+    value = message.get(name)
+    if value is None:
+        return ""
+    try:
+        text = str(make_header(decode_header(str(value))))
+    except (ValueError, LookupError, UnicodeError):
+        text = str(value)
+    return " ".join(text.split())
+
+
+def sender_address(message: Message) -> str:
+    """The From address, if the message has exactly one well-formed From address."""
+    values = message.get_all("From") or []
+    addresses = [address for _, address in getaddresses([str(v) for v in values])]
+    if len(addresses) != 1 or not _ADDRESS.fullmatch(addresses[0]):
+        return ""
+    return addresses[0]
+
+
+def authentication_verdict(message: Message, *, authserv_id: str = "") -> AuthenticationVerdict:
+    """The receiving server's Authentication-Results: the topmost such header (servers add
+    theirs on top), or, when `authserv_id` is given, the topmost one that server wrote."""
+    for value in message.get_all("Authentication-Results") or []:
+        header = " ".join(str(value).split())
+        server, results = parse_authentication_results(header)
+        if authserv_id and server.lower() != authserv_id.lower():
+            continue
+        return AuthenticationVerdict(header=header, results=tuple(results))
+    return AuthenticationVerdict(header="", results=())
+
+
+def parse_authentication_results(value: str) -> tuple[str, list[tuple[str, str]]]:
+    """(authserv-id, [(method, result), …]) of one Authentication-Results header (RFC 8601)."""
+    segments = _split_outside_quotes(_strip_comments(value), ";")
+    server = segments[0].split()[0].strip('"') if segments and segments[0].split() else ""
+    results = []
+    for segment in segments[1:]:
+        match = re.match(r"\s*([A-Za-z0-9_.-]+)\s*(?:/\s*\d+\s*)?=\s*([A-Za-z0-9_-]+)", segment)
+        if match:
+            results.append((match.group(1).lower(), match.group(2).lower()))
+    return server, results
+
+
+def _strip_comments(value: str) -> str:
+    """The header without its (comments), which may nest and hold escapes and quotes."""
+    out, depth, quoted, i = [], 0, False, 0
+    while i < len(value):
+        char = value[i]
+        if char == "\\" and (depth or quoted):
+            if not depth:
+                out.append(value[i:i + 2])
+            i += 2
+            continue
+        if char == '"' and not depth:
+            quoted = not quoted
+        elif char == "(" and not quoted:
+            depth += 1
+            i += 1
+            continue
+        elif char == ")" and depth and not quoted:
+            depth -= 1
+            i += 1
+            continue
+        if not depth:
+            out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def _split_outside_quotes(value: str, separator: str) -> list[str]:
+    parts, current, quoted, i = [], [], False, 0
+    while i < len(value):
+        char = value[i]
+        if char == "\\" and quoted:
+            current.append(value[i:i + 2])
+            i += 2
+            continue
+        if char == '"':
+            quoted = not quoted
+        if char == separator and not quoted:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        i += 1
+    parts.append("".join(current))
+    return [part.strip() for part in parts]
+
+
+# --- applying a reply (service) -----------------------------------------------------------------
+
+
+@dataclass
+class Decision:
+    """What a reply would do: its answer, the registration it concerns, and why not, if not."""
+
+    answer: Answer | None = None
+    event: EventReply | None = None
+    registration: Registration | None = None
+    reason: str = ""  # why it changes nothing; "" when it can be applied
+
+
+def receive(message: ReplyMessage, *, now: datetime) -> CalendarReply | None:
+    """Record a reply read from the mailbox and apply it, or hold it when DKIM/DMARC failed.
+
+    Returns None when this message was recorded before. The CalendarReply row is flushed
+    before anything changes, so a second fetcher reading the same message at the same time
+    fails on the unique fingerprint (IntegrityError) and its transaction changes nothing.
+    """
+    if _already_recorded(message.fingerprint):
+        return None
+    row = CalendarReply(
+        fingerprint=message.fingerprint,
+        message_id=_fit(message.message_id, 998),
+        received_at=now,
+        sender=_fit(message.sender, 254),
+        outcome=ReplyOutcome.IGNORED,
+    )
+    db.session.add(row)
+    db.session.flush()  # a concurrent fetcher with the same message waits or fails here
+    decision = decide(message, now=now)
+    _describe(row, decision, message)
+    failures = message.authentication.failures
+    if decision.reason:
+        row.reason = _fit(decision.reason, 2000)
+    elif failures:
+        row.outcome = ReplyOutcome.HELD
+        row.reason = ("Avsenderen kunne ikke bekreftes (" + ", ".join(failures)
+                      + "): venter på at en arrangør godkjenner eller avviser svaret.")
+        row.raw = message.raw
+    else:
+        _apply(decision, now=now)
+        row.outcome = ReplyOutcome.APPLIED
+    db.session.flush()
+    return row
+
+
+def decide(message: ReplyMessage, *, now: datetime) -> Decision:
+    """Which registration the reply concerns, and whether it may change it (no changes)."""
+    decision = Decision()
+    answers = [(event, answer) for event in message.events for answer in event.answers]
+    if not answers:
+        decision.reason = "Kalendersvaret har ingen deltaker (ATTENDEE)."
+        return decision
+    own = [(event, answer) for event, answer in answers
+           if message.sender and answer.address.lower() == message.sender.lower()]
+    if not own:
+        decision.event, decision.answer = answers[0]
+        decision.reason = (f"Avsenderen ({message.sender or 'ukjent'}) er ikke deltakeren i svaret "
+                           f"({answers[0][1].address}): et svar kan bare gjelde avsenderens egen "
+                           "påmelding.")
+        return decision
+    distinct = {(event.uid, event.sequence, answer.address.lower(), answer.partstat)
+                for event, answer in own}
+    decision.event, decision.answer = own[0]
+    if len(distinct) > 1:
+        decision.reason = "E-posten har flere ulike kalendersvar fra samme avsender; ingen er brukt."
+        return decision
+    return _check(decision, now=now)
+
+
+def _check(decision: Decision, *, now: datetime) -> Decision:
+    event, answer = decision.event, decision.answer
+    gathering = find_gathering(event.uid)
+    if gathering is None:
+        decision.reason = "Ukjent kalenderoppføring (UID): svaret gjelder ingen av våre samlinger."
+        return decision
+    registration = db.session.scalar(sa.select(Registration).where(
+        Registration.gathering_id == gathering.id,
+        Registration.email_key == rsvp.email_key(answer.address)))
+    decision.registration = registration
+    sequence = event.sequence or 0  # RFC 5545: no SEQUENCE means 0
+    if registration is None:
+        decision.reason = f"Ingen påmelding fra {answer.address} til «{gathering.title}»."
+    elif gathering.status == GatheringStatus.CANCELLED:
+        decision.reason = f"«{gathering.title}» er avlyst."
+    elif event.uid != gathering.ical_uid:
+        decision.reason = ("Svaret gjelder en eldre kalenderoppføring for samlingen, fra før den "
+                           "fikk ny dato.")
+    elif sequence < registration.ical_sequence:
+        decision.reason = (f"Svaret gjelder en eldre invitasjon (SEQUENCE {sequence}, gjeldende er "
+                           f"{registration.ical_sequence}).")
+    elif registration.status == RegistrationStatus.CANCELLED:
+        decision.reason = "Påmeldingen er allerede avmeldt."
+    elif gathering.is_past(now):
+        decision.reason = f"«{gathering.title}» er over."
+    elif answer.partstat not in ANSWERS:
+        decision.reason = f"Svaret {answer.partstat} endrer ingenting."
+    return decision
+
+
+def _apply(decision: Decision, *, now: datetime, by: Organiser | None = None,
+           note_suffix: str = "") -> None:
+    """Make the registration say what the person answered (the decision had no reason)."""
+    registration, partstat = decision.registration, decision.answer.partstat
+    registration.calendar_partstat = partstat
+    registration.calendar_replied_at = now
+    registration.updated_at = now
+    history.record(registration, "calendar_reply", now=now, by=by,
+                   note=f"Svar fra kalenderen: {ANSWERS[partstat]}{note_suffix}")
+    if partstat == "ACCEPTED" and registration.reconfirmation == Reconfirmation.PENDING:
+        registration.reconfirmation = Reconfirmation.YES
+        registration.reconfirmed_at = now
+        history.record(registration, "reconfirmed", now=now, by=by,
+                       note="kommer fortsatt på ny dato (godtatt i kalenderen)")
+    elif partstat == "DECLINED":
+        if registration.reconfirmation == Reconfirmation.PENDING:
+            registration.reconfirmation = Reconfirmation.NO
+            registration.reconfirmed_at = now
+        db.session.flush()  # rsvp.cancel reloads the registration
+        rsvp.cancel(registration, now=now, by=by, note=CANCEL_NOTE + note_suffix)
+
+
+def find_gathering(uid: str) -> Gathering | None:
+    """The gathering whose calendar identity (any generation) `uid` is."""
+    base = calendars.uid_base(uid)
+    local, _, host = base.partition("@")
+    pattern = _like_escape(local) + "-r%@" + _like_escape(host)
+    candidates = db.session.scalars(sa.select(Gathering).where(sa.or_(
+        Gathering.ical_uid == base, Gathering.ical_uid.like(pattern, escape="\\"))))
+    for gathering in candidates:
+        if calendars.uid_base(gathering.ical_uid) == base:
+            return gathering
+    return None
+
+
+def _describe(row: CalendarReply, decision: Decision, message: ReplyMessage) -> None:
+    event = decision.event or (message.events[0] if message.events else None)
+    row.uid = _fit(event.uid if event else "", 300)
+    row.sequence = event.sequence if event else None
+    row.attendee = _fit(decision.answer.address if decision.answer else "", 254)
+    row.partstat = _fit(decision.answer.partstat if decision.answer else "", 20)
+    row.registration = decision.registration
+
+
+def _already_recorded(fingerprint_: str) -> bool:
+    return db.session.scalar(
+        sa.select(CalendarReply.id).where(CalendarReply.fingerprint == fingerprint_)) is not None
+
+
+def _fit(value: str, length: int) -> str:
+    """Text from a stranger's message, made storable: no NUL (PostgreSQL refuses it), bounded."""
+    return value.replace("\x00", "")[:length]
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# --- held replies: an organiser decides ---------------------------------------------------------
+
+
+def held(limit: int = 200) -> list[CalendarReply]:
+    """Replies set aside because the sender could not be verified, oldest first."""
+    return list(db.session.scalars(
+        sa.select(CalendarReply).where(CalendarReply.outcome == ReplyOutcome.HELD)
+        .order_by(CalendarReply.received_at, CalendarReply.id).limit(limit)))
+
+
+def recent(limit: int = 50) -> list[CalendarReply]:
+    """The latest replies that were applied, ignored or decided, newest first."""
+    return list(db.session.scalars(
+        sa.select(CalendarReply).where(CalendarReply.outcome != ReplyOutcome.HELD)
+        .order_by(CalendarReply.received_at.desc(), CalendarReply.id.desc()).limit(limit)))
+
+
+def held_message(reply: CalendarReply, *, authserv_id: str = "") -> ReplyMessage | None:
+    """The held reply's message, read again from the raw bytes kept for the organiser."""
+    return read_message(reply.raw, authserv_id=authserv_id) if reply.raw else None
+
+
+def confirm(reply: CalendarReply, *, by: Organiser, now: datetime) -> CalendarReply:
+    """An organiser vouches for a held reply: apply it, if it still applies."""
+    _lock_held(reply)
+    message = held_message(reply)
+    decision = decide(message, now=now) if message is not None else Decision(
+        reason="Meldingen er ikke lenger lesbar.")
+    if decision.reason:
+        reply.outcome = ReplyOutcome.IGNORED
+        reply.reason = _fit("Godkjent av arrangør, men endret ingenting: " + decision.reason, 2000)
+    else:
+        _apply(decision, now=now, by=by, note_suffix=" (godkjent av arrangør)")
+        reply.outcome = ReplyOutcome.APPLIED
+        reply.reason = "Godkjent av arrangør."
+    _decided(reply, by=by, now=now)
+    gathering = decision.registration.gathering if decision.registration else None
+    history.audit("calendar_reply_confirmed", by=by, now=now, gathering=gathering,
+                  summary=f"Godkjente kalendersvar ({reply.partstat}) fra {reply.attendee}"
+                          + (f": {decision.reason}" if decision.reason else ""))
+    return reply
+
+
+def reject(reply: CalendarReply, *, by: Organiser, now: datetime) -> CalendarReply:
+    """An organiser throws a held reply away: the registration stays as it is."""
+    _lock_held(reply)
+    reply.outcome = ReplyOutcome.REJECTED
+    reply.reason = "Avvist av arrangør."
+    _decided(reply, by=by, now=now)
+    gathering = reply.registration.gathering if reply.registration else None
+    history.audit("calendar_reply_rejected", by=by, now=now, gathering=gathering,
+                  summary=f"Avviste kalendersvar ({reply.partstat}) fra {reply.attendee}")
+    return reply
+
+
+def _lock_held(reply: CalendarReply) -> None:
+    db.session.refresh(reply, with_for_update=True)
+    if reply.outcome != ReplyOutcome.HELD:
+        raise DomainError("Dette kalendersvaret er allerede behandlet.")
+
+
+def _decided(reply: CalendarReply, *, by: Organiser, now: datetime) -> None:
+    reply.raw = None
+    reply.decided_by = by
+    reply.decided_at = now
+    db.session.flush()

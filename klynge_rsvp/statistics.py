@@ -1,0 +1,325 @@
+"""The figures on the organisers' overview, each aggregated in one SQL query, and their charts.
+
+However many gatherings and registrations there are, the overview runs the same few queries:
+every count is a GROUP BY in the database, never a loop over rows in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from markupsafe import Markup
+
+from .extensions import db
+from .models import (
+    Gathering,
+    GatheringStatus,
+    Organisation,
+    OutboxMessage,
+    OutboxStatus,
+    Registration,
+    RegistrationStatus,
+    Sector,
+)
+
+SECTOR_LABELS = {
+    Sector.PUBLIC: "Offentlig",
+    Sector.PRIVATE: "Privat",
+    Sector.NON_PROFIT: "Ideell",
+    Sector.VOLUNTEER: "Frivillig",
+}
+
+
+@dataclass(frozen=True)
+class UpcomingFill:
+    """An upcoming gathering and how full it is."""
+
+    gathering_id: int
+    title: str
+    slug: str
+    status: GatheringStatus
+    starts_at: datetime
+    capacity: int | None
+    confirmed: int
+    waiting: int
+
+    @property
+    def fill_rate(self) -> float | None:
+        """Confirmed seats as a share of the capacity (None: no limit)."""
+        if not self.capacity:
+            return None
+        return self.confirmed / self.capacity
+
+
+@dataclass(frozen=True)
+class PastAttendance:
+    """A gathering that has been held: who had a seat, who came, who did not."""
+
+    gathering_id: int
+    title: str
+    slug: str
+    starts_at: datetime
+    registered: int
+    attended: int
+
+    @property
+    def no_shows(self) -> int:
+        return max(self.registered - self.attended, 0)
+
+    @property
+    def attendance_recorded(self) -> bool:
+        """Whether anyone was checked in (the network's older gatherings had no check-in)."""
+        return self.attended > 0
+
+
+@dataclass(frozen=True)
+class SectorReach:
+    sector: Sector
+    organisations: int
+    people: int
+
+    @property
+    def label(self) -> str:
+        return SECTOR_LABELS[self.sector]
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Distinct organisations and people across all gatherings, and their split by sector."""
+
+    organisations: int
+    people: int
+    sectors: list[SectorReach]
+
+
+def _count_where(condition) -> sa.ColumnElement[int]:
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+
+def upcoming_fill(now: datetime) -> list[UpcomingFill]:
+    """Gatherings that have not ended (drafts included, cancelled ones not), soonest first."""
+    rows = db.session.execute(
+        sa.select(
+            Gathering.id, Gathering.title, Gathering.slug, Gathering.status, Gathering.starts_at,
+            Gathering.capacity,
+            _count_where(Registration.status == RegistrationStatus.CONFIRMED),
+            _count_where(Registration.status == RegistrationStatus.WAITING),
+        )
+        .outerjoin(Registration, Registration.gathering_id == Gathering.id)
+        .where(Gathering.ends_at > now, Gathering.status != GatheringStatus.CANCELLED)
+        .group_by(Gathering.id)
+        .order_by(Gathering.starts_at, Gathering.id)
+    )
+    return [UpcomingFill(*row[:6], confirmed=int(row[6]), waiting=int(row[7])) for row in rows]
+
+
+def past_attendance(now: datetime) -> list[PastAttendance]:
+    """Gatherings that were held (published and ended), most recent first.
+
+    Registered: those who had a seat when it was held. Attended: those checked in at the door.
+    """
+    seated = Registration.status == RegistrationStatus.CONFIRMED
+    rows = db.session.execute(
+        sa.select(
+            Gathering.id, Gathering.title, Gathering.slug, Gathering.starts_at,
+            _count_where(seated),
+            _count_where(sa.and_(seated, Registration.checked_in_at.is_not(None))),
+        )
+        .outerjoin(Registration, Registration.gathering_id == Gathering.id)
+        .where(Gathering.ends_at <= now, Gathering.status == GatheringStatus.PUBLISHED)
+        .group_by(Gathering.id)
+        .order_by(Gathering.starts_at.desc(), Gathering.id.desc())
+    )
+    return [PastAttendance(*row[:4], registered=int(row[4]), attended=int(row[5]))
+            for row in rows]
+
+
+def reach() -> Reach:
+    """Distinct organisations and people that have registered for any gathering.
+
+    People are told apart by address, so only registrations still holding one count (an
+    anonymised registration has lost it); organisations survive anonymisation and all count.
+    Someone who changed employer counts once in all but in each sector they came from, so the
+    sectors can add up to more than the whole.
+    """
+    person = sa.case((Registration.anonymised_at.is_(None), Registration.email_key))
+    total = sa.select(
+        sa.func.count(sa.distinct(Registration.organisation_id)),
+        sa.func.count(sa.distinct(person)),
+    )
+    by_sector = (
+        sa.select(Organisation.sector, sa.func.count(sa.distinct(Organisation.id)),
+                  sa.func.count(sa.distinct(person)))
+        .join(Registration, Registration.organisation_id == Organisation.id)
+        .group_by(Organisation.sector)
+    )
+    organisations, people = db.session.execute(total).one()
+    found = {sector: (orgs, persons) for sector, orgs, persons in db.session.execute(by_sector)}
+    sectors = [SectorReach(sector, *found.get(sector, (0, 0))) for sector in Sector]
+    return Reach(organisations=organisations, people=people, sectors=sectors)
+
+
+def failed_mail_count() -> int:
+    """Messages the sender gave up on: an organiser should look at them."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).where(OutboxMessage.status == OutboxStatus.FAILED)
+    )
+
+
+# --- charts: plain data in, SVG markup out -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A part of a bar: its value, where it starts and how wide it is (percent of the width)."""
+
+    value: int
+    kind: str  # a CSS modifier: "filled", "hatched"…
+    start: float
+    width: float
+
+
+@dataclass(frozen=True)
+class ChartRow:
+    label: str
+    note: str  # the numbers, in words, below the bar
+    segments: tuple[Segment, ...]
+    top: int  # y of the row's label, in pixels
+
+
+@dataclass(frozen=True)
+class BarChart:
+    """A horizontal bar chart: one row per item, its label above the bar, its numbers below."""
+
+    id: str
+    title: str
+    description: str
+    rows: tuple[ChartRow, ...]
+    height: int
+
+    ROW_HEIGHT = 72
+    BAR_TOP = 24  # within a row: the label's baseline is at 17, the numbers' at 60
+    BAR_HEIGHT = 18
+
+
+LABEL_MAX = 34
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= LABEL_MAX else label[:LABEL_MAX - 1].rstrip() + "…"
+
+
+def bar_chart(chart_id: str, title: str, description: str,
+              items: list[tuple[str, list[tuple[int, str]], int, str]]) -> BarChart:
+    """Lay out a chart. Each item: (label, [(value, kind), …], scale, note).
+
+    A bar's segments are drawn side by side as shares of `scale` (a capacity, or the largest
+    value in the chart), never wider than the whole.
+    """
+    rows = []
+    for index, (label, parts, scale, note) in enumerate(items):
+        segments, start = [], 0.0
+        for value, kind in parts:
+            width = min(100.0 * value / scale, 100.0 - start) if scale > 0 else 0.0
+            segments.append(Segment(value=value, kind=kind, start=round(start, 2),
+                                    width=round(max(width, 0.0), 2)))
+            start += max(width, 0.0)
+        rows.append(ChartRow(label=_short(label), note=note, segments=tuple(segments),
+                             top=index * BarChart.ROW_HEIGHT))
+    return BarChart(id=chart_id, title=title, description=description, rows=tuple(rows),
+                    height=max(len(rows), 1) * BarChart.ROW_HEIGHT)
+
+
+def svg(chart: BarChart) -> Markup:
+    """The chart as inline SVG: a titled image (title and description for screen readers).
+
+    Widths are percentages of the SVG's own width and text is in pixels, so the chart fills any
+    screen and its text stays readable at 320 px. Styling comes from the site's stylesheet.
+    """
+    title_id, desc_id = f"{chart.id}-title", f"{chart.id}-desc"
+    out = [Markup('<svg class="chart" id="{}" width="100%" height="{}" role="img" '
+                  'aria-labelledby="{} {}" xmlns="http://www.w3.org/2000/svg">')
+           .format(chart.id, chart.height, title_id, desc_id),
+           Markup('<title id="{}">{}</title><desc id="{}">{}</desc>')
+           .format(title_id, chart.title, desc_id, chart.description),
+           Markup('<defs><pattern id="{}-hatch" class="chart__hatch" width="6" height="6" '
+                  'patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'
+                  '<rect width="6" height="6" class="chart__hatch-ground"/>'
+                  '<line x1="0" y1="0" x2="0" y2="6" class="chart__hatch-line"/></pattern></defs>')
+           .format(chart.id)]
+    for row in chart.rows:
+        bar_y = row.top + BarChart.BAR_TOP
+        out.append(Markup('<g class="chart__row"><text class="chart__label" x="0" y="{}">{}</text>')
+                   .format(row.top + 17, row.label))
+        out.append(Markup('<rect class="chart__track" x="0" y="{}" width="100%" height="{}"/>')
+                   .format(bar_y, BarChart.BAR_HEIGHT))
+        for segment in row.segments:
+            if segment.width <= 0:
+                continue
+            fill = Markup(' fill="url(#{}-hatch)"').format(chart.id) \
+                if segment.kind == "hatched" else Markup("")
+            out.append(Markup('<rect class="chart__bar chart__bar--{}" x="{}%" y="{}" '
+                              'width="{}%" height="{}"{}/>')
+                       .format(segment.kind, segment.start, bar_y, segment.width,
+                               BarChart.BAR_HEIGHT, fill))
+        out.append(Markup('<text class="chart__note" x="0" y="{}">{}</text></g>')
+                   .format(row.top + 60, row.note))
+    out.append(Markup("</svg>"))
+    return Markup("").join(out)
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{round(100 * part / whole)} %" if whole else "–"
+
+
+def fill_chart(upcoming: list[UpcomingFill]) -> BarChart:
+    """Upcoming gatherings: confirmed seats against capacity."""
+    largest = max([u.confirmed for u in upcoming if not u.capacity] or [0])
+    items = []
+    for u in upcoming:
+        if u.capacity:
+            note = f"{u.confirmed} av {u.capacity} ({_percent(u.confirmed, u.capacity)})"
+        else:
+            note = f"{u.confirmed} påmeldt, ingen grense"
+        if u.waiting:
+            note += f", {u.waiting} venter"
+        items.append((u.title, [(u.confirmed, "filled")], u.capacity or largest, note))
+    return bar_chart("fill", "Påmelding til kommende samlinger",
+                     "Påmeldte med plass for hver kommende samling, som andel av kapasiteten.",
+                     items)
+
+
+def attendance_chart(past: list[PastAttendance]) -> BarChart:
+    """Held gatherings: who came (solid) and who did not (hatched)."""
+    largest = max([p.registered for p in past] or [0])
+    items = []
+    for p in past:
+        if p.attendance_recorded:
+            note = f"{p.attended} møtte, {p.no_shows} uteble (av {p.registered})"
+            parts = [(p.attended, "filled"), (p.no_shows, "hatched")]
+        else:
+            note = f"{p.registered} påmeldt, oppmøte ikke ført"
+            parts = [(p.registered, "muted")]
+        items.append((p.title, parts, largest, note))
+    return bar_chart("attendance", "Oppmøte på gjennomførte samlinger",
+                     "For hver gjennomførte samling: hvor mange som møtte (hel farge) og hvor "
+                     "mange som uteble (skravert), av dem som hadde plass.", items)
+
+
+def sector_charts(figures: Reach) -> tuple[BarChart, BarChart]:
+    """Organisations and people by sector."""
+    def chart(chart_id, title, what, values):
+        whole = sum(values)
+        largest = max([*values, 0])
+        items = [(s.label, [(v, "filled")], largest, f"{v} ({_percent(v, whole)})")
+                 for s, v in zip(figures.sectors, values, strict=True)]
+        return bar_chart(chart_id, title, f"Antall {what} i hver sektor.", items)
+
+    return (
+        chart("sector-organisations", "Virksomheter etter sektor", "virksomheter",
+              [s.organisations for s in figures.sectors]),
+        chart("sector-people", "Personer etter sektor", "personer",
+              [s.people for s in figures.sectors]),
+    )

@@ -1,0 +1,130 @@
+"""Exporting registrations: the pure row builders (no app) and the downloads."""
+
+import csv
+import io
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+
+from klynge_rsvp import checkin, exports
+from klynge_rsvp.admin.exports import XLSX
+from klynge_rsvp.clock import utcnow
+from klynge_rsvp.extensions import db
+from klynge_rsvp.models import RegistrationStatus, Sector
+from tests.admin_helpers import audit_actions, register, registration, upcoming_gathering
+from tests.conftest import person
+
+OSLO = ZoneInfo("Europe/Oslo")
+
+
+def fake(**overrides):
+    """Something shaped like a Registration, without a database."""
+    values = {
+        "id": 7, "name": "Ærlig Østby-Åsen", "email": "aerlig@example.no", "job_title": "Rådgiver",
+        "status": RegistrationStatus.WAITING, "needs": "Vegetar", "comment": "",
+        "created_at": datetime(2026, 6, 1, 10, 30, tzinfo=UTC),
+        "checked_in_at": None,
+        "organisation": SimpleNamespace(name="Bergen kommune", sector=Sector.PUBLIC,
+                                        org_number="964338531"),
+    }
+    values.update(overrides)
+    return SimpleNamespace(**values)
+
+
+@pytest.mark.parametrize("dangerous", ["=1+1", "+47 555", "-2", "@SUM(A1)", "\tx", "\rx",
+                                       "=HYPERLINK(\"http://evil\")"])
+def test_formula_starts_get_an_apostrophe(dangerous):
+    assert exports.neutralise(dangerous) == "'" + dangerous
+    [cells] = exports.rows([fake(name=dangerous, comment=dangerous)], waiting_positions={},
+                           zone=OSLO)
+    assert cells[0] == cells[9] == "'" + dangerous
+
+
+@pytest.mark.parametrize("harmless", ["Kari", "Ærlig", "1 + 1", "kari@example.no", "", "'=x"])
+def test_harmless_text_is_left_alone(harmless):
+    assert exports.neutralise(harmless) == harmless
+    assert exports.neutralise(3) == 3 and exports.neutralise(None) is None
+
+
+def test_row_has_the_columns_an_organiser_needs():
+    summer = fake(checked_in_at=datetime(2026, 6, 11, 6, 5, tzinfo=UTC))
+    [cells] = exports.rows([summer], waiting_positions={7: 3}, zone=OSLO)
+    assert dict(zip(exports.HEADER, cells, strict=True)) == {
+        "Navn": "Ærlig Østby-Åsen", "E-post": "aerlig@example.no", "Virksomhet": "Bergen kommune",
+        "Sektor": "Offentlig", "Organisasjonsnummer": "964338531", "Stilling": "Rådgiver",
+        "Status": "Venteliste", "Plass på venteliste": 3, "Behov": "Vegetar", "Kommentar": "",
+        "Påmeldt": datetime(2026, 6, 1, 12, 30),  # Oslo summer time
+        "Sjekket inn": datetime(2026, 6, 11, 8, 5),
+    }
+
+
+def test_csv_is_semicolon_separated_utf8_with_bom():
+    table = exports.rows([fake(comment="Kommer; kanskje\nsent – blåbær", name="=cmd")],
+                         waiting_positions={}, zone=OSLO)
+    data = exports.csv_bytes(table)
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert "blåbær".encode() in data
+    lines = data.decode("utf-8-sig")
+    assert lines.startswith("Navn;E-post;Virksomhet;Sektor;Organisasjonsnummer;Stilling;Status;"
+                            "Plass på venteliste;Behov;Kommentar;Påmeldt;Sjekket inn\r\n")
+    [header, row] = list(csv.reader(io.StringIO(lines), delimiter=";"))
+    assert row[0] == "'=cmd"
+    assert row[9] == "Kommer; kanskje\nsent – blåbær"
+    assert row[10] == "01.06.2026 12:30" and row[11] == "" and row[7] == ""
+    assert len(header) == len(row) == 12
+
+
+def test_xlsx_opens_with_text_never_formulas():
+    table = exports.rows([fake(name="=1+1", checked_in_at=datetime(2026, 1, 13, 7, 0, tzinfo=UTC),
+                               comment="Bjørn\x0bsier =2+2"),
+                          fake(id=8, name="Åse", status=RegistrationStatus.CONFIRMED)],
+                         waiting_positions={7: 1}, zone=OSLO)
+    book = openpyxl.load_workbook(io.BytesIO(exports.xlsx_bytes(table)))
+    sheet = book.active
+    assert [c.value for c in sheet[1]] == exports.HEADER
+    assert sheet["A1"].font.bold and sheet.freeze_panes == "A2"
+    name = sheet["A2"]
+    assert name.value == "'=1+1" and name.data_type == "s"
+    assert sheet["J2"].value == "Bjørnsier =2+2"
+    assert sheet["L2"].value == datetime(2026, 1, 13, 8, 0)  # winter time in Oslo
+    assert sheet["H2"].value == 1 and sheet["H3"].value is None
+    assert sheet["G3"].value == "Har plass" and sheet["A3"].value == "Åse"
+
+
+# --- downloads -----------------------------------------------------------------------------------
+
+
+def test_csv_and_xlsx_downloads(app, organiser_client, make_gathering):
+    gathering_id = upcoming_gathering(app, make_gathering, capacity=1, slug="frokost")
+    first, _ = register(app, gathering_id, 1, 2)
+    register(app, gathering_id, 3, person=person(3, name="@Ola"), comment="=HYPERLINK(1)")
+    with app.app_context():
+        checkin.check_in(registration(first), now=utcnow(), by=None)
+        db.session.commit()
+    base = f"/arrangor/samlinger/{gathering_id}/pameldinger"
+
+    response = organiser_client.get(f"{base}.csv")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="pameldinger-frokost.csv"'
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig")), delimiter=";"))
+    assert [r[0] for r in rows[1:]] == ["'@Ola", "Deltaker 1", "Deltaker 2"]
+    ola, one, two = rows[1:]
+    assert ola[9] == "'=HYPERLINK(1)" and ola[6] == "Venteliste" and ola[7] == "2"
+    assert one[6] == "Har plass" and one[11] != "" and two[7] == "1"
+
+    waiting_only = organiser_client.get(f"{base}.csv?status=waiting")
+    assert waiting_only.data.decode("utf-8-sig").count("\r\n") == 3
+
+    workbook = organiser_client.get(f"{base}.xlsx")
+    assert workbook.status_code == 200
+    assert workbook.mimetype == XLSX
+    sheet = openpyxl.load_workbook(io.BytesIO(workbook.data)).active
+    assert sheet.max_row == 4 and sheet["A2"].value == "'@Ola"
+    with app.app_context():
+        assert audit_actions(gathering_id) == ["export", "export", "export"]

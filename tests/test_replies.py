@@ -1,0 +1,484 @@
+"""Calendar replies: reading them from messages (pure), applying them (service), and the
+organiser page for held replies."""
+
+from datetime import timedelta
+from email import message_from_bytes
+
+import pytest
+import sqlalchemy as sa
+
+from klynge_rsvp import calendars, replies, replies_admin, reply_fetcher, rsvp
+from klynge_rsvp.errors import DomainError
+from klynge_rsvp.extensions import db
+from klynge_rsvp.models import (
+    AuditEntry,
+    CalendarReply,
+    GatheringStatus,
+    Organiser,
+    OutboxMessage,
+    Reconfirmation,
+    Registration,
+    RegistrationEvent,
+    RegistrationStatus,
+    ReplyOutcome,
+)
+from tests.conftest import NOW, registration_request
+from tests.imap_helpers import (
+    ORGANIZER,
+    apple_reply,
+    gmail_reply,
+    outlook_reply,
+    plain_mail,
+    reply_calendar,
+)
+from tests.pages import csrf_token, text
+
+UID = "0b8a3c1e-5a4f-4f57-9d7e-7f6f5e3b9c21@rsvp.test"
+FAIL = ("mx.rsvp.test; dkim=fail (body hash did not verify) header.d=example.no header.s=sel1; "
+        "spf=softfail smtp.mailfrom=example.no; dmarc=fail (p=NONE) header.from=example.no")
+
+
+# --- reading (pure) ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("build", [outlook_reply, gmail_reply, apple_reply])
+@pytest.mark.parametrize("partstat", ["ACCEPTED", "TENTATIVE", "DECLINED"])
+def test_each_calendar_program_shape_is_read(build, partstat):
+    raw = build(uid=UID, address="Kari.Nordmann@Example.no", partstat=partstat, sequence=2)
+    message = replies.read_message(raw)
+    assert message is not None
+    assert message.sender == "Kari.Nordmann@Example.no"
+    assert message.fingerprint == replies.fingerprint(raw)
+    [event] = message.events  # Gmail's inline part and its invite.ics are one reply
+    assert event.uid == UID
+    assert event.sequence == 2
+    [answer] = event.answers
+    assert answer.address.lower() == "kari.nordmann@example.no"
+    assert answer.partstat == partstat
+    assert message.authentication.failures == []
+
+
+def test_display_names_with_commas_and_quotes_survive_folding():
+    outlook = replies.read_message(outlook_reply(uid=UID, address="kari@example.no"))
+    apple = replies.read_message(apple_reply(uid=UID, address="kari@example.no"))
+    assert outlook.events[0].answers[0].name == "Nordmann, Kari"
+    assert apple.events[0].answers[0].name == 'Kari "Kaja" Nordmann'
+    assert apple.events[0].answers[0].address == "KARI@EXAMPLE.NO"  # MAILTO: in capitals
+
+
+def test_folded_uid_and_attendee_lines_are_unfolded():
+    calendar = ("BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:0b8a3c1e-5a4f-4f57-9d7e-7f6\r\n"
+                " f5e3b9c21@rsvp.test\r\nATTENDEE;PARTSTAT=DECL\r\n\tINED;CN=\"Nordmann, Kari\":Ma\r\n"
+                " ilTo:kari@exa\r\n mple.no\r\nSEQUENCE:\r\n 4\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    [event] = replies.parse_calendar(calendar)
+    assert event.uid == UID
+    assert event.sequence == 4
+    assert event.answers == (replies.Answer("kari@example.no", "Nordmann, Kari", "DECLINED"),)
+
+
+def test_unquoted_comma_in_cn_and_urn_attendee_with_email_parameter():
+    lines = replies.content_lines(
+        "ATTENDEE;CN=Nordmann, Kari;PARTSTAT=ACCEPTED:mailto:kari@example.no\r\n"
+        "ATTENDEE;EMAIL=ola@example.no;PARTSTAT=TENTATIVE:urn:uuid:3b1c\r\n")
+    assert lines[0] == ("ATTENDEE", {"CN": "Nordmann, Kari", "PARTSTAT": "ACCEPTED"},
+                        "mailto:kari@example.no")
+    assert replies._answer(*lines[1][1:]) == replies.Answer("ola@example.no", "", "TENTATIVE")
+
+
+def test_method_only_in_the_mime_type_counts_but_a_request_is_not_a_reply():
+    no_method = reply_calendar(uid=UID, address="kari@example.no", partstat="ACCEPTED", method=None)
+    request = reply_calendar(uid=UID, address="kari@example.no", partstat="ACCEPTED",
+                             method="REQUEST")
+    assert replies.parse_calendar(no_method) == []
+    assert len(replies.parse_calendar(no_method, mime_method="REPLY")) == 1
+    assert replies.parse_calendar(request, mime_method="REPLY") == []
+
+
+def test_octet_stream_ics_attachment_is_read():
+    raw = apple_reply(uid=UID, address="kari@example.no").replace(
+        b"Content-Type: text/calendar", b"Content-Type: application/octet-stream")
+    assert replies.read_message(raw).events[0].uid == UID
+
+
+def test_other_mail_is_not_a_reply():
+    assert replies.read_message(plain_mail()) is None
+    assert replies.read_message(b"not a message at all") is None
+
+
+def test_a_forwarded_reply_is_not_read():
+    inner = outlook_reply(uid=UID, address="kari@example.no")
+    raw = (b"From: ola@example.no\r\nSubject: Fwd: Godtatt\r\nMIME-Version: 1.0\r\n"
+           b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n'
+           b"Se under.\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n" + inner + b"\r\n--b--\r\n")
+    assert replies.read_message(raw) is None
+
+
+def test_sender_needs_exactly_one_well_formed_from_address():
+    two = b"From: a@example.no, b@example.no\r\n\r\n"
+    odd = b"From: Kari <kari at example.no>\r\n\r\n"
+    assert replies.sender_address(message_from_bytes(two)) == ""
+    assert replies.sender_address(message_from_bytes(odd)) == ""
+
+
+def test_authentication_results_parsing():
+    server, results = replies.parse_authentication_results(
+        'mx.rsvp.test 1; dkim=pass (good; signature (nested) ok) header.d=a.no; '
+        'dkim/1=fail reason="bad; sig" header.d=b.no; spf = none smtp.mailfrom=x; dmarc=FAIL')
+    assert server == "mx.rsvp.test"
+    assert results == [("dkim", "pass"), ("dkim", "fail"), ("spf", "none"), ("dmarc", "fail")]
+    assert replies.parse_authentication_results("mx.rsvp.test; none") == ("mx.rsvp.test", [])
+
+
+def test_the_receiving_servers_header_is_the_topmost():
+    forged_pass = "mx.rsvp.test; dkim=pass header.d=example.no; dmarc=pass"
+    raw = outlook_reply(uid=UID, address="kari@example.no", auth=[FAIL, forged_pass])
+    verdict = replies.read_message(raw).authentication
+    assert verdict.failures == ["dkim=fail", "dmarc=fail"]
+    # A "pass" lower down (the sender can write any header) does not outrank it …
+    raw = outlook_reply(uid=UID, address="kari@example.no", auth=[forged_pass, FAIL])
+    assert replies.read_message(raw).authentication.failures == []
+    # … and with REPLY_AUTHSERV_ID only our own server's header counts.
+    raw = outlook_reply(uid=UID, address="kari@example.no",
+                        auth=["relay.example.org; dkim=pass", FAIL.replace("mx.rsvp.test", "mx.ours")])
+    verdict = replies.read_message(raw, authserv_id="MX.OURS").authentication
+    assert verdict.failures == ["dkim=fail", "dmarc=fail"]
+    assert verdict.header.startswith("mx.ours; dkim=fail (body hash did not verify)")
+
+
+def test_imap_folder_names():
+    assert reply_fetcher.mailbox_name("Klynge/Behandlet", ".") == "Klynge.Behandlet"
+    assert reply_fetcher.mailbox_name("Klynge/Behandlet", "/") == "Klynge/Behandlet"
+    assert reply_fetcher.mailbox_name("Svar ø & æ", None) == "Svar &APg- &- &AOY-"
+    assert reply_fetcher.quote('a"b\\c') == '"a\\"b\\\\c"'
+    data = [(b'1 (UID 4 BODYSTRUCTURE ("text" "calendar" ("name" {9}', b"x.ics z y"), b') ")"))',
+            b'2 (UID 5 BODYSTRUCTURE ("text" "plain"))']
+    assert reply_fetcher.fetch_responses(data) == [
+        b'1 (UID 4 BODYSTRUCTURE ("text" "calendar" ("name" {9}x.ics z y) ")"))',
+        b'2 (UID 5 BODYSTRUCTURE ("text" "plain"))']
+
+
+# --- applying (service) ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def gathering(ctx, make_gathering):
+    """A gathering with two seats: deltaker1 and deltaker2 have them, deltaker3 waits."""
+    gathering = make_gathering(capacity=2)
+    for n in (1, 2, 3):
+        rsvp.register(gathering, registration_request(n), now=NOW)
+    db.session.flush()
+    return gathering
+
+
+def registration(gathering, n) -> Registration:
+    return db.session.scalar(sa.select(Registration).where(
+        Registration.gathering_id == gathering.id,
+        Registration.email_key == f"deltaker{n}@example.no"))
+
+
+def events(reg) -> list[tuple[str, str]]:
+    return [(e.kind, e.note) for e in db.session.scalars(
+        sa.select(RegistrationEvent).where(RegistrationEvent.registration_id == reg.id)
+        .order_by(RegistrationEvent.id))]
+
+
+def receive(raw, now=NOW):
+    return replies.receive(replies.read_message(raw), now=now)
+
+
+def test_decline_cancels_frees_the_seat_and_mails_the_person(gathering):
+    row = receive(apple_reply(uid=gathering.ical_uid, address="Deltaker1@Example.NO"))
+    assert row.outcome == ReplyOutcome.APPLIED
+    assert row.registration == registration(gathering, 1)
+    kari = registration(gathering, 1)
+    assert kari.status == RegistrationStatus.CANCELLED
+    assert (kari.calendar_partstat, kari.calendar_replied_at) == ("DECLINED", NOW)
+    assert events(kari)[-2:] == [("calendar_reply", "Svar fra kalenderen: avslått"),
+                                 ("cancelled", replies.CANCEL_NOTE)]
+    mail = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.registration_id == kari.id,
+                                                            OutboxMessage.kind == "cancellation"))
+    assert mail is not None and mail.recipient == "deltaker1@example.no"
+    assert registration(gathering, 3).status == RegistrationStatus.CONFIRMED  # promoted
+    assert registration(gathering, 2).status == RegistrationStatus.CONFIRMED
+
+
+def test_accept_and_tentative_are_recorded_without_other_change(gathering):
+    receive(outlook_reply(uid=gathering.ical_uid, address="deltaker1@example.no"))
+    receive(gmail_reply(uid=gathering.ical_uid, address="deltaker2@example.no", partstat="TENTATIVE"))
+    one, two = registration(gathering, 1), registration(gathering, 2)
+    assert (one.status, one.calendar_partstat) == (RegistrationStatus.CONFIRMED, "ACCEPTED")
+    assert (two.status, two.calendar_partstat) == (RegistrationStatus.CONFIRMED, "TENTATIVE")
+    assert one.reconfirmation == Reconfirmation.NOT_ASKED
+    assert events(two)[-1] == ("calendar_reply", "Svar fra kalenderen: foreløpig")
+
+
+def reschedule(gathering):
+    """What a reschedule after an indefinite postponement does to the calendar identity."""
+    gathering.ical_generation += 1
+    gathering.ical_uid = calendars.uid_for_generation(calendars.uid_base(gathering.ical_uid),
+                                                      gathering.ical_generation)
+    gathering.ical_sequence = 0
+    for reg in gathering.registrations:
+        if reg.status == RegistrationStatus.CONFIRMED:
+            reg.reconfirmation = Reconfirmation.PENDING
+    db.session.flush()
+
+
+def test_accept_after_a_reschedule_means_still_coming(gathering):
+    old_uid = gathering.ical_uid
+    reschedule(gathering)
+    assert gathering.ical_uid.endswith("-r2@rsvp.test")
+    stale = receive(outlook_reply(uid=old_uid, address="deltaker2@example.no", message_id="<old@x>"))
+    assert stale.outcome == ReplyOutcome.IGNORED and "eldre kalenderoppføring" in stale.reason
+    assert stale.registration == registration(gathering, 2)
+
+    row = receive(outlook_reply(uid=gathering.ical_uid, address="deltaker1@example.no"))
+    kari = registration(gathering, 1)
+    assert row.outcome == ReplyOutcome.APPLIED
+    assert (kari.reconfirmation, kari.reconfirmed_at) == (Reconfirmation.YES, NOW)
+    assert [kind for kind, _ in events(kari)][-2:] == ["calendar_reply", "reconfirmed"]
+    assert registration(gathering, 2).reconfirmation == Reconfirmation.PENDING
+
+
+def test_decline_after_a_reschedule_is_a_no(gathering):
+    reschedule(gathering)
+    receive(gmail_reply(uid=gathering.ical_uid, address="deltaker2@example.no", partstat="DECLINED"))
+    ola = registration(gathering, 2)
+    assert (ola.status, ola.reconfirmation) == (RegistrationStatus.CANCELLED, Reconfirmation.NO)
+
+
+@pytest.mark.parametrize(("case", "reason"), [
+    ("unknown uid", "Ukjent kalenderoppføring"),
+    ("unknown attendee", "Ingen påmelding fra deltaker9@example.no"),
+    ("stale sequence", "eldre invitasjon (SEQUENCE 0, gjeldende er 1)"),
+    ("cancelled gathering", "er avlyst"),
+    ("already cancelled", "allerede avmeldt"),
+    ("needs-action", "Svaret NEEDS-ACTION endrer ingenting"),
+    ("gathering over", "er over"),
+])
+def test_replies_that_change_nothing_are_logged(gathering, case, reason):
+    uid, address, partstat, now, sequence = gathering.ical_uid, "deltaker1@example.no", "DECLINED", NOW, 0
+    if case == "unknown uid":
+        uid = "ffffffff-0000-0000-0000-000000000000@rsvp.test"
+    elif case == "unknown attendee":
+        address = "deltaker9@example.no"
+    elif case == "stale sequence":
+        gathering.ical_sequence = 1  # moved: the new invitation has SEQUENCE 1
+    elif case == "cancelled gathering":
+        gathering.status = GatheringStatus.CANCELLED
+    elif case == "already cancelled":
+        rsvp.cancel(registration(gathering, 2), now=NOW)  # their CANCEL had SEQUENCE 1
+        address, sequence = "deltaker2@example.no", 1
+    elif case == "needs-action":
+        partstat = "NEEDS-ACTION"
+    elif case == "gathering over":
+        now = gathering.ends_at + timedelta(minutes=1)
+    db.session.flush()
+    before = [(r.id, r.status, r.calendar_partstat) for r in gathering.registrations]
+    row = receive(outlook_reply(uid=uid, address=address, partstat=partstat, sequence=sequence),
+                  now=now)
+    assert row.outcome == ReplyOutcome.IGNORED
+    assert reason in row.reason
+    assert (row.uid, row.attendee, row.partstat) == (uid, address, partstat)
+    assert row.raw is None
+    assert [(r.id, r.status, r.calendar_partstat) for r in gathering.registrations] == before
+
+
+def test_a_reply_never_changes_another_persons_registration(gathering):
+    # Ola (registered himself) sends a Decline naming Kari as the attendee.
+    forged = outlook_reply(uid=gathering.ical_uid, address="deltaker1@example.no",
+                           sender="deltaker2@example.no")
+    row = receive(forged)
+    assert row.outcome == ReplyOutcome.IGNORED
+    assert "ikke deltakeren" in row.reason
+    assert registration(gathering, 1).status == RegistrationStatus.CONFIRMED
+    assert registration(gathering, 2).status == RegistrationStatus.CONFIRMED
+    assert registration(gathering, 1).calendar_partstat is None
+    assert registration(gathering, 2).calendar_partstat is None
+
+
+def test_with_several_attendees_only_the_senders_own_answer_counts(gathering):
+    calendar_line = ("ATTENDEE;PARTSTAT=DECLINED:mailto:deltaker1@example.no\r\n"
+                     "ATTENDEE;PARTSTAT=ACCEPTED:mailto:deltaker2@example.no")
+    raw = outlook_reply(uid=gathering.ical_uid, address="deltaker2@example.no",
+                        attendee_line=calendar_line)
+    row = receive(raw)
+    assert (row.outcome, row.attendee, row.partstat) == (ReplyOutcome.APPLIED, "deltaker2@example.no",
+                                                         "ACCEPTED")
+    assert registration(gathering, 1).status == RegistrationStatus.CONFIRMED
+    assert registration(gathering, 1).calendar_partstat is None
+
+
+def test_the_same_message_is_received_once(gathering):
+    raw = outlook_reply(uid=gathering.ical_uid, address="deltaker1@example.no", partstat="TENTATIVE")
+    assert receive(raw).outcome == ReplyOutcome.APPLIED
+    assert receive(raw) is None
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CalendarReply)) == 1
+    assert [kind for kind, _ in events(registration(gathering, 1))].count("calendar_reply") == 1
+
+
+def test_strangers_text_is_stored_within_bounds(gathering):
+    long_uid = "x" * 400 + "@rsvp.test"
+    raw = outlook_reply(uid=long_uid, address="deltaker1@example.no", message_id="<a\x00" + "b" * 1200 + ">")
+    row = receive(raw)
+    db.session.flush()
+    assert row.outcome == ReplyOutcome.IGNORED
+    assert len(row.uid) == 300 and "\x00" not in row.message_id and len(row.message_id) <= 998
+
+
+# --- held replies ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def organiser(ctx):
+    person = Organiser(email="arrangor@bergen.kommune.no", name="Arrangør", password_hash="x",
+                       created_at=NOW)
+    db.session.add(person)
+    db.session.flush()
+    return person
+
+
+def test_failed_dkim_or_dmarc_is_held_until_an_organiser_confirms(gathering, organiser):
+    raw = apple_reply(uid=gathering.ical_uid, address="deltaker1@example.no", auth=[FAIL])
+    row = receive(raw)
+    assert row.outcome == ReplyOutcome.HELD
+    assert row.raw == raw
+    assert "dkim=fail, dmarc=fail" in row.reason
+    assert registration(gathering, 1).status == RegistrationStatus.CONFIRMED
+    assert replies.held() == [row]
+
+    later = NOW + timedelta(hours=1)
+    replies.confirm(row, by=organiser, now=later)
+    kari = registration(gathering, 1)
+    assert (row.outcome, row.raw, row.decided_by, row.decided_at) == (
+        ReplyOutcome.APPLIED, None, organiser, later)
+    assert kari.status == RegistrationStatus.CANCELLED
+    assert kari.calendar_replied_at == later
+    reply_event = db.session.scalar(sa.select(RegistrationEvent).where(
+        RegistrationEvent.registration_id == kari.id, RegistrationEvent.kind == "calendar_reply"))
+    assert reply_event.organiser == organiser
+    audit = db.session.scalar(sa.select(AuditEntry))
+    assert (audit.action, audit.organiser, audit.gathering) == (
+        "calendar_reply_confirmed", organiser, gathering)
+    with pytest.raises(DomainError):
+        replies.confirm(row, by=organiser, now=later)
+    assert replies.held() == []
+
+
+def test_a_held_reply_that_no_longer_applies_changes_nothing_when_confirmed(gathering, organiser):
+    row = receive(outlook_reply(uid=gathering.ical_uid, address="deltaker1@example.no", auth=[FAIL]))
+    gathering.status = GatheringStatus.CANCELLED
+    replies.confirm(row, by=organiser, now=NOW)
+    assert row.outcome == ReplyOutcome.IGNORED
+    assert "er avlyst" in row.reason
+    assert registration(gathering, 1).calendar_partstat is None
+
+
+def test_rejecting_a_held_reply_keeps_the_registration(gathering, organiser):
+    row = receive(outlook_reply(uid=gathering.ical_uid, address="deltaker1@example.no",
+                                partstat="DECLINED", auth=[FAIL]))
+    replies.reject(row, by=organiser, now=NOW)
+    assert (row.outcome, row.raw, row.decided_by) == (ReplyOutcome.REJECTED, None, organiser)
+    assert registration(gathering, 1).status == RegistrationStatus.CONFIRMED
+    assert db.session.scalar(sa.select(AuditEntry.action)) == "calendar_reply_rejected"
+    with pytest.raises(DomainError):
+        replies.reject(row, by=organiser, now=NOW)
+
+
+def test_a_forged_reply_is_ignored_not_held(gathering):
+    row = receive(outlook_reply(uid=gathering.ical_uid, address="deltaker1@example.no",
+                                sender="eve@example.org", auth=[FAIL]))
+    assert row.outcome == ReplyOutcome.IGNORED
+    assert row.raw is None
+
+
+# --- the organiser page ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(app):
+    """The app with the replies blueprint (until create_app registers it)."""
+    if "replies" not in app.blueprints:
+        app.register_blueprint(replies_admin.bp)
+    return app
+
+
+def held_reply(app, *, subject_attack=False):
+    with app.app_context():
+        from klynge_rsvp import gatherings
+        gathering = gatherings.create(
+            title="Øvelse <Bergen>", format="Seminar", starts_at=NOW + timedelta(days=400),
+            ends_at=NOW + timedelta(days=400, hours=2), venue_name="Ole Bull Scene", now=NOW,
+            status=GatheringStatus.PUBLISHED)
+        rsvp.register(gathering, registration_request(1), now=NOW)
+        raw = outlook_reply(uid=gathering.ical_uid, address="deltaker1@example.no",
+                            partstat="DECLINED", auth=[FAIL])
+        if subject_attack:
+            raw = raw.replace(b"Subject: =?utf-8?q?Avsl=C3=A5tt=3A_Frokostm=C3=B8te_om_beredskap?=",
+                              b"Subject: <script>alert(1)</script>")
+        row = receive(raw)
+        db.session.commit()
+        return row.id
+
+
+def test_replies_pages_require_login(app, client):
+    # A valid CSRF token (from the login page), so only the missing login can refuse the POSTs.
+    token = csrf_token(client.get("/arrangor/innlogging").text)
+    for method, url in [("GET", "/arrangor/kalendersvar/"), ("POST", "/arrangor/kalendersvar/1/godkjenn"),
+                        ("POST", "/arrangor/kalendersvar/1/avvis")]:
+        response = client.open(url, method=method, data={"csrf_token": token})
+        assert response.status_code == 302, url
+        assert "/arrangor/innlogging" in response.headers["Location"]
+
+
+def csrf(html):
+    import re
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def test_organiser_sees_held_reply_and_confirms_it(app, organiser_client):
+    reply_id = held_reply(app, subject_attack=True)
+    page = organiser_client.get("/arrangor/kalendersvar/")
+    assert page.status_code == 200
+    shown = text(page.text)
+    assert "Til vurdering (1)" in shown
+    assert "deltaker1@example.no" in shown
+    assert "Avslått" in shown
+    assert "dkim=fail (body hash did not verify)" in shown
+    assert "Deltaker 1 – Øvelse <Bergen>" in shown
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;" in page.text
+
+    assert organiser_client.post(f"/arrangor/kalendersvar/{reply_id}/godkjenn").status_code == 400
+    response = organiser_client.post(f"/arrangor/kalendersvar/{reply_id}/godkjenn",
+                                     data={"csrf_token": csrf(page.text)})
+    assert response.status_code == 302
+    page = organiser_client.get(response.headers["Location"])
+    assert "er godkjent og brukt" in text(page.text)
+    assert "Ingen svar venter på vurdering." in text(page.text)
+    assert "Godkjent av arrangør." in text(page.text)
+    with app.app_context():
+        reg = db.session.scalar(sa.select(Registration))
+        assert reg.status == RegistrationStatus.CANCELLED
+        assert db.session.get(CalendarReply, reply_id).decided_by.email == "arrangor@bergen.kommune.no"
+
+    again = organiser_client.post(f"/arrangor/kalendersvar/{reply_id}/godkjenn",
+                                  data={"csrf_token": csrf(page.text)}, follow_redirects=True)
+    assert "allerede behandlet" in text(again.text)
+
+
+def test_organiser_rejects_a_held_reply(app, organiser_client):
+    reply_id = held_reply(app)
+    page = organiser_client.get("/arrangor/kalendersvar/")
+    response = organiser_client.post(f"/arrangor/kalendersvar/{reply_id}/avvis",
+                                     data={"csrf_token": csrf(page.text)}, follow_redirects=True)
+    assert "er avvist. Påmeldingen er uendret." in text(response.text)
+    with app.app_context():
+        assert db.session.scalar(sa.select(Registration)).status == RegistrationStatus.CONFIRMED
+        assert db.session.get(CalendarReply, reply_id).outcome == ReplyOutcome.REJECTED
+    assert organiser_client.post("/arrangor/kalendersvar/999/avvis",
+                                 data={"csrf_token": csrf(page.text)}).status_code == 404
+
+
+def test_organizer_constant_matches_the_test_app(app):
+    assert app.config["MAIL_DEFAULT_SENDER"].endswith(f"<{ORGANIZER}>")
