@@ -13,8 +13,8 @@ Everything that differs between machines comes from the environment:
                          (default 0). With 1, the app sees each visitor's own address, so rate
                          limits count per visitor, not per balancer.
     GUNICORN_TIMEOUT     seconds before a silent worker is killed and replaced (default 30)
-    GUNICORN_ACCESS_LOG  "-" for gunicorn's own access log on stdout (default: off; the app writes
-                         one JSON line per request itself, with the same request id)
+    GUNICORN_ACCESS_LOG  "-" for gunicorn's own access log, JSON lines on stdout (default: off; the
+                         app writes one JSON line per request itself, with the same request id)
 """
 
 import multiprocessing
@@ -47,6 +47,27 @@ access_log_format = (
     '{"ts":"%(t)s","request_id":"%({x-request-id}o)s","method":"%(m)s","path":"%(U)s",'
     '"status":%(s)s,"bytes":"%(B)s","duration_ms":%(M)s,"remote":"%(h)s"}'
 )
+# Gunicorn's own lines (start, worker timeouts, crashes) as JSON on stderr, like the app's; the
+# app's records reach the root logger, where each worker's app adds its own JSON handler.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "root": {"level": "INFO", "handlers": []},
+    "formatters": {"json": {"()": "klynge_rsvp.logs.JsonFormatter"},
+                   "line": {"format": "%(message)s"}},
+    "handlers": {
+        "json_stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                        "stream": "ext://sys.stderr"},
+        "access_stdout": {"class": "logging.StreamHandler", "formatter": "line",
+                          "stream": "ext://sys.stdout"},
+    },
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["json_stderr"],
+                           "propagate": False},
+        "gunicorn.access": {"level": "INFO" if accesslog else "CRITICAL", "propagate": False,
+                            "handlers": ["access_stdout"] if accesslog else []},
+    },
+}
 
 _proxy_hops = int(os.environ.get("PROXY_HOPS", "0"))
 

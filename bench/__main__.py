@@ -387,10 +387,14 @@ class Run:
                 subj = loadgen({"mode": "get", "base": self.web_url, "path": path,
                                 "login": credentials, "max_count": count, "duration": 120})
                 if subj["errors"]:
-                    raise RuntimeError(f"{label}: {subj['error_samples']}")
+                    break
                 s, b = percentile(subj["latencies_ms"], 95), percentile(base["latencies_ms"], 95)
                 for spread, value in zip(spreads, (s, b, s / b), strict=True):
                     spread.add(value)
+            if subj["errors"]:
+                table.notes.append(f"{label}: failed: {subj['error_samples'][0]} (see --keep logs)")
+                log(f"{label}: failed: {subj['error_samples'][0]}")
+                continue
             table.rows.append(Row(f"{label}: p95", *spreads, unit="ms", target="< 50 ms",
                                   verdict="meets" if spreads[0].median < 50 else "misses"))
             log(f"{self.kind} {label}: p95 {spreads[0].show()} ms")
@@ -416,10 +420,14 @@ class Run:
                 subj = loadgen({"mode": "get", "base": self.web_url, "path": path,
                                 "login": login, "max_count": 3, "duration": 120})
                 if subj["errors"]:
-                    raise RuntimeError(f"{label}: {subj['error_samples']}")
+                    break
                 s, b = percentile(subj["latencies_ms"], 50), percentile(base["latencies_ms"], 50)
                 for spread, value in zip(spreads, (s, b, s / b), strict=True):
                     spread.add(value)
+            if subj["errors"]:
+                table.notes.append(f"{label}: failed: {subj['error_samples'][0]} (see --keep logs)")
+                log(f"{label}: failed: {subj['error_samples'][0]}")
+                continue
             verdict = "" if not target_text else ("meets" if spreads[0].median < 2000 else "misses")
             table.rows.append(Row(f"{label}: time", *spreads, unit="ms", target=target_text,
                                   verdict=verdict, digits=0))
@@ -459,10 +467,18 @@ class Run:
 
     def run(self) -> list[Table]:
         for phase in self.args.phases:
-            if phase == "memory":
-                self.memory_table()
-            else:
-                getattr(self, phase)()
+            try:
+                if phase == "memory":
+                    self.memory_table()
+                else:
+                    getattr(self, phase)()
+            except Exception as error:  # one broken phase must not hide the others' figures
+                from klynge_rsvp.extensions import db
+
+                log(f"{phase} failed: {error!r}")
+                db.session.rollback()
+                self.tables.append(Table(f"{phase} ({self.kind})",
+                                         notes=[f"failed: {type(error).__name__}: {error}"]))
         return self.tables
 
 
@@ -500,10 +516,14 @@ def main(argv: list[str] | None = None) -> int:
             out.append(f"## PostgreSQL\n\nskipped: {why}\n")
             continue
         log(f"--- {kind} ---")
+        load_before = Path("/proc/loadavg").read_text().split()[:3]
         with Run(kind, args) as run:
             for table in run.run():
                 out.extend([table.render(), ""])
                 print(table.render() + "\n", flush=True)
+        load_after = Path("/proc/loadavg").read_text().split()[:3]
+        out.append(f"_{kind}: load average (1, 5, 15 min) {' '.join(load_before)} before, "
+                   f"{' '.join(load_after)} after: other work shared the cores._\n")
     text = "\n".join(out)
     if args.output:
         args.output.write_text(text + "\n")

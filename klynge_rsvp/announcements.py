@@ -12,11 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from . import history, mailing_list, notifications, outbox
 from .errors import DomainError
 from .extensions import db
 from .gatherings import VISIBLE
+from .i18n import DEFAULT_LANGUAGE
 from .links import absolute_url
 from .models import (
     Announcement,
@@ -32,9 +36,9 @@ from .models import (
 from .outbox import ComposedMail
 
 AUDIENCE_LABELS = {
-    Audience.CONFIRMED: "Påmeldte med plass",
-    Audience.WAITING: "Ventelisten",
-    Audience.MAILING_LIST: "E-postlisten (nyhetsbrevet)",
+    Audience.CONFIRMED: _l("Påmeldte med plass"),
+    Audience.WAITING: _l("Ventelisten"),
+    Audience.MAILING_LIST: _l("E-postlisten (nyhetsbrevet)"),
 }
 
 # The made-up link in a preview with no recipients yet (it leads nowhere).
@@ -75,14 +79,14 @@ class Progress:
 
 def _check(gathering: Gathering | None, audience: Audience, subject: str, body: str) -> None:
     if gathering is None:
-        raise DomainError("Velg samlingen kunngjøringen gjelder.")
+        raise DomainError(_("Velg samlingen kunngjøringen gjelder."))
     if audience == Audience.MAILING_LIST and gathering.status not in VISIBLE:
-        raise DomainError("Samlingen er ikke publisert ennå. Publiser den før du forteller "
-                          "e-postlisten om den.")
+        raise DomainError(_("Samlingen er ikke publisert ennå. Publiser den før du forteller "
+                            "e-postlisten om den."))
     if not subject.strip() or any(c in subject for c in "\r\n"):
-        raise DomainError("Skriv et emne på én linje.")
+        raise DomainError(_("Skriv et emne på én linje."))
     if not body.strip():
-        raise DomainError("Skriv teksten i kunngjøringen.")
+        raise DomainError(_("Skriv teksten i kunngjøringen."))
 
 
 def create(*, gathering: Gathering, audience: Audience, subject: str, body: str,
@@ -101,7 +105,7 @@ def update(announcement: Announcement, *, gathering: Gathering, audience: Audien
            subject: str, body: str) -> None:
     """Change a draft; a sent announcement stays as it was sent."""
     if announcement.queued_at is not None:
-        raise DomainError("Kunngjøringen er sendt og kan ikke endres.")
+        raise DomainError(_("Kunngjøringen er sendt og kan ikke endres."))
     _check(gathering, audience, subject, body)
     announcement.gathering = gathering
     announcement.audience = audience
@@ -111,13 +115,15 @@ def update(announcement: Announcement, *, gathering: Gathering, audience: Audien
 
 
 def suggested_text(gathering: Gathering) -> tuple[str, str]:
-    """A subject and a first draft for telling the mailing list about a gathering."""
+    """A subject and a first draft for telling the mailing list about a gathering (in the
+    organiser's language: they read and change it before anything is sent)."""
     subject = f"{gathering.format}: {gathering.title}"
     lead = gathering.theme if gathering.theme and gathering.theme != gathering.title else ""
     intro = gathering.description.split("\n\n")[0].strip() if gathering.description else ""
-    parts = [f"Velkommen til {gathering.format.lower()}: {gathering.title}."]
+    parts = [_("Velkommen til %(format)s: %(title)s.", format=gathering.format.lower(),
+               title=gathering.title)]
     parts += [text for text in (lead, intro) if text]
-    parts.append("Påmeldingen er åpen nå. Del gjerne invitasjonen med kolleger.")
+    parts.append(_("Påmeldingen er åpen nå. Del gjerne invitasjonen med kolleger."))
     return subject, "\n\n".join(parts)
 
 
@@ -161,6 +167,8 @@ def compose(announcement: Announcement, recipient: Recipient, *, now: datetime) 
     return notifications.compose_announcement(
         announcement, to_name=recipient.name, to_email=recipient.email, now=now,
         manage_url=manage_url, unsubscribe_url=unsubscribe_url,
+        # A registrant reads the frame of the mail in the language they registered in.
+        language=recipient.registration.language if recipient.registration else None,
     )
 
 
@@ -203,7 +211,7 @@ def send(announcement: Announcement, *, by: Organiser, now: datetime) -> int:
     _check(gathering, announcement.audience, announcement.subject, announcement.body)
     found = recipients(gathering, announcement.audience)
     if not found:
-        raise DomainError("Kunngjøringen har ingen mottakere, så ingenting er sendt.")
+        raise DomainError(_("Kunngjøringen har ingen mottakere, så ingenting er sendt."))
     for recipient in found:
         row = outbox.enqueue(compose(announcement, recipient, now=now),
                              key=_key(announcement, recipient), now=now,
@@ -211,9 +219,10 @@ def send(announcement: Announcement, *, by: Organiser, now: datetime) -> int:
         row.announcement_id = announcement.id
     announcement.queued_at = now
     announcement.recipient_count = len(found)
+    with force_locale(DEFAULT_LANGUAGE):  # the audit log is stored in Bokmål
+        audience = str(AUDIENCE_LABELS[announcement.audience]).lower()
     history.audit("send", by=by, now=now, gathering=gathering,
-                  summary=f"Kunngjøringen «{announcement.subject}» til "
-                          f"{AUDIENCE_LABELS[announcement.audience].lower()}: "
+                  summary=f"Kunngjøringen «{announcement.subject}» til {audience}: "
                           f"{len(found)} mottakere")
     db.session.flush()
     return len(found)

@@ -9,6 +9,7 @@ from email.utils import parseaddr
 from urllib.parse import quote, urlencode
 
 from flask import current_app
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from . import ics
@@ -17,11 +18,18 @@ from .formatting import when
 from .links import absolute_url
 from .models import Gathering, GatheringStatus, Registration
 
-# SUMMARY prefixes for a gathering that will not happen on its date (DESIGN.md: a postponed
-# gathering's entry is cancelled with the summary "Utsatt: …"). The feed and the .ics download
-# carry them too: a subscribed calendar that ignores STATUS still tells the truth.
-POSTPONED_PREFIX = "Utsatt: "
-CANCELLED_PREFIX = "Avlyst: "
+
+def summary(gathering: Gathering, marked: GatheringStatus | None = None) -> str:
+    """The SUMMARY, in the current language: the title, marked "Utsatt: …" or "Avlyst: …" for a
+    gathering that will not happen on its date (DESIGN.md: a postponed gathering's entry is
+    cancelled with the summary "Utsatt: …"). The feed and the .ics download carry the marks
+    too: a subscribed calendar that ignores STATUS still tells the truth.
+    """
+    if marked == GatheringStatus.POSTPONED:
+        return _("Utsatt: %(title)s", title=gathering.title)
+    if marked == GatheringStatus.CANCELLED:
+        return _("Avlyst: %(title)s", title=gathering.title)
+    return gathering.title
 
 
 def uid_for_generation(first_uid: str, generation: int) -> str:
@@ -47,14 +55,15 @@ def organizer() -> tuple[str, str]:
 
 
 def gathering_event(gathering: Gathering, *, sequence: int | None = None,
-                    status: str | None = None, summary_prefix: str = "") -> ics.CalendarEvent:
-    """The gathering as it now stands, as a calendar event."""
+                    status: str | None = None,
+                    marked: GatheringStatus | None = None) -> ics.CalendarEvent:
+    """The gathering as it now stands, as a calendar event (its words in the current language)."""
     organizer_name, organizer_email = organizer()
     page = absolute_url("public.gathering", slug=gathering.slug)
     description = "\n\n".join(part for part in [
         gathering.theme,
         gathering.description,
-        f"Arrangør: {gathering.host}" if gathering.host else "",
+        _("Arrangør: %(host)s", host=gathering.host) if gathering.host else "",
         page,
     ] if part)
     if status is None:
@@ -62,7 +71,7 @@ def gathering_event(gathering: Gathering, *, sequence: int | None = None,
             GatheringStatus.CANCELLED, GatheringStatus.POSTPONED) else "CONFIRMED"
     return ics.CalendarEvent(
         uid=gathering.ical_uid,
-        summary=summary_prefix + gathering.title,
+        summary=summary(gathering, marked),
         description=description,
         location=", ".join(p for p in [gathering.venue_name, gathering.venue_address] if p),
         start=gathering.starts_at,
@@ -99,7 +108,7 @@ def postponement(registration: Registration, *, now: datetime) -> bytes:
     as a new invitation with a new UID (DESIGN.md, calendar semantics).
     """
     event = gathering_event(registration.gathering, sequence=registration.ical_sequence,
-                            status="CANCELLED", summary_prefix=POSTPONED_PREFIX)
+                            status="CANCELLED", marked=GatheringStatus.POSTPONED)
     return ics.build_calendar(event, method="CANCEL", dtstamp=now,
                               attendee=_attendee(registration, "NEEDS-ACTION"))
 
@@ -119,9 +128,9 @@ def published(gathering: Gathering, *, now: datetime) -> bytes:
 
 def public_event(gathering: Gathering) -> ics.CalendarEvent:
     """The gathering for everyone (download, feed): STATUS and SUMMARY as it now stands."""
-    prefix = {GatheringStatus.POSTPONED: POSTPONED_PREFIX,
-              GatheringStatus.CANCELLED: CANCELLED_PREFIX}.get(gathering.status, "")
-    return gathering_event(gathering, summary_prefix=prefix)
+    marked = gathering.status if gathering.status in (
+        GatheringStatus.POSTPONED, GatheringStatus.CANCELLED) else None
+    return gathering_event(gathering, marked=marked)
 
 
 def feed(gatherings: list[Gathering], *, now: datetime, name: str) -> bytes:

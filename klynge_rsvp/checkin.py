@@ -7,6 +7,7 @@ from datetime import datetime
 
 import segno
 from flask import current_app
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from . import history
@@ -55,8 +56,8 @@ def qr_png(data: str) -> bytes:
 def check_in(registration: Registration, *, now: datetime, by: Organiser | None) -> Registration:
     """Mark the person as arrived; checking in twice changes nothing."""
     if registration.status != RegistrationStatus.CONFIRMED:
-        raise DomainError(f"{registration.name} har ikke plass på samlingen og kan ikke sjekkes inn. "
-                          "Gi personen plass først.")
+        raise DomainError(_("%(name)s har ikke plass på samlingen og kan ikke sjekkes inn. "
+                            "Gi personen plass først.", name=registration.name))
     if registration.checked_in_at is None:
         registration.checked_in_at = now
         registration.updated_at = now

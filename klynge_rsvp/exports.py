@@ -9,17 +9,19 @@ import csv
 import io
 from datetime import datetime, tzinfo
 
+from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
+from .statistics import SECTOR_LABELS
+
+# In the organiser's language (the one the download is made in); cells hold plain strings.
 HEADER = [
-    "Navn", "E-post", "Virksomhet", "Sektor", "Organisasjonsnummer", "Stilling", "Status",
-    "Plass på venteliste", "Behov", "Kommentar", "Påmeldt", "Sjekket inn",
+    _l("Navn"), _l("E-post"), _l("Virksomhet"), _l("Sektor"), _l("Organisasjonsnummer"), _l("Stilling"),
+    _l("Status"), _l("Plass på venteliste"), _l("Behov"), _l("Kommentar"), _l("Påmeldt"), _l("Sjekket inn"),
 ]
-STATUS_LABELS = {"confirmed": "Har plass", "waiting": "Venteliste", "cancelled": "Avmeldt"}
-SECTOR_LABELS = {"offentlig": "Offentlig", "privat": "Privat", "ideell": "Ideell",
-                 "frivillig": "Frivillig"}
+STATUS_LABELS = {"confirmed": _l("Har plass"), "waiting": _l("Venteliste"), "cancelled": _l("Avmeldt")}
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV/formula injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 DATE_FORMAT = "%d.%m.%Y %H:%M"
@@ -43,9 +45,9 @@ def row(registration, *, waiting_position: int | None, zone: tzinfo) -> list:
     organisation = registration.organisation
     values = [
         registration.name, registration.email, organisation.name,
-        SECTOR_LABELS.get(organisation.sector.value, organisation.sector.value),
+        str(SECTOR_LABELS.get(organisation.sector, organisation.sector.value)),
         organisation.org_number or "", registration.job_title or "",
-        STATUS_LABELS.get(registration.status.value, registration.status.value), waiting_position,
+        str(STATUS_LABELS.get(registration.status.value, registration.status.value)), waiting_position,
         registration.needs or "", registration.comment or "",
         _local(registration.created_at, zone), _local(registration.checked_in_at, zone),
     ]
@@ -69,17 +71,17 @@ def csv_bytes(table: list[list], header: list[str] = HEADER) -> bytes:
     """Semicolon-separated UTF-8 with a byte-order mark: how Norwegian Excel opens æøå right."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(header)
+    writer.writerow([str(heading) for heading in header])
     writer.writerows([_csv_text(value) for value in cells] for cells in table)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def xlsx_bytes(table: list[list], header: list[str] = HEADER, title: str = "Påmeldinger") -> bytes:
+def xlsx_bytes(table: list[list], header: list[str] = HEADER, title: str = _l("Påmeldinger")) -> bytes:
     """An Excel workbook: a bold, frozen header row with filters, then one row per person."""
     workbook = Workbook()
     sheet = workbook.active
-    sheet.title = title
-    sheet.append(header)
+    sheet.title = str(title)
+    sheet.append([str(heading) for heading in header])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for cells in table:

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import abort
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from . import history, rsvp
 from .errors import DomainError
@@ -70,7 +72,7 @@ def create(*, title: str, format: str, starts_at: datetime, ends_at: datetime,
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise ValueError("start and end must be timezone-aware")
     if ends_at <= starts_at:
-        raise DomainError("Slutttidspunktet må være etter starttidspunktet.")
+        raise DomainError(_("Slutttidspunktet må være etter starttidspunktet."))
     gathering = Gathering(
         slug=unique_slug(slug or slugify(f"{starts_at:%Y-%m-%d} {title}")),
         title=title,
@@ -119,10 +121,11 @@ class CapacityBelowConfirmed(DomainError):
 
     def __init__(self, capacity: int, confirmed: int):
         super().__init__(
-            f"{confirmed} {'person' if confirmed == 1 else 'personer'} har allerede plass, "
-            f"og du setter antall plasser til {capacity}. "
-            "Ingen mister plassen sin: alle som er påmeldt, beholder den. Nye påmeldinger kommer "
-            "på venteliste til antallet med plass er under den nye grensen."
+            ngettext("%(num)s person har allerede plass, og du setter antall plasser til %(capacity)s.",
+                     "%(num)s personer har allerede plass, og du setter antall plasser til %(capacity)s.",
+                     confirmed, capacity=capacity)
+            + " " + _("Ingen mister plassen sin: alle som er påmeldt, beholder den. Nye påmeldinger "
+                      "kommer på venteliste til antallet med plass er under den nye grensen.")
         )
         self.capacity = capacity
         self.confirmed = confirmed
@@ -164,11 +167,11 @@ def _slug_base(title: str, starts_at: datetime) -> str:
 def _check_rules(*, starts_at: datetime, ends_at: datetime, deadline: datetime | None,
                  capacity: int | None) -> None:
     if ends_at <= starts_at:
-        raise DomainError("Slutttidspunktet må være etter starttidspunktet.")
+        raise DomainError(_("Slutttidspunktet må være etter starttidspunktet."))
     if deadline is not None and deadline >= starts_at:
-        raise DomainError("Påmeldingsfristen må være før samlingen starter.")
+        raise DomainError(_("Påmeldingsfristen må være før samlingen starter."))
     if capacity is not None and capacity < 0:
-        raise DomainError("Antall plasser kan ikke være negativt.")
+        raise DomainError(_("Antall plasser kan ikke være negativt."))
 
 
 def create_draft(details: dict, *, now: datetime, by: Organiser | None) -> Gathering:
@@ -195,8 +198,8 @@ def update(gathering: Gathering, changes: dict, *, now: datetime, by: Organiser 
     rsvp.lock_gathering(gathering)
     changed = {name: value for name, value in changes.items() if getattr(gathering, name) != value}
     if gathering.status != GatheringStatus.DRAFT and changed.keys() & set(SCHEDULE):
-        raise DomainError("Tid og sted for en publisert samling endres med «Flytt samlingen», "
-                          "så de påmeldte får beskjed og kalenderen deres blir oppdatert.")
+        raise DomainError(_("Tid og sted for en publisert samling endres med «Flytt samlingen», "
+                            "så de påmeldte får beskjed og kalenderen deres blir oppdatert."))
     capacity = changed.get("capacity", gathering.capacity)
     _check_rules(starts_at=changed.get("starts_at", gathering.starts_at),
                  ends_at=changed.get("ends_at", gathering.ends_at),
@@ -237,7 +240,7 @@ def publish(gathering: Gathering, *, now: datetime, by: Organiser | None) -> boo
     if gathering.status == GatheringStatus.PUBLISHED:
         return False
     if gathering.status != GatheringStatus.DRAFT:
-        raise DomainError("Bare et utkast kan publiseres.")
+        raise DomainError(_("Bare et utkast kan publiseres."))
     gathering.status = GatheringStatus.PUBLISHED
     gathering.published_at = now
     gathering.updated_at = now
@@ -251,7 +254,7 @@ def add_link(gathering: Gathering, *, label: str, url: str, now: datetime,
              by: Organiser | None) -> GatheringLink:
     """Add a link to a recording, slides or other material, after the others."""
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-        raise DomainError("Lenken må være en nettadresse som begynner med https:// eller http://.")
+        raise DomainError(_("Lenken må være en nettadresse som begynner med https:// eller http://."))
     position = max((link.position for link in gathering.links), default=0) + 1
     link = GatheringLink(label=label, url=url, position=position)
     gathering.links.append(link)

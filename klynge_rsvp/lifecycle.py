@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 
 from . import calendars, history, notifications, outbox, rsvp
 from .errors import DomainError
@@ -31,7 +34,10 @@ from .outbox import ComposedMail
 
 @dataclass(frozen=True)
 class Difference:
-    """One thing a move changes, in words: "Tid", "torsdag 12. februar …" → "fredag …"."""
+    """One thing a move changes, in words: "Tid", "torsdag 12. februar …" → "fredag …".
+
+    The label and the times are lazy: each notice shows them in its reader's language.
+    """
 
     label: str
     before: str
@@ -47,9 +53,9 @@ class Outcome:
 
 
 _WRONG_STATUS = {
-    GatheringStatus.DRAFT: "Samlingen er ikke publisert ennå. Endre den heller direkte.",
-    GatheringStatus.POSTPONED: "Samlingen er utsatt på ubestemt tid. Gi den ny dato i stedet.",
-    GatheringStatus.CANCELLED: "Samlingen er avlyst og kan ikke endres.",
+    GatheringStatus.DRAFT: _l("Samlingen er ikke publisert ennå. Endre den heller direkte."),
+    GatheringStatus.POSTPONED: _l("Samlingen er utsatt på ubestemt tid. Gi den ny dato i stedet."),
+    GatheringStatus.CANCELLED: _l("Samlingen er avlyst og kan ikke endres."),
 }
 
 
@@ -59,12 +65,12 @@ def differences(gathering: Gathering, *, starts_at: datetime, ends_at: datetime,
     found = []
     if (_minute(starts_at), _minute(ends_at)) != (_minute(gathering.starts_at),
                                                   _minute(gathering.ends_at)):
-        found.append(Difference("Tid", when(gathering.starts_at, gathering.ends_at),
-                                when(starts_at, ends_at)))
+        found.append(Difference(_l("Tid"), LazyString(when, gathering.starts_at, gathering.ends_at),
+                                LazyString(when, starts_at, ends_at)))
     before = _place(gathering.venue_name, gathering.venue_address)
     after = _place(venue_name.strip(), venue_address.strip())
     if before != after:
-        found.append(Difference("Sted", before, after))
+        found.append(Difference(_l("Sted"), before, after))
     return found
 
 
@@ -73,7 +79,7 @@ def move(gathering: Gathering, *, starts_at: datetime, ends_at: datetime, venue_
     """Move to a known new time or place: REQUEST, same UID, SEQUENCE + 1, to those with a seat."""
     rsvp.lock_gathering(gathering)
     if gathering.status != GatheringStatus.PUBLISHED:
-        raise DomainError(_WRONG_STATUS[gathering.status])
+        raise DomainError(str(_WRONG_STATUS[gathering.status]))
     changes = differences(gathering, starts_at=starts_at, ends_at=ends_at,
                           venue_name=venue_name, venue_address=venue_address)
     if not changes:
@@ -104,7 +110,7 @@ def postpone(gathering: Gathering, *, message: str, now: datetime,
     if gathering.status == GatheringStatus.POSTPONED:
         return Outcome(done=False)
     if gathering.status != GatheringStatus.PUBLISHED:
-        raise DomainError(_WRONG_STATUS[gathering.status])
+        raise DomainError(str(_WRONG_STATUS[gathering.status]))
     _require_not_started(gathering, now)
     gathering.status = GatheringStatus.POSTPONED
     gathering.status_message = message.strip()
@@ -133,11 +139,11 @@ def reschedule(gathering: Gathering, *, starts_at: datetime, ends_at: datetime,
                                 venue_name=venue_name, venue_address=venue_address)):
         return Outcome(done=False)
     if gathering.status != GatheringStatus.POSTPONED:
-        raise DomainError("Bare en samling som er utsatt på ubestemt tid, kan få ny dato. "
-                          "Bruk «Flytt» for å endre tid eller sted.")
+        raise DomainError(_("Bare en samling som er utsatt på ubestemt tid, kan få ny dato. "
+                            "Bruk «Flytt» for å endre tid eller sted."))
     _check_time_and_place(starts_at, ends_at, venue_name, now)
     if reconfirm_deadline is not None and not now < reconfirm_deadline <= starts_at:
-        raise DomainError("Svarfristen må være fram i tid og før samlingen begynner.")
+        raise DomainError(_("Svarfristen må være fram i tid og før samlingen begynner."))
     _set_time_and_place(gathering, starts_at, ends_at, venue_name, venue_address)
     gathering.ical_generation += 1
     gathering.ical_uid = calendars.uid_for_generation(calendars.uid_base(gathering.ical_uid),
@@ -180,7 +186,7 @@ def cancel(gathering: Gathering, *, message: str, now: datetime,
     if gathering.status == GatheringStatus.CANCELLED:
         return Outcome(done=False)
     if gathering.status == GatheringStatus.DRAFT:
-        raise DomainError("Samlingen er ikke publisert ennå. Et utkast kan slettes i stedet.")
+        raise DomainError(_("Samlingen er ikke publisert ennå. Et utkast kan slettes i stedet."))
     was_postponed = gathering.status == GatheringStatus.POSTPONED
     if not was_postponed:
         _require_not_started(gathering, now)
@@ -211,14 +217,14 @@ def reconfirm(registration: Registration, *, coming: bool, now: datetime,
     rsvp.lock_gathering(gathering)
     db.session.refresh(registration)
     if registration.reconfirmation == Reconfirmation.NOT_ASKED:
-        raise DomainError("Du er ikke bedt om å bekrefte noe for denne samlingen.")
+        raise DomainError(_("Du er ikke bedt om å bekrefte noe for denne samlingen."))
     if registration.status == RegistrationStatus.CANCELLED:
         if not coming:
             return Outcome(done=False)
-        raise DomainError("Du er allerede meldt av. Vil du likevel komme, kan du melde deg på "
-                          "igjen på nettsiden til samlingen så lenge påmeldingen er åpen.")
+        raise DomainError(_("Du er allerede meldt av. Vil du likevel komme, kan du melde deg på "
+                            "igjen på nettsiden til samlingen så lenge påmeldingen er åpen."))
     if gathering.status != GatheringStatus.PUBLISHED or gathering.starts_at <= now:
-        raise DomainError("Samlingen kan ikke lenger svares på her.")
+        raise DomainError(_("Samlingen kan ikke lenger svares på her."))
     if coming:
         if registration.reconfirmation == Reconfirmation.YES:
             return Outcome(done=False)
@@ -262,7 +268,7 @@ def _place(name: str, address: str) -> str:
 
 def _require_not_started(gathering: Gathering, now: datetime) -> None:
     if gathering.starts_at <= now:
-        raise DomainError("Samlingen har allerede begynt og kan ikke endres.")
+        raise DomainError(_("Samlingen har allerede begynt og kan ikke endres."))
 
 
 def _check_time_and_place(starts_at: datetime, ends_at: datetime, venue_name: str,
@@ -270,11 +276,11 @@ def _check_time_and_place(starts_at: datetime, ends_at: datetime, venue_name: st
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise ValueError("start and end must be timezone-aware")
     if ends_at <= starts_at:
-        raise DomainError("Slutttidspunktet må være etter starttidspunktet.")
+        raise DomainError(_("Slutttidspunktet må være etter starttidspunktet."))
     if starts_at <= now:
-        raise DomainError("Den nye tiden må være fram i tid.")
+        raise DomainError(_("Den nye tiden må være fram i tid."))
     if not venue_name.strip():
-        raise DomainError("Skriv hvor samlingen skal være.")
+        raise DomainError(_("Skriv hvor samlingen skal være."))
 
 
 def _set_time_and_place(gathering: Gathering, starts_at: datetime, ends_at: datetime,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from . import history, notifications, outbox
 from .extensions import db
@@ -22,6 +23,13 @@ class SubscriberState(enum.StrEnum):
     CONFIRMED = "confirmed"
     PENDING = "pending"  # signed up, has not confirmed
     UNSUBSCRIBED = "unsubscribed"
+
+
+STATE_LABELS = {
+    SubscriberState.CONFIRMED: _l("På listen"),
+    SubscriberState.PENDING: _l("Har ikke bekreftet"),
+    SubscriberState.UNSUBSCRIBED: _l("Meldt av"),
+}
 
 
 @dataclass(frozen=True)

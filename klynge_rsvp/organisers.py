@@ -6,11 +6,18 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .errors import DomainError
 from .extensions import db
 from .models import Organiser, OrganiserRole
+
+ROLE_LABELS = {
+    OrganiserRole.ADMINISTRATOR: _l("Administrator"),
+    OrganiserRole.ORGANISER: _l("Arrangør"),
+}
 
 # Checked against when the address is unknown, so a wrong address takes as long as a wrong
 # password and the login form does not tell which addresses have accounts.
@@ -21,7 +28,7 @@ def hash_password(password: str) -> str:
     """A slow, salted hash (werkzeug's scrypt; tests may configure a cheaper one)."""
     minimum = current_app.config["PASSWORD_MIN_LENGTH"]
     if len(password) < minimum:
-        raise DomainError(f"Passordet må ha minst {minimum} tegn.")
+        raise DomainError(_("Passordet må ha minst %(minimum)s tegn.", minimum=minimum))
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
@@ -37,9 +44,9 @@ def create(email: str, password: str, *, now: datetime, name: str = "",
     """A new organiser account."""
     email = email.strip()
     if "@" not in email or any(c in email for c in "\r\n <>"):
-        raise DomainError("Skriv inn en gyldig e-postadresse.")
+        raise DomainError(_("Skriv inn en gyldig e-postadresse."))
     if find_by_email(email) is not None:
-        raise DomainError("Det finnes allerede en arrangør med denne e-postadressen.")
+        raise DomainError(_("Det finnes allerede en arrangør med denne e-postadressen."))
     organiser = Organiser(email=email, name=name.strip(), role=role, active=True,
                           password_hash=hash_password(password), created_at=now)
     db.session.add(organiser)

@@ -18,6 +18,7 @@ from email.message import Message
 from email.utils import getaddresses
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from . import calendars, history, rsvp
 from .errors import DomainError
@@ -33,7 +34,8 @@ from .models import (
     ReplyOutcome,
 )
 
-# The answers that change or are shown on a registration (RFC 5545 PARTSTAT for a VEVENT).
+# The answers that change a registration (RFC 5545 PARTSTAT for a VEVENT), as its history notes
+# name them (stored data, in Bokmål; replies_admin has the labels shown to organisers).
 ANSWERS = {"ACCEPTED": "godtatt", "TENTATIVE": "foreløpig", "DECLINED": "avslått"}
 CANCEL_NOTE = "avmeldt via kalendersvar"
 
@@ -376,8 +378,8 @@ def receive(message: ReplyMessage, *, now: datetime) -> CalendarReply | None:
         row.reason = _fit(decision.reason, 2000)
     elif failures:
         row.outcome = ReplyOutcome.HELD
-        row.reason = ("Avsenderen kunne ikke bekreftes (" + ", ".join(failures)
-                      + "): venter på at en arrangør godkjenner eller avviser svaret.")
+        row.reason = _("Avsenderen kunne ikke bekreftes (%(failures)s): venter på at en arrangør "
+                       "godkjenner eller avviser svaret.", failures=", ".join(failures))
         row.raw = message.raw
     else:
         _apply(decision, now=now)
@@ -391,21 +393,21 @@ def decide(message: ReplyMessage, *, now: datetime) -> Decision:
     decision = Decision()
     answers = [(event, answer) for event in message.events for answer in event.answers]
     if not answers:
-        decision.reason = "Kalendersvaret har ingen deltaker (ATTENDEE)."
+        decision.reason = _("Kalendersvaret har ingen deltaker (ATTENDEE).")
         return decision
     own = [(event, answer) for event, answer in answers
            if message.sender and answer.address.lower() == message.sender.lower()]
     if not own:
         decision.event, decision.answer = answers[0]
-        decision.reason = (f"Avsenderen ({message.sender or 'ukjent'}) er ikke deltakeren i svaret "
-                           f"({answers[0][1].address}): et svar kan bare gjelde avsenderens egen "
-                           "påmelding.")
+        decision.reason = _("Avsenderen (%(sender)s) er ikke deltakeren i svaret (%(attendee)s): et svar "
+                            "kan bare gjelde avsenderens egen påmelding.",
+                            sender=message.sender or _("ukjent"), attendee=answers[0][1].address)
         return decision
     distinct = {(event.uid, event.sequence, answer.address.lower(), answer.partstat)
                 for event, answer in own}
     decision.event, decision.answer = own[0]
     if len(distinct) > 1:
-        decision.reason = "E-posten har flere ulike kalendersvar fra samme avsender; ingen er brukt."
+        decision.reason = _("E-posten har flere ulike kalendersvar fra samme avsender; ingen er brukt.")
         return decision
     return _check(decision, now=now)
 
@@ -414,7 +416,7 @@ def _check(decision: Decision, *, now: datetime) -> Decision:
     event, answer = decision.event, decision.answer
     gathering = find_gathering(event.uid)
     if gathering is None:
-        decision.reason = "Ukjent kalenderoppføring (UID): svaret gjelder ingen av våre samlinger."
+        decision.reason = _("Ukjent kalenderoppføring (UID): svaret gjelder ingen av våre samlinger.")
         return decision
     registration = db.session.scalar(sa.select(Registration).where(
         Registration.gathering_id == gathering.id,
@@ -422,21 +424,22 @@ def _check(decision: Decision, *, now: datetime) -> Decision:
     decision.registration = registration
     sequence = event.sequence or 0  # RFC 5545: no SEQUENCE means 0
     if registration is None:
-        decision.reason = f"Ingen påmelding fra {answer.address} til «{gathering.title}»."
+        decision.reason = _("Ingen påmelding fra %(address)s til «%(title)s».", address=answer.address,
+                            title=gathering.title)
     elif gathering.status == GatheringStatus.CANCELLED:
-        decision.reason = f"«{gathering.title}» er avlyst."
+        decision.reason = _("«%(title)s» er avlyst.", title=gathering.title)
     elif event.uid != gathering.ical_uid:
-        decision.reason = ("Svaret gjelder en eldre kalenderoppføring for samlingen, fra før den "
-                           "fikk ny dato.")
+        decision.reason = _("Svaret gjelder en eldre kalenderoppføring for samlingen, fra før den "
+                            "fikk ny dato.")
     elif sequence < registration.ical_sequence:
-        decision.reason = (f"Svaret gjelder en eldre invitasjon (SEQUENCE {sequence}, gjeldende er "
-                           f"{registration.ical_sequence}).")
+        decision.reason = _("Svaret gjelder en eldre invitasjon (SEQUENCE %(sequence)s, gjeldende er "
+                            "%(current)s).", sequence=sequence, current=registration.ical_sequence)
     elif registration.status == RegistrationStatus.CANCELLED:
-        decision.reason = "Påmeldingen er allerede avmeldt."
+        decision.reason = _("Påmeldingen er allerede avmeldt.")
     elif gathering.is_past(now):
-        decision.reason = f"«{gathering.title}» er over."
+        decision.reason = _("«%(title)s» er over.", title=gathering.title)
     elif answer.partstat not in ANSWERS:
-        decision.reason = f"Svaret {answer.partstat} endrer ingenting."
+        decision.reason = _("Svaret %(answer)s endrer ingenting.", answer=answer.partstat)
     return decision
 
 
@@ -525,14 +528,15 @@ def confirm(reply: CalendarReply, *, by: Organiser, now: datetime) -> CalendarRe
     _lock_held(reply)
     message = held_message(reply)
     decision = decide(message, now=now) if message is not None else Decision(
-        reason="Meldingen er ikke lenger lesbar.")
+        reason=_("Meldingen er ikke lenger lesbar."))
     if decision.reason:
         reply.outcome = ReplyOutcome.IGNORED
-        reply.reason = _fit("Godkjent av arrangør, men endret ingenting: " + decision.reason, 2000)
+        reply.reason = _fit(_("Godkjent av arrangør, men endret ingenting: %(reason)s",
+                              reason=decision.reason), 2000)
     else:
         _apply(decision, now=now, by=by, note_suffix=" (godkjent av arrangør)")
         reply.outcome = ReplyOutcome.APPLIED
-        reply.reason = "Godkjent av arrangør."
+        reply.reason = _("Godkjent av arrangør.")
     _decided(reply, by=by, now=now)
     gathering = decision.registration.gathering if decision.registration else None
     history.audit("calendar_reply_confirmed", by=by, now=now, gathering=gathering,
@@ -545,7 +549,7 @@ def reject(reply: CalendarReply, *, by: Organiser, now: datetime) -> CalendarRep
     """An organiser throws a held reply away: the registration stays as it is."""
     _lock_held(reply)
     reply.outcome = ReplyOutcome.REJECTED
-    reply.reason = "Avvist av arrangør."
+    reply.reason = _("Avvist av arrangør.")
     _decided(reply, by=by, now=now)
     gathering = reply.registration.gathering if reply.registration else None
     history.audit("calendar_reply_rejected", by=by, now=now, gathering=gathering,
@@ -556,7 +560,7 @@ def reject(reply: CalendarReply, *, by: Organiser, now: datetime) -> CalendarRep
 def _lock_held(reply: CalendarReply) -> None:
     db.session.refresh(reply, with_for_update=True)
     if reply.outcome != ReplyOutcome.HELD:
-        raise DomainError("Dette kalendersvaret er allerede behandlet.")
+        raise DomainError(_("Dette kalendersvaret er allerede behandlet."))
 
 
 def _decided(reply: CalendarReply, *, by: Organiser, now: datetime) -> None:

@@ -1,6 +1,8 @@
 """Organiser pages for calendar replies: the held ones to confirm or reject, and the latest."""
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from . import replies
@@ -10,6 +12,16 @@ from .extensions import db
 from .models import CalendarReply, ReplyOutcome
 
 bp = Blueprint("replies", __name__, url_prefix="/arrangor/kalendersvar")
+
+# A reply's answer (PARTSTAT) and what became of it, in words; an answer not listed is shown as
+# it came.
+ANSWER_LABELS = {"ACCEPTED": _l("Godtatt"), "TENTATIVE": _l("Foreløpig"), "DECLINED": _l("Avslått")}
+OUTCOME_LABELS = {
+    ReplyOutcome.APPLIED: _l("Brukt"),
+    ReplyOutcome.IGNORED: _l("Ikke brukt"),
+    ReplyOutcome.HELD: _l("Til vurdering"),
+    ReplyOutcome.REJECTED: _l("Avvist"),
+}
 
 
 @bp.before_request
@@ -24,7 +36,7 @@ def index():
     authserv_id = current_app.config["REPLY_AUTHSERV_ID"]
     held = [(reply, replies.held_message(reply, authserv_id=authserv_id)) for reply in replies.held()]
     return render_template("replies/index.html", held=held, recent=replies.recent(),
-                           answers=replies.ANSWERS)
+                           answers=ANSWER_LABELS, outcomes=OUTCOME_LABELS)
 
 
 @bp.post("/<int:reply_id>/godkjenn")
@@ -39,10 +51,10 @@ def confirm(reply_id: int):
     else:
         db.session.commit()
         if reply.outcome == ReplyOutcome.APPLIED:
-            flash(f"Svaret fra {reply.attendee} er godkjent og brukt.", "success")
+            flash(_("Svaret fra %(attendee)s er godkjent og brukt.", attendee=reply.attendee), "success")
         else:
-            flash(f"Svaret fra {reply.attendee} er godkjent, men endret ingenting: {reply.reason}",
-                  "success")
+            flash(_("Svaret fra %(attendee)s er godkjent, men endret ingenting: %(reason)s",
+                    attendee=reply.attendee, reason=reply.reason), "success")
     return redirect(url_for(".index"))
 
 
@@ -57,5 +69,6 @@ def reject(reply_id: int):
         flash(str(error), "error")
     else:
         db.session.commit()
-        flash(f"Svaret fra {reply.attendee} er avvist. Påmeldingen er uendret.", "success")
+        flash(_("Svaret fra %(attendee)s er avvist. Påmeldingen er uendret.", attendee=reply.attendee),
+              "success")
     return redirect(url_for(".index"))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from . import history, notifications, organisations, outbox
 from .errors import DomainError, RegistrationClosed
@@ -109,15 +110,15 @@ def register(gathering: Gathering, request: RegistrationRequest, *, now: datetim
     `by` is the organiser registering someone on their behalf (None: the person themselves).
     """
     if not request.consent:
-        raise DomainError("Du må samtykke til at vi lagrer opplysningene for å melde deg på.")
+        raise DomainError(_("Du må samtykke til at vi lagrer opplysningene for å melde deg på."))
     people = [request.person, *request.colleagues]
     keys = [email_key(p.email) for p in people]
     if len(set(keys)) != len(keys):
-        raise DomainError("Den samme e-postadressen står flere ganger i påmeldingen.")
+        raise DomainError(_("Den samme e-postadressen står flere ganger i påmeldingen."))
 
     lock_gathering(gathering)
     if not gathering.registration_open(now):
-        raise RegistrationClosed("Påmeldingen til denne samlingen er stengt.")
+        raise RegistrationClosed(_("Påmeldingen til denne samlingen er stengt."))
     organisation = organisations.find_or_create(
         request.organisation_name, request.sector, request.org_number, now=now
     )
@@ -284,17 +285,17 @@ def register_on_behalf(gathering: Gathering, request: RegistrationRequest, *, no
     with a message rather than sent its link again, since the organiser is the one asking.
     """
     if not request.consent:
-        raise DomainError("Personen må ha samtykket til at opplysningene lagres.")
+        raise DomainError(_("Personen må ha samtykket til at opplysningene lagres."))
     lock_gathering(gathering)
     if gathering.status != GatheringStatus.PUBLISHED:
-        raise RegistrationClosed("Samlingen er ikke åpen for påmelding (den er ikke publisert).")
+        raise RegistrationClosed(_("Samlingen er ikke åpen for påmelding (den er ikke publisert)."))
     if gathering.is_past(now):
-        raise RegistrationClosed("Samlingen er over, og ingen kan meldes på lenger.")
+        raise RegistrationClosed(_("Samlingen er over, og ingen kan meldes på lenger."))
     key = email_key(request.person.email)
     existing = db.session.scalar(sa.select(Registration).where(
         Registration.gathering_id == gathering.id, Registration.email_key == key))
     if existing is not None and existing.status != RegistrationStatus.CANCELLED:
-        raise DomainError(f"{request.person.email} er allerede påmeldt denne samlingen.")
+        raise DomainError(_("%(email)s er allerede påmeldt denne samlingen.", email=request.person.email))
     organisation = organisations.find_or_create(
         request.organisation_name, request.sector, request.org_number, now=now
     )
@@ -340,13 +341,13 @@ def promote(registration: Registration, *, now: datetime, by: Organiser,
     lock_gathering(gathering)
     db.session.refresh(registration)
     if registration.status != RegistrationStatus.WAITING:
-        raise DomainError(f"{registration.name} står ikke på ventelisten.")
+        raise DomainError(_("%(name)s står ikke på ventelisten.", name=registration.name))
     if gathering.is_past(now):
-        raise DomainError("Samlingen er over.")
+        raise DomainError(_("Samlingen er over."))
     free = seats_left(gathering)
     if free == 0 and not over_capacity:
-        raise OverCapacity(f"Samlingen er full ({gathering.capacity} plasser). Bekreft at "
-                           f"{registration.name} skal få plass likevel.")
+        raise OverCapacity(_("Samlingen er full (%(capacity)s plasser). Bekreft at %(name)s skal få "
+                             "plass likevel.", capacity=gathering.capacity, name=registration.name))
     registration.status = RegistrationStatus.CONFIRMED
     registration.waiting_since = None
     registration.updated_at = now

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from .extensions import db
@@ -25,10 +27,10 @@ from .models import (
 )
 
 SECTOR_LABELS = {
-    Sector.PUBLIC: "Offentlig",
-    Sector.PRIVATE: "Privat",
-    Sector.NON_PROFIT: "Ideell",
-    Sector.VOLUNTEER: "Frivillig",
+    Sector.PUBLIC: _l("Offentlig"),
+    Sector.PRIVATE: _l("Privat"),
+    Sector.NON_PROFIT: _l("Ideell"),
+    Sector.VOLUNTEER: _l("Frivillig"),
 }
 
 
@@ -82,7 +84,7 @@ class SectorReach:
 
     @property
     def label(self) -> str:
-        return SECTOR_LABELS[self.sector]
+        return str(SECTOR_LABELS[self.sector])
 
 
 @dataclass(frozen=True)
@@ -271,7 +273,7 @@ def svg(chart: BarChart) -> Markup:
 
 
 def _percent(part: int, whole: int) -> str:
-    return f"{round(100 * part / whole)} %" if whole else "–"
+    return _("%(percent)s %%", percent=round(100 * part / whole)) if whole else "–"
 
 
 def fill_chart(upcoming: list[UpcomingFill]) -> BarChart:
@@ -279,15 +281,21 @@ def fill_chart(upcoming: list[UpcomingFill]) -> BarChart:
     largest = max([u.confirmed for u in upcoming if not u.capacity] or [0])
     items = []
     for u in upcoming:
-        if u.capacity:
-            note = f"{u.confirmed} av {u.capacity} ({_percent(u.confirmed, u.capacity)})"
+        if u.capacity and u.waiting:
+            note = _("%(confirmed)s av %(capacity)s (%(percent)s), %(waiting)s venter",
+                     confirmed=u.confirmed, capacity=u.capacity,
+                     percent=_percent(u.confirmed, u.capacity), waiting=u.waiting)
+        elif u.capacity:
+            note = _("%(confirmed)s av %(capacity)s (%(percent)s)", confirmed=u.confirmed,
+                     capacity=u.capacity, percent=_percent(u.confirmed, u.capacity))
+        elif u.waiting:
+            note = _("%(confirmed)s påmeldt, ingen grense, %(waiting)s venter",
+                     confirmed=u.confirmed, waiting=u.waiting)
         else:
-            note = f"{u.confirmed} påmeldt, ingen grense"
-        if u.waiting:
-            note += f", {u.waiting} venter"
+            note = _("%(confirmed)s påmeldt, ingen grense", confirmed=u.confirmed)
         items.append((u.title, [(u.confirmed, "filled")], u.capacity or largest, note))
-    return bar_chart("fill", "Påmelding til kommende samlinger",
-                     "Påmeldte med plass for hver kommende samling, som andel av kapasiteten.",
+    return bar_chart("fill", _("Påmelding til kommende samlinger"),
+                     _("Påmeldte med plass for hver kommende samling, som andel av kapasiteten."),
                      items)
 
 
@@ -297,29 +305,30 @@ def attendance_chart(past: list[PastAttendance]) -> BarChart:
     items = []
     for p in past:
         if p.attendance_recorded:
-            note = f"{p.attended} møtte, {p.no_shows} uteble (av {p.registered})"
+            note = _("%(attended)s møtte, %(no_shows)s uteble (av %(registered)s)",
+                     attended=p.attended, no_shows=p.no_shows, registered=p.registered)
             parts = [(p.attended, "filled"), (p.no_shows, "hatched")]
         else:
-            note = f"{p.registered} påmeldt, oppmøte ikke ført"
+            note = _("%(registered)s påmeldt, oppmøte ikke ført", registered=p.registered)
             parts = [(p.registered, "muted")]
         items.append((p.title, parts, largest, note))
-    return bar_chart("attendance", "Oppmøte på gjennomførte samlinger",
-                     "For hver gjennomførte samling: hvor mange som møtte (hel farge) og hvor "
-                     "mange som uteble (skravert), av dem som hadde plass.", items)
+    return bar_chart("attendance", _("Oppmøte på gjennomførte samlinger"),
+                     _("For hver gjennomførte samling: hvor mange som møtte (hel farge) og hvor "
+                       "mange som uteble (skravert), av dem som hadde plass."), items)
 
 
 def sector_charts(figures: Reach) -> tuple[BarChart, BarChart]:
     """Organisations and people by sector."""
-    def chart(chart_id, title, what, values):
+    def chart(chart_id, title, description, values):
         whole = sum(values)
         largest = max([*values, 0])
         items = [(s.label, [(v, "filled")], largest, f"{v} ({_percent(v, whole)})")
                  for s, v in zip(figures.sectors, values, strict=True)]
-        return bar_chart(chart_id, title, f"Antall {what} i hver sektor.", items)
+        return bar_chart(chart_id, title, description, items)
 
     return (
-        chart("sector-organisations", "Virksomheter etter sektor", "virksomheter",
-              [s.organisations for s in figures.sectors]),
-        chart("sector-people", "Personer etter sektor", "personer",
+        chart("sector-organisations", _("Virksomheter etter sektor"),
+              _("Antall virksomheter i hver sektor."), [s.organisations for s in figures.sectors]),
+        chart("sector-people", _("Personer etter sektor"), _("Antall personer i hver sektor."),
               [s.people for s in figures.sectors]),
     )

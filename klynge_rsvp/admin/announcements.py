@@ -4,6 +4,9 @@ from email import message_from_bytes, policy
 
 import sqlalchemy as sa
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
@@ -32,20 +35,21 @@ def _normalise_newlines(value):
 class AnnouncementForm(FlaskForm):
     """Subject and text, for which gathering, to whom."""
 
-    gathering = SelectField("Samling", coerce=int,
-                            validators=[InputRequired("Velg samlingen kunngjøringen gjelder.")])
+    gathering = SelectField(_l("Samling"), coerce=int,
+                            validators=[InputRequired(_l("Velg samlingen kunngjøringen gjelder."))])
     audience = RadioField(
-        "Mottakere",
+        _l("Mottakere"),
         choices=[SelectChoice(a.value, label) for a, label in announcements.AUDIENCE_LABELS.items()],
-        validators=[InputRequired("Velg hvem kunngjøringen skal til.")],
+        validators=[InputRequired(_l("Velg hvem kunngjøringen skal til."))],
     )
-    subject = StringField("Emne", filters=[_strip], validators=[
-        DataRequired("Skriv et emne."), Length(max=200, message="Emnet er for langt."), single_line])
-    body = TextAreaField("Tekst", filters=[_normalise_newlines], validators=[
-        DataRequired("Skriv teksten i kunngjøringen."),
-        Length(max=20000, message="Teksten er for lang."), plain_text],
+    subject = StringField(_l("Emne"), filters=[_strip], validators=[
+        DataRequired(_l("Skriv et emne.")), Length(max=200, message=_l("Emnet er for langt.")),
+        single_line])
+    body = TextAreaField(_l("Tekst"), filters=[_normalise_newlines], validators=[
+        DataRequired(_l("Skriv teksten i kunngjøringen.")),
+        Length(max=20000, message=_l("Teksten er for lang.")), plain_text],
         render_kw={"rows": 12})
-    submit = SubmitField("Lagre og forhåndsvis")
+    submit = SubmitField(_l("Lagre og forhåndsvis"))
 
     def fill_choices(self) -> None:
         gatherings = db.session.scalars(
@@ -59,7 +63,7 @@ class AnnouncementForm(FlaskForm):
 class SendForm(FlaskForm):
     """The one button that sends."""
 
-    submit = SubmitField("Send")
+    submit = SubmitField(_l("Send"))
 
 
 def get_announcement_or_404(announcement_id: int) -> Announcement:
@@ -116,7 +120,7 @@ def edit_announcement(announcement_id):
     """Change a draft before it is sent."""
     announcement = get_announcement_or_404(announcement_id)
     if announcement.queued_at is not None:
-        flash("Kunngjøringen er sendt og kan ikke endres.", "error")
+        flash(_("Kunngjøringen er sendt og kan ikke endres."), "error")
         return redirect(url_for(".announcement", announcement_id=announcement.id), 303)
     form = AnnouncementForm()
     form.fill_choices()
@@ -188,9 +192,10 @@ def send_announcement(announcement_id):
     else:
         db.session.commit()  # the announcement and every copy of it commit together
         if queued:
-            flash(f"Kunngjøringen er lagt i køen for {queued} mottakere.", "success")
+            flash(ngettext("Kunngjøringen er lagt i køen for %(num)s mottaker.",
+                           "Kunngjøringen er lagt i køen for %(num)s mottakere.", queued), "success")
         else:
-            flash("Kunngjøringen var allerede sendt. Ingen fikk den to ganger.", "info")
+            flash(_("Kunngjøringen var allerede sendt. Ingen fikk den to ganger."), "info")
     return redirect(url_for(".announcement", announcement_id=announcement.id), 303)
 
 

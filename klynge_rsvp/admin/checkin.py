@@ -1,6 +1,9 @@
 """Check-in at the door (a phone is enough), the QR code's landing page, and printable lists."""
 
+from collections.abc import Callable
+
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from .. import checkin, gatherings, rsvp
 from ..clock import utcnow
@@ -40,21 +43,21 @@ def scan(signed):
 def check_in(registration_id):
     """Check someone in (a form post, or fetch from checkin.js)."""
     return _change(get_registration_or_404(registration_id), checkin.check_in,
-                   "{name} er sjekket inn.")
+                   lambda name: _("%(name)s er sjekket inn.", name=name))
 
 
 @bp.post("/pameldinger/<int:registration_id>/innsjekk/angre", endpoint="check_in_undo")
 def undo_check_in(registration_id):
     """Take back a check-in."""
     return _change(get_registration_or_404(registration_id), checkin.undo,
-                   "Innsjekkingen av {name} er angret.")
+                   lambda name: _("Innsjekkingen av %(name)s er angret.", name=name))
 
 
 def _wants_json() -> bool:
     return request.headers.get("Accept", "").startswith("application/json")
 
 
-def _change(registration: Registration, action, done: str):
+def _change(registration: Registration, action, done: Callable[[str], str]):
     try:
         action(registration, now=utcnow(), by=me())
     except DomainError as error:
@@ -67,13 +70,13 @@ def _change(registration: Registration, action, done: str):
         if _wants_json():
             counts = gatherings.counts(registration.gathering)
             return jsonify(
-                message=done.format(name=registration.name),
+                message=done(registration.name),
                 checked_in=registration.checked_in_at is not None,
                 attended=counts.attended, confirmed=counts.confirmed,
                 row=render_template("admin/checkin/_person.html", person=registration,
                                     query=request.form.get("q", ""), back="list"),
             )
-        flash(done.format(name=registration.name), "success")
+        flash(done(registration.name), "success")
     if request.form.get("back") == "scan":
         return redirect(url_for(".checkin_scan", signed=checkin.sign(registration.id)), 303)
     return redirect(url_for(".checkin", gathering_id=registration.gathering_id,

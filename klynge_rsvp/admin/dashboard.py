@@ -2,39 +2,48 @@
 
 import sqlalchemy as sa
 from flask import render_template, request
+from flask_babel import lazy_gettext as _l
 
 from .. import statistics
 from ..clock import utcnow
 from ..extensions import db
-from ..models import AuditEntry, Gathering
+from ..models import AuditEntry, Gathering, GatheringStatus
 from . import bp
 
 AUDIT_PAGE_SIZE = 50
 
 # What the audit log's actions read as; an action not listed is shown as it is stored.
 ACTION_LABELS = {
-    "create": "Opprettet",
-    "edit": "Endret",
-    "publish": "Publiserte",
-    "move": "Flyttet",
-    "postpone": "Utsatte",
-    "reschedule": "Satte ny dato",
-    "cancel": "Avlyste",
-    "add_material": "La til materiale",
-    "remove_material": "Fjernet materiale",
-    "register": "Meldte på",
-    "promote": "Ga plass fra ventelisten",
-    "cancel_registration": "Meldte av",
-    "export": "Eksporterte påmeldingene",
-    "calendar_reply_confirmed": "Godtok kalendersvar",
-    "calendar_reply_rejected": "Avviste kalendersvar",
-    "send": "Sendte",
-    "resend": "Sendte e-post på nytt",
-    "unsubscribe": "Meldte av e-postlisten",
-    "organiser_create": "Opprettet arrangørkonto",
-    "organiser_role": "Endret rolle",
-    "organiser_deactivate": "Deaktiverte arrangørkonto",
-    "organiser_reactivate": "Aktiverte arrangørkonto",
+    "create": _l("Opprettet"),
+    "edit": _l("Endret"),
+    "publish": _l("Publiserte"),
+    "move": _l("Flyttet"),
+    "postpone": _l("Utsatte"),
+    "reschedule": _l("Satte ny dato"),
+    "cancel": _l("Avlyste"),
+    "add_material": _l("La til materiale"),
+    "remove_material": _l("Fjernet materiale"),
+    "register": _l("Meldte på"),
+    "promote": _l("Ga plass fra ventelisten"),
+    "cancel_registration": _l("Meldte av"),
+    "export": _l("Eksporterte påmeldingene"),
+    "calendar_reply_confirmed": _l("Godtok kalendersvar"),
+    "calendar_reply_rejected": _l("Avviste kalendersvar"),
+    "send": _l("Sendte"),
+    "resend": _l("Sendte e-post på nytt"),
+    "unsubscribe": _l("Meldte av e-postlisten"),
+    "organiser_create": _l("Opprettet arrangørkonto"),
+    "organiser_role": _l("Endret rolle"),
+    "organiser_deactivate": _l("Deaktiverte arrangørkonto"),
+    "organiser_reactivate": _l("Aktiverte arrangørkonto"),
+}
+
+# A gathering's status on the overview (upcoming gatherings are never "held").
+GATHERING_STATUS_LABELS = {
+    GatheringStatus.DRAFT: _l("Utkast"),
+    GatheringStatus.PUBLISHED: _l("Publisert"),
+    GatheringStatus.POSTPONED: _l("Utsatt"),
+    GatheringStatus.CANCELLED: _l("Avlyst"),
 }
 
 
@@ -48,6 +57,7 @@ def index():
     organisations_chart, people_chart = statistics.sector_charts(reach)
     return render_template(
         "admin/index.html", now=now, upcoming=upcoming, past=past, reach=reach,
+        statuses=GATHERING_STATUS_LABELS,
         failed_mail=statistics.failed_mail_count(),
         fill_chart=statistics.svg(statistics.fill_chart(upcoming)),
         attendance_chart=statistics.svg(statistics.attendance_chart(past)),

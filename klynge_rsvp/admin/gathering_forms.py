@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, tzinfo
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, StringField, SubmitField, TextAreaField, TimeField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
@@ -12,7 +14,8 @@ from ..clock import from_local, to_local
 from ..models import Gathering, GatheringStatus
 from ..public.forms import _normalise_newlines, _strip, plain_text, single_line
 
-FORMAT_SUGGESTIONS = ["Frokostmøte", "Seminar", "Webinar", "Konferanse", "Workshop", "Øvelse"]
+FORMAT_SUGGESTIONS = [_l("Frokostmøte"), _l("Seminar"), _l("Webinar"), _l("Konferanse"), _l("Workshop"),
+                      _l("Øvelse")]
 # Used when a deadline date is given without a time: the end of that day.
 END_OF_DAY = time(23, 59)
 
@@ -27,7 +30,7 @@ class NorwegianDateField(DateField):
         try:
             super().process_formdata(valuelist)
         except ValueError as error:
-            raise ValueError("Skriv datoen som dd.mm.åååå, for eksempel 24.02.2026.") from error
+            raise ValueError(_("Skriv datoen som dd.mm.åååå, for eksempel 24.02.2026.")) from error
 
 
 class NorwegianTimeField(TimeField):
@@ -40,7 +43,7 @@ class NorwegianTimeField(TimeField):
         try:
             super().process_formdata(valuelist)
         except ValueError as error:
-            raise ValueError("Skriv klokkeslettet som tt.mm, for eksempel 08.30.") from error
+            raise ValueError(_("Skriv klokkeslettet som tt.mm, for eksempel 08.30.")) from error
 
 
 class WholeNumberField(IntegerField):
@@ -50,52 +53,55 @@ class WholeNumberField(IntegerField):
         try:
             super().process_formdata(valuelist)
         except ValueError as error:
-            raise ValueError("Skriv et helt tall, for eksempel 40.") from error
+            raise ValueError(_("Skriv et helt tall, for eksempel 40.")) from error
 
 
 def _text(label, *, max_length, required_message=None, **kw):
     presence = InputRequired(required_message) if required_message else Optional()
+    too_long = _l("Teksten kan være høyst %(max)s tegn.", max=max_length)
     return StringField(label, filters=[_strip],
-                       validators=[presence, Length(max=max_length,
-                                                    message=f"Teksten kan være høyst {max_length} tegn."),
-                                   single_line], **kw)
+                       validators=[presence, Length(max=max_length, message=too_long), single_line], **kw)
 
 
 class GatheringForm(FlaskForm):
     """Create or edit a gathering. Times are typed as Oslo wall time and stored as UTC."""
 
-    title = _text("Tittel", max_length=200, required_message="Skriv inn en tittel.")
-    format = _text("Type samling", max_length=40, required_message="Skriv inn hva slags samling det er.",
+    title = _text(_l("Tittel"), max_length=200, required_message=_l("Skriv inn en tittel."))
+    format = _text(_l("Type samling"), max_length=40,
+                   required_message=_l("Skriv inn hva slags samling det er."),
                    render_kw={"list": "format-suggestions", "autocomplete": "off"})
-    theme = _text("Tema (valgfritt)", max_length=300)
+    theme = _text(_l("Tema (valgfritt)"), max_length=300)
     description = TextAreaField(
-        "Beskrivelse (valgfritt)", filters=[_normalise_newlines],
-        validators=[Optional(), Length(max=10000, message="Beskrivelsen kan være høyst 10 000 tegn."),
+        _l("Beskrivelse (valgfritt)"), filters=[_normalise_newlines],
+        validators=[Optional(), Length(max=10000, message=_l("Beskrivelsen kan være høyst 10 000 tegn.")),
                     plain_text], render_kw={"rows": 8},
     )
-    host = _text("Arrangør (valgfritt)", max_length=200)
-    start_date = NorwegianDateField("Dato", validators=[InputRequired("Velg datoen samlingen er.")])
-    start_time = NorwegianTimeField("Starter kl.", validators=[InputRequired("Skriv når samlingen starter.")])
-    end_time = NorwegianTimeField("Slutter kl.", validators=[InputRequired("Skriv når samlingen slutter.")])
-    end_date = NorwegianDateField("Sluttdato (valgfritt)", validators=[Optional()])
-    venue_name = _text("Sted", max_length=200, required_message="Skriv hvor samlingen er.")
-    venue_address = _text("Adresse (valgfritt)", max_length=300)
+    host = _text(_l("Arrangør (valgfritt)"), max_length=200)
+    start_date = NorwegianDateField(_l("Dato"), validators=[InputRequired(_l("Velg datoen samlingen er."))])
+    start_time = NorwegianTimeField(_l("Starter kl."),
+                                    validators=[InputRequired(_l("Skriv når samlingen starter."))])
+    end_time = NorwegianTimeField(_l("Slutter kl."),
+                                  validators=[InputRequired(_l("Skriv når samlingen slutter."))])
+    end_date = NorwegianDateField(_l("Sluttdato (valgfritt)"), validators=[Optional()])
+    venue_name = _text(_l("Sted"), max_length=200, required_message=_l("Skriv hvor samlingen er."))
+    venue_address = _text(_l("Adresse (valgfritt)"), max_length=300)
     capacity = WholeNumberField(
-        "Antall plasser (valgfritt)",
+        _l("Antall plasser (valgfritt)"),
         validators=[Optional(),
-                    NumberRange(min=0, max=100000, message="Antall plasser må være 0 eller mer.")],
+                    NumberRange(min=0, max=100000, message=_l("Antall plasser må være 0 eller mer."))],
         render_kw={"inputmode": "numeric", "min": 0},
     )
-    deadline_date = NorwegianDateField("Påmeldingsfrist, dato (valgfritt)", validators=[Optional()])
-    deadline_time = NorwegianTimeField("Påmeldingsfrist, klokkeslett (valgfritt)", validators=[Optional()])
+    deadline_date = NorwegianDateField(_l("Påmeldingsfrist, dato (valgfritt)"), validators=[Optional()])
+    deadline_time = NorwegianTimeField(_l("Påmeldingsfrist, klokkeslett (valgfritt)"),
+                                       validators=[Optional()])
     reminder_days_before = WholeNumberField(
-        "Påminnelse, antall dager før (valgfritt)",
-        validators=[Optional(), NumberRange(min=0, max=60, message="Skriv et tall fra 0 til 60.")],
+        _l("Påminnelse, antall dager før (valgfritt)"),
+        validators=[Optional(), NumberRange(min=0, max=60, message=_l("Skriv et tall fra 0 til 60."))],
         render_kw={"inputmode": "numeric", "min": 0, "max": 60},
     )
-    confirm_capacity = BooleanField("Ja, sett antall plasser lavere enn antallet som allerede har plass. "
-                                    "Ingen mister plassen sin.")
-    submit = SubmitField("Lagre")
+    confirm_capacity = BooleanField(_l("Ja, sett antall plasser lavere enn antallet som allerede har plass. "
+                                       "Ingen mister plassen sin."))
+    submit = SubmitField(_l("Lagre"))
 
     def __init__(self, *args, zone: tzinfo, gathering: Gathering | None = None, **kw):
         """`gathering`: the one being edited; once published, its time and place are locked."""
@@ -142,18 +148,19 @@ class GatheringForm(FlaskForm):
     def validate_end_time(self, field):
         starts, ends = self.starts_at(), self.ends_at()
         if starts and ends and ends <= starts:
-            raise ValidationError("Samlingen må slutte etter at den starter.")
+            raise ValidationError(_("Samlingen må slutte etter at den starter."))
 
     def validate_deadline_time(self, field):
         if field.data and not self.deadline_date.data:
-            raise ValidationError("Velg også en dato for fristen.")
+            raise ValidationError(_("Velg også en dato for fristen."))
 
     def validate_deadline_date(self, field):
         starts, deadline = self.starts_at(), self.deadline()
         if starts and deadline and deadline >= starts:
-            raise ValidationError("Påmeldingsfristen må være før samlingen starter"
-                                  + ("" if self.deadline_time.data else " (uten klokkeslett gjelder den "
-                                     "til kl. 23.59)") + ".")
+            raise ValidationError(
+                _("Påmeldingsfristen må være før samlingen starter.") if self.deadline_time.data
+                else _("Påmeldingsfristen må være før samlingen starter (uten klokkeslett gjelder den "
+                       "til kl. 23.59)."))
 
     def changes(self) -> dict:
         """The form as field values for gatherings.create_draft / gatherings.update."""
@@ -172,16 +179,16 @@ class GatheringForm(FlaskForm):
 class MaterialLinkForm(FlaskForm):
     """A link to a recording, slides or a report from the gathering."""
 
-    label = _text("Hva lenken er", max_length=200,
-                  required_message="Skriv hva lenken er, for eksempel «Opptak».")
+    label = _text(_l("Hva lenken er"), max_length=200,
+                  required_message=_l("Skriv hva lenken er, for eksempel «Opptak»."))
     url = StringField(
-        "Nettadresse", filters=[_strip],
-        validators=[InputRequired("Lim inn nettadressen."), Length(max=1000, message="Adressen er for lang."),
-                    single_line],
+        _l("Nettadresse"), filters=[_strip],
+        validators=[InputRequired(_l("Lim inn nettadressen.")),
+                    Length(max=1000, message=_l("Adressen er for lang.")), single_line],
         render_kw={"type": "url", "inputmode": "url", "placeholder": "https://"},
     )
-    submit = SubmitField("Legg til lenken")
+    submit = SubmitField(_l("Legg til lenken"))
 
     def validate_url(self, field):
         if not field.data.lower().startswith(("https://", "http://")) or len(field.data) < 11:
-            raise ValidationError("Adressen må begynne med https:// (eller http://).")
+            raise ValidationError(_("Adressen må begynne med https:// (eller http://)."))

@@ -2,6 +2,8 @@
 and links to material afterwards."""
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from .. import gatherings, rsvp
@@ -68,7 +70,7 @@ def new_gathering():
             form.form_errors.append(str(error))
         else:
             db.session.commit()
-            flash("Utkastet er lagret. Se det i forhåndsvisningen, og publiser når du er klar.",
+            flash(_("Utkastet er lagret. Se det i forhåndsvisningen, og publiser når du er klar."),
                   "success")
             return redirect(url_for(".gathering", gathering_id=gathering.id), 303)
     return _form_page(form, None)
@@ -96,10 +98,12 @@ def edit_gathering(gathering_id):
             form.form_errors.append(str(error))
         else:
             db.session.commit()
-            message = "Endringene er lagret."
+            message = _("Endringene er lagret.")
             if promoted:
-                message += (f" {len(promoted)} fikk plass fra ventelisten og har fått e-post om det: "
-                            + ", ".join(r.name for r in promoted) + ".")
+                message += " " + ngettext(
+                    "%(num)s fikk plass fra ventelisten og har fått e-post om det: %(names)s.",
+                    "%(num)s fikk plass fra ventelisten og har fått e-post om det: %(names)s.",
+                    len(promoted), names=", ".join(r.name for r in promoted))
             flash(message, "success")
             return redirect(url_for(".gathering", gathering_id=gathering.id), 303)
     return _form_page(form, gathering, capacity_warning=capacity_warning)
@@ -139,9 +143,9 @@ def publish_gathering(gathering_id):
         return redirect(url_for(".gathering", gathering_id=gathering.id), 303)
     db.session.commit()
     if not published:
-        flash("Samlingen var allerede publisert.", "info")
+        flash(_("Samlingen var allerede publisert."), "info")
         return redirect(url_for(".gathering", gathering_id=gathering.id), 303)
-    flash("Samlingen er publisert og åpen for påmelding.", "success")
+    flash(_("Samlingen er publisert og åpen for påmelding."), "success")
     return redirect(url_for(".gathering", gathering_id=gathering.id, publisert=1), 303)
 
 
@@ -159,7 +163,7 @@ def add_material(gathering_id):
             form.url.errors.append(str(error))
         else:
             db.session.commit()
-            flash(f"Lenken «{form.label.data}» er lagt til på samlingens side.", "success")
+            flash(_("Lenken «%(label)s» er lagt til på samlingens side.", label=form.label.data), "success")
             return redirect(url_for(".gathering", gathering_id=gathering.id, _anchor="materiale"), 303)
     return _gathering_page(gathering, form, status=422)
 
@@ -174,5 +178,5 @@ def remove_material(gathering_id, link_id):
     label = link.label
     gatherings.remove_link(link, now=utcnow(), by=me())
     db.session.commit()
-    flash(f"Lenken «{label}» er fjernet.", "success")
+    flash(_("Lenken «%(label)s» er fjernet.", label=label), "success")
     return redirect(url_for(".gathering", gathering_id=gathering_id, _anchor="materiale"), 303)

@@ -17,6 +17,9 @@ from html.parser import HTMLParser
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField, TextAreaField
@@ -34,25 +37,25 @@ from .gathering_forms import END_OF_DAY, NorwegianDateField, NorwegianTimeField
 
 
 def _message(required: bool, hint_label: str) -> TextAreaField:
-    presence = InputRequired("Skriv en beskjed til de påmeldte.") if required else Optional()
+    presence = InputRequired(_l("Skriv en beskjed til de påmeldte.")) if required else Optional()
     return TextAreaField(hint_label, filters=[_normalise_newlines], render_kw={"rows": 6},
                          validators=[presence, plain_text, Length(
-                             max=5000, message="Beskjeden kan være høyst 5000 tegn.")])
+                             max=5000, message=_l("Beskjeden kan være høyst 5000 tegn."))])
 
 
 def _venue(label: str, required: bool, max_length: int) -> StringField:
-    presence = InputRequired("Skriv hvor samlingen skal være.") if required else Optional()
+    presence = InputRequired(_l("Skriv hvor samlingen skal være.")) if required else Optional()
     return StringField(label, filters=[_strip], validators=[
         presence, single_line,
-        Length(max=max_length, message=f"Teksten kan være høyst {max_length} tegn.")])
+        Length(max=max_length, message=_l("Teksten kan være høyst %(max)s tegn.", max=max_length))])
 
 
 class ChangeForm(FlaskForm):
     """What every action's form has: the buttons of the three steps."""
 
-    preview = SubmitField("Forhåndsvis varselet")
-    confirm = SubmitField("Bekreft og send")
-    edit = SubmitField("Endre")
+    preview = SubmitField(_l("Forhåndsvis varselet"))
+    confirm = SubmitField(_l("Bekreft og send"))
+    edit = SubmitField(_l("Endre"))
 
     def __init__(self, *args, zone, **kw):
         super().__init__(*args, **kw)
@@ -72,13 +75,14 @@ class ChangeForm(FlaskForm):
 
 
 class TimeAndPlaceForm(ChangeForm):
-    start_date = NorwegianDateField("Ny dato", validators=[InputRequired("Velg datoen.")])
-    start_time = NorwegianTimeField("Starter kl.", validators=[InputRequired("Skriv når den starter.")])
-    end_time = NorwegianTimeField("Slutter kl.", validators=[InputRequired("Skriv når den slutter.")])
-    end_date = NorwegianDateField("Sluttdato (bare hvis den varer over flere dager)",
+    start_date = NorwegianDateField(_l("Ny dato"), validators=[InputRequired(_l("Velg datoen."))])
+    start_time = NorwegianTimeField(_l("Starter kl."),
+                                    validators=[InputRequired(_l("Skriv når den starter."))])
+    end_time = NorwegianTimeField(_l("Slutter kl."), validators=[InputRequired(_l("Skriv når den slutter."))])
+    end_date = NorwegianDateField(_l("Sluttdato (bare hvis den varer over flere dager)"),
                                   validators=[Optional()])
-    venue_name = _venue("Sted", True, 200)
-    venue_address = _venue("Adresse (valgfritt)", False, 300)
+    venue_name = _venue(_l("Sted"), True, 200)
+    venue_address = _venue(_l("Adresse (valgfritt)"), False, 300)
 
     def fill(self, gathering: Gathering) -> None:
         start, end = to_local(gathering.starts_at, self.zone), to_local(gathering.ends_at, self.zone)
@@ -97,14 +101,14 @@ class TimeAndPlaceForm(ChangeForm):
 
 
 class MoveForm(TimeAndPlaceForm):
-    message = _message(False, "Beskjed til de påmeldte (valgfritt)")
+    message = _message(False, _l("Beskjed til de påmeldte (valgfritt)"))
 
 
 class RescheduleForm(TimeAndPlaceForm):
-    deadline_date = NorwegianDateField("Svarfrist, dato",
-                                       validators=[InputRequired("Velg en svarfrist.")])
-    deadline_time = NorwegianTimeField("Svarfrist, klokkeslett (valgfritt)", validators=[Optional()])
-    message = _message(False, "Beskjed til de påmeldte (valgfritt)")
+    deadline_date = NorwegianDateField(_l("Svarfrist, dato"),
+                                       validators=[InputRequired(_l("Velg en svarfrist."))])
+    deadline_time = NorwegianTimeField(_l("Svarfrist, klokkeslett (valgfritt)"), validators=[Optional()])
+    message = _message(False, _l("Beskjed til de påmeldte (valgfritt)"))
 
     def fill(self, gathering: Gathering) -> None:
         self.venue_name.data, self.venue_address.data = gathering.venue_name, gathering.venue_address
@@ -115,15 +119,17 @@ class RescheduleForm(TimeAndPlaceForm):
 
 
 class PostponeForm(ChangeForm):
-    message = _message(True, "Beskjed til de påmeldte og på nettsiden")
+    message = _message(True, _l("Beskjed til de påmeldte og på nettsiden"))
 
 
 class CancelForm(ChangeForm):
-    message = _message(True, "Beskjed til de påmeldte og på nettsiden")
+    message = _message(True, _l("Beskjed til de påmeldte og på nettsiden"))
 
 
 @dataclass(frozen=True)
 class Action:
+    """One change an organiser can make; its texts are lazy, shown in the organiser's language."""
+
     endpoint: str
     title: str
     intro: str
@@ -141,52 +147,52 @@ TIME_AND_PLACE = ("start_date", "start_time", "end_time", "end_date", "venue_nam
 
 ACTIONS = {
     "move": Action(
-        "lifecycle_move", "Flytt samlingen",
-        "Bruk dette når samlingen får ny tid eller nytt sted som er kjent. Alle med plass får en "
-        "oppdatert kalenderinvitasjon som erstatter avtalen i kalenderen deres, og e-posten sier "
-        "hva som er endret. De på ventelisten får samme beskjed, uten kalenderinvitasjon. "
-        "Påminnelsen kommer før den nye datoen.",
+        "lifecycle_move", _l("Flytt samlingen"),
+        _l("Bruk dette når samlingen får ny tid eller nytt sted som er kjent. Alle med plass får en "
+           "oppdatert kalenderinvitasjon som erstatter avtalen i kalenderen deres, og e-posten sier "
+           "hva som er endret. De på ventelisten får samme beskjed, uten kalenderinvitasjon. "
+           "Påminnelsen kommer før den nye datoen."),
         MoveForm, lifecycle.move, (*TIME_AND_PLACE, "message"),
-        "Flytt og send varsel", "Samlingen er flyttet.",
-        "Tid og sted var allerede endret. Ingen fikk varselet to ganger.",
-        "Tid og sted er de samme som nå. Endre noe, eller gå tilbake."),
+        _l("Flytt og send varsel"), _l("Samlingen er flyttet."),
+        _l("Tid og sted var allerede endret. Ingen fikk varselet to ganger."),
+        _l("Tid og sted er de samme som nå. Endre noe, eller gå tilbake.")),
     "postpone": Action(
-        "lifecycle_postpone", "Utsett på ubestemt tid",
-        "Bruk dette når samlingen ikke blir som planlagt og ny dato ikke er bestemt. Påmeldingen "
-        "stenges, nettsiden viser «Utsatt på ubestemt tid» med beskjeden din, og samlingen tas ut "
-        "av kalenderen til alle med plass. Påmeldingene beholdes, og påminnelser stopper. Når "
-        "dere har ny dato, bruker dere «Gi ny dato».",
+        "lifecycle_postpone", _l("Utsett på ubestemt tid"),
+        _l("Bruk dette når samlingen ikke blir som planlagt og ny dato ikke er bestemt. Påmeldingen "
+           "stenges, nettsiden viser «Utsatt på ubestemt tid» med beskjeden din, og samlingen tas ut "
+           "av kalenderen til alle med plass. Påmeldingene beholdes, og påminnelser stopper. Når "
+           "dere har ny dato, bruker dere «Gi ny dato»."),
         PostponeForm, lifecycle.postpone, ("message",),
-        "Utsett og send varsel", "Samlingen er utsatt på ubestemt tid.",
-        "Samlingen var allerede utsatt. Ingen fikk varselet to ganger.",
-        "Samlingen er allerede utsatt."),
+        _l("Utsett og send varsel"), _l("Samlingen er utsatt på ubestemt tid."),
+        _l("Samlingen var allerede utsatt. Ingen fikk varselet to ganger."),
+        _l("Samlingen er allerede utsatt.")),
     "reschedule": Action(
-        "lifecycle_reschedule", "Gi ny dato",
-        "Samlingen får ny dato etter å ha vært utsatt. Alle med plass får en ny "
-        "kalenderinvitasjon og blir spurt om de fortsatt kan komme, med ja/nei med ett klikk. "
-        "Den som svarer nei, meldes av, og plassen går til ventelisten. Den som ikke har svart "
-        "innen svarfristen, får én påminnelse. Påmeldingen åpner igjen.",
+        "lifecycle_reschedule", _l("Gi ny dato"),
+        _l("Samlingen får ny dato etter å ha vært utsatt. Alle med plass får en ny "
+           "kalenderinvitasjon og blir spurt om de fortsatt kan komme, med ja/nei med ett klikk. "
+           "Den som svarer nei, meldes av, og plassen går til ventelisten. Den som ikke har svart "
+           "innen svarfristen, får én påminnelse. Påmeldingen åpner igjen."),
         RescheduleForm, lifecycle.reschedule,
         (*TIME_AND_PLACE, "deadline_date", "deadline_time", "message"),
-        "Gi ny dato og send invitasjoner", "Samlingen har fått ny dato.",
-        "Samlingen hadde allerede fått denne datoen. Ingen fikk invitasjonen to ganger.",
-        "Samlingen har allerede fått denne datoen."),
+        _l("Gi ny dato og send invitasjoner"), _l("Samlingen har fått ny dato."),
+        _l("Samlingen hadde allerede fått denne datoen. Ingen fikk invitasjonen to ganger."),
+        _l("Samlingen har allerede fått denne datoen.")),
     "cancel": Action(
-        "lifecycle_cancel", "Avlys samlingen",
-        "Samlingen avlyses for godt. Påmeldingen stenges, nettsiden viser «Avlyst» med beskjeden "
-        "din, og samlingen tas ut av kalenderen til alle med plass. Det kan ikke angres.",
+        "lifecycle_cancel", _l("Avlys samlingen"),
+        _l("Samlingen avlyses for godt. Påmeldingen stenges, nettsiden viser «Avlyst» med beskjeden "
+           "din, og samlingen tas ut av kalenderen til alle med plass. Det kan ikke angres."),
         CancelForm, lifecycle.cancel, ("message",),
-        "Avlys og send varsel", "Samlingen er avlyst.",
-        "Samlingen var allerede avlyst. Ingen fikk varselet to ganger.",
-        "Samlingen er allerede avlyst.", danger=True),
+        _l("Avlys og send varsel"), _l("Samlingen er avlyst."),
+        _l("Samlingen var allerede avlyst. Ingen fikk varselet to ganger."),
+        _l("Samlingen er allerede avlyst."), danger=True),
 }
 
 FIELD_HINTS = {
-    "message": "Skriv med egne ord hvorfor og hva som skjer videre. Den står i e-posten, og ved "
-               "utsettelse og avlysning også på nettsiden.",
-    "venue_address": "For eksempel «Øvre Ole Bulls plass 3, 5012 Bergen».",
-    "deadline_date": "De som ikke har svart innen fristen, får én påminnelse.",
-    "deadline_time": "Uten klokkeslett gjelder fristen til kl. 23.59.",
+    "message": _l("Skriv med egne ord hvorfor og hva som skjer videre. Den står i e-posten, og ved "
+                  "utsettelse og avlysning også på nettsiden."),
+    "venue_address": _l("For eksempel «Øvre Ole Bulls plass 3, 5012 Bergen»."),
+    "deadline_date": _l("De som ikke har svart innen fristen, får én påminnelse."),
+    "deadline_time": _l("Uten klokkeslett gjelder fristen til kl. 23.59."),
 }
 
 
@@ -263,11 +269,11 @@ def _change(name: str, gathering_id: int):
             if form.confirm.data:
                 db.session.commit()  # the change, its notices and the audit line together
                 flash(f"{action.done} {_notices(outcome.notified)}" if outcome.done
-                      else action.already, "success" if outcome.done else "info")
+                      else str(action.already), "success" if outcome.done else "info")
                 return redirect(_gathering_url(gathering), 303)
             if outcome.done:
                 return _render_preview(action, gathering, form, previews, outcome)
-            form.form_errors.append(action.unchanged)
+            form.form_errors.append(str(action.unchanged))
     return render_template("admin/lifecycle/form.html", action=action, gathering=gathering,
                            form=form, hints=FIELD_HINTS, back_url=_gathering_url(gathering)), \
         422 if form.errors or form.form_errors else 200
@@ -341,8 +347,9 @@ def _parts(raw: bytes) -> dict:
 
 def _notices(count: int) -> str:
     if count == 0:
-        return "Ingen var påmeldt, så ingen varsler er sendt."
-    return f"{count} {'varsel er' if count == 1 else 'varsler er'} lagt i køen for sending."
+        return _("Ingen var påmeldt, så ingen varsler er sendt.")
+    return ngettext("%(num)s varsel er lagt i køen for sending.",
+                    "%(num)s varsler er lagt i køen for sending.", count)
 
 
 def _gathering_url(gathering: Gathering) -> str:

@@ -2,33 +2,43 @@
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .. import history, outbox
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
+from ..i18n import DEFAULT_LANGUAGE
 from ..models import Announcement, OutboxMessage, OutboxStatus, Registration
 from . import bp
 
 PAGE_SIZE = 50
 
 STATUS_LABELS = {
-    OutboxStatus.PENDING: "Venter",
-    OutboxStatus.SENT: "Sendt",
-    OutboxStatus.FAILED: "Feilet",
+    OutboxStatus.PENDING: _l("Venter"),
+    OutboxStatus.SENT: _l("Sendt"),
+    OutboxStatus.FAILED: _l("Feilet"),
 }
 
 # What each kind of mail is, in words; a kind not listed is shown as it is stored.
 KIND_LABELS = {
-    "confirmation": "Bekreftelse",
-    "waiting_list": "Venteliste",
-    "promotion": "Fått plass",
-    "cancellation": "Avmelding",
-    "already_registered": "Allerede påmeldt",
-    "announcement": "Kunngjøring",
-    "announcement_list": "Nyhetsbrev",
-    "mailing_list_confirm": "Bekreft nyhetsbrev",
+    "confirmation": _l("Bekreftelse"),
+    "waiting_list": _l("Venteliste"),
+    "promotion": _l("Fått plass"),
+    "cancellation": _l("Avmelding"),
+    "already_registered": _l("Allerede påmeldt"),
+    "announcement": _l("Kunngjøring"),
+    "announcement_list": _l("Nyhetsbrev"),
+    "mailing_list_confirm": _l("Bekreft nyhetsbrev"),
+    "gathering_moved": _l("Ny tid eller nytt sted"),
+    "gathering_postponed": _l("Utsatt"),
+    "gathering_rescheduled": _l("Ny dato"),
+    "gathering_cancelled": _l("Avlyst"),
+    "reminder": _l("Påminnelse"),
+    "reconfirm_reminder": _l("Kan du fortsatt komme?"),
 }
 
 
@@ -60,12 +70,14 @@ def resend_mail(message_id):
     except DomainError as error:
         flash(str(error), "error")
     else:
-        kind = KIND_LABELS.get(message.kind, message.kind)
+        with force_locale(DEFAULT_LANGUAGE):  # the audit log is stored in Bokmål
+            kind = str(KIND_LABELS.get(message.kind, message.kind))
         history.audit("resend", by=current_user._get_current_object(), now=now,
                       gathering=_gathering_of(message),
                       summary=f"{kind} til {message.recipient}: «{message.subject}»")
         db.session.commit()
-        flash(f"E-posten til {message.recipient} er lagt i køen igjen.", "success")
+        flash(_("E-posten til %(recipient)s er lagt i køen igjen.", recipient=message.recipient),
+              "success")
     back = request.form.get("next")
     return redirect(back if _is_local(back) else url_for(".mail_log", status="failed"), 303)
 

@@ -9,6 +9,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, RadioField, SelectChoice, SelectField, StringField, SubmitField
@@ -18,15 +21,11 @@ from .. import history, organisers
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
+from ..i18n import DEFAULT_LANGUAGE
 from ..models import Organiser, OrganiserRole
+from ..organisers import ROLE_LABELS
 from ..public.forms import single_line
 from . import administrator_required, bp
-
-ROLE_LABELS = {
-    OrganiserRole.ADMINISTRATOR: "Administrator",
-    OrganiserRole.ORGANISER: "Arrangør",
-}
-
 
 # --- the rules ---------------------------------------------------------------------------------
 
@@ -47,12 +46,18 @@ def _would_leave_no_administrator(account: Organiser) -> bool:
     return account.is_administrator and account.active and _active_administrators() <= 1
 
 
+def _stored(role: OrganiserRole) -> str:
+    """The role as the audit log stores it: in Bokmål, whatever language the actor reads."""
+    with force_locale(DEFAULT_LANGUAGE):
+        return str(ROLE_LABELS[role]).lower()
+
+
 def create_account(*, email: str, name: str, role: OrganiserRole, password: str,
                    by: Organiser, now: datetime) -> Organiser:
     """A new account with a password the administrator passes on to the person."""
     account = organisers.create(email, password, name=name, role=role, now=now)
     history.audit("organiser_create", by=by, now=now,
-                  summary=f"{account.email} ({ROLE_LABELS[role].lower()})")
+                  summary=f"{account.email} ({_stored(role)})")
     return account
 
 
@@ -61,15 +66,14 @@ def change_role(account: Organiser, role: OrganiserRole, *, by: Organiser, now: 
     if account.role == role:
         return False
     if account.id == by.id:
-        raise DomainError("Du kan ikke endre din egen rolle. Be en annen administrator om det.")
+        raise DomainError(_("Du kan ikke endre din egen rolle. Be en annen administrator om det."))
     if role != OrganiserRole.ADMINISTRATOR and _would_leave_no_administrator(account):
-        raise DomainError("Det må finnes minst én aktiv administrator.")
+        raise DomainError(_("Det må finnes minst én aktiv administrator."))
     old = account.role
     account.role = role
     db.session.flush()
     history.audit("organiser_role", by=by, now=now,
-                  summary=f"{account.email}: {ROLE_LABELS[old].lower()} → "
-                          f"{ROLE_LABELS[role].lower()}")
+                  summary=f"{account.email}: {_stored(old)} → {_stored(role)}")
     return True
 
 
@@ -78,10 +82,10 @@ def deactivate(account: Organiser, *, by: Organiser, now: datetime) -> bool:
     if not account.active:
         return False
     if account.id == by.id:
-        raise DomainError("Du kan ikke deaktivere din egen konto.")
+        raise DomainError(_("Du kan ikke deaktivere din egen konto."))
     if _would_leave_no_administrator(account):
-        raise DomainError("Dette er den siste aktive administratoren, og kontoen kan ikke "
-                          "deaktiveres.")
+        raise DomainError(_("Dette er den siste aktive administratoren, og kontoen kan ikke "
+                            "deaktiveres."))
     account.active = False
     db.session.flush()
     history.audit("organiser_deactivate", by=by, now=now, summary=account.email)
@@ -109,29 +113,31 @@ _ROLE_CHOICES = [SelectChoice(role.value, label) for role, label in ROLE_LABELS.
 
 
 class NewOrganiserForm(FlaskForm):
-    email = StringField("E-post", filters=[_strip], validators=[
-        DataRequired("Skriv inn e-postadressen."), Length(max=254, message="Adressen er for lang."),
-        Email("Skriv inn en gyldig e-postadresse.", check_deliverability=False), single_line,
+    email = StringField(_l("E-post"), filters=[_strip], validators=[
+        DataRequired(_l("Skriv inn e-postadressen.")),
+        Length(max=254, message=_l("Adressen er for lang.")),
+        Email(_l("Skriv inn en gyldig e-postadresse."), check_deliverability=False), single_line,
     ], render_kw={"autocomplete": "off", "type": "email"})
-    name = StringField("Navn", filters=[_strip], validators=[
-        DataRequired("Skriv inn navnet."), Length(max=200, message="Navnet er for langt."),
+    name = StringField(_l("Navn"), filters=[_strip], validators=[
+        DataRequired(_l("Skriv inn navnet.")), Length(max=200, message=_l("Navnet er for langt.")),
         single_line,
     ], render_kw={"autocomplete": "off"})
-    role = RadioField("Rolle", choices=_ROLE_CHOICES, default=OrganiserRole.ORGANISER.value,
-                      validators=[InputRequired("Velg en rolle.")])
-    password = PasswordField("Passord", validators=[
-        DataRequired("Skriv inn et passord."), Length(max=500, message="Passordet er for langt."),
+    role = RadioField(_l("Rolle"), choices=_ROLE_CHOICES, default=OrganiserRole.ORGANISER.value,
+                      validators=[InputRequired(_l("Velg en rolle."))])
+    password = PasswordField(_l("Passord"), validators=[
+        DataRequired(_l("Skriv inn et passord.")),
+        Length(max=500, message=_l("Passordet er for langt.")),
     ], render_kw={"autocomplete": "new-password"})
-    password_again = PasswordField("Passordet en gang til", validators=[
-        DataRequired("Skriv inn passordet en gang til."),
-        EqualTo("password", "Passordene er ikke like."),
+    password_again = PasswordField(_l("Passordet en gang til"), validators=[
+        DataRequired(_l("Skriv inn passordet en gang til.")),
+        EqualTo("password", _l("Passordene er ikke like.")),
     ], render_kw={"autocomplete": "new-password"})
-    submit = SubmitField("Opprett kontoen")
+    submit = SubmitField(_l("Opprett kontoen"))
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Rolle", choices=_ROLE_CHOICES, validators=[InputRequired()])
-    submit = SubmitField("Endre rolle")
+    role = SelectField(_l("Rolle"), choices=_ROLE_CHOICES, validators=[InputRequired()])
+    submit = SubmitField(_l("Endre rolle"))
 
 
 def get_account_or_404(organiser_id: int) -> Organiser:
@@ -166,8 +172,8 @@ def new_organiser():
             form.form_errors.append(str(error))
         else:
             db.session.commit()
-            flash(f"Kontoen for {account.email} er opprettet. Gi passordet til personen på en "
-                  "trygg måte, for eksempel muntlig.", "success")
+            flash(_("Kontoen for %(email)s er opprettet. Gi passordet til personen på en "
+                    "trygg måte, for eksempel muntlig.", email=account.email), "success")
             return redirect(url_for(".organisers"), 303)
     return render_template("admin/organisers/new.html", form=form,
                            min_length=current_app.config["PASSWORD_MIN_LENGTH"]), \
@@ -183,7 +189,8 @@ def change_organiser_role(organiser_id):
         abort(400)
     account, role = get_account_or_404(organiser_id), OrganiserRole(form.role.data)
     _act(change_role, account, role,
-         done=f"{account.email} har nå rollen {ROLE_LABELS[role].lower()}.")
+         done=_("%(email)s har nå rollen %(role)s.", email=account.email,
+                role=str(ROLE_LABELS[role]).lower()))
     return redirect(url_for(".organisers"), 303)
 
 
@@ -192,7 +199,7 @@ def change_organiser_role(organiser_id):
 def deactivate_organiser(organiser_id):
     """Close the account: it can no longer log in."""
     account = get_account_or_404(organiser_id)
-    _act(deactivate, account, done=f"Kontoen for {account.email} er deaktivert.")
+    _act(deactivate, account, done=_("Kontoen for %(email)s er deaktivert.", email=account.email))
     return redirect(url_for(".organisers"), 303)
 
 
@@ -201,7 +208,7 @@ def deactivate_organiser(organiser_id):
 def reactivate_organiser(organiser_id):
     """Open a closed account again."""
     account = get_account_or_404(organiser_id)
-    _act(reactivate, account, done=f"Kontoen for {account.email} er aktiv igjen.")
+    _act(reactivate, account, done=_("Kontoen for %(email)s er aktiv igjen.", email=account.email))
     return redirect(url_for(".organisers"), 303)
 
 

@@ -1,5 +1,6 @@
 """Forms for organisers acting on registrations."""
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
@@ -11,27 +12,27 @@ class OnBehalfForm(RegistrationForm):
     """The public registration form, worded for an organiser registering someone else."""
 
     name = StringField(
-        "Navn", filters=[_strip],
-        validators=[DataRequired("Skriv inn navnet."),
-                    Length(max=200, message="Navnet kan være høyst 200 tegn."), single_line],
+        _l("Navn"), filters=[_strip],
+        validators=[DataRequired(_l("Skriv inn navnet.")),
+                    Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line],
         render_kw={"autocomplete": "off"},
     )
     organisation = StringField(
-        "Virksomhet eller organisasjon", filters=[_strip],
-        validators=[DataRequired("Skriv inn hvilken virksomhet personen kommer fra."),
-                    Length(max=200, message="Navnet kan være høyst 200 tegn."), single_line],
+        _l("Virksomhet eller organisasjon"), filters=[_strip],
+        validators=[DataRequired(_l("Skriv inn hvilken virksomhet personen kommer fra.")),
+                    Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line],
         render_kw={"autocomplete": "off"},
     )
     consent = BooleanField(
-        "Personen har sagt ja til at opplysningene lagres, slik personvernerklæringen beskriver.",
-        validators=[DataRequired("Bekreft at personen har sagt ja til at opplysningene lagres.")],
+        _l("Personen har sagt ja til at opplysningene lagres, slik personvernerklæringen beskriver."),
+        validators=[DataRequired(_l("Bekreft at personen har sagt ja til at opplysningene lagres."))],
     )
-    submit = SubmitField("Meld på")
+    submit = SubmitField(_l("Meld på"))
 
 
 class CancelRegistrationForm(FlaskForm):
     """Cancel someone's registration, after seeing who it is."""
 
-    note = StringField("Begrunnelse (valgfritt, vises bare for arrangørene)", filters=[_strip],
-                       validators=[Optional(), Length(max=300, message="Høyst 300 tegn."), single_line])
-    submit = SubmitField("Ja, meld av")
+    note = StringField(_l("Begrunnelse (valgfritt, vises bare for arrangørene)"), filters=[_strip],
+                       validators=[Optional(), Length(max=300, message=_l("Høyst 300 tegn.")), single_line])
+    submit = SubmitField(_l("Ja, meld av"))

@@ -1,16 +1,42 @@
 """Organisers' pages for the registrations of a gathering: list, add, cancel, promote, history."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from .. import checkin, gatherings, rsvp
 from ..clock import utcnow
 from ..errors import DomainError
+from ..exports import STATUS_LABELS
 from ..extensions import db
 from ..models import Registration, RegistrationStatus, Sector
 from ..public.forms import SECTOR_CHOICES
+from ..statistics import SECTOR_LABELS
 from . import bp
 from .gatherings import get_gathering_or_404, me
 from .registration_forms import CancelRegistrationForm, OnBehalfForm
+
+# What each history event and each email about a registration reads as on its page; a kind
+# not listed is shown as it is stored.
+EVENT_LABELS = {
+    "registered": _l("Påmeldt med plass"),
+    "waiting": _l("Satt på venteliste"),
+    "promoted": _l("Fikk plass fra ventelisten"),
+    "cancelled": _l("Avmeldt"),
+    "checked_in": _l("Sjekket inn"),
+    "check_in_undone": _l("Innsjekking angret"),
+    "reconfirmed": _l("Bekreftet at de kommer"),
+    "moved_to_waiting": _l("Flyttet til venteliste"),
+}
+MAIL_LABELS = {
+    "confirmation": _l("Bekreftelse med kalenderinvitasjon"),
+    "waiting_list": _l("Plass på venteliste"),
+    "promotion": _l("Fått plass, med kalenderinvitasjon"),
+    "cancellation": _l("Avmelding"),
+    "already_registered": _l("Allerede påmeldt (lenken på nytt)"),
+    "reminder": _l("Påminnelse"),
+}
+MAIL_STATUS_LABELS = {"pending": _l("Venter på sending"), "sent": _l("Sendt"), "failed": _l("Feilet")}
 
 
 def get_registration_or_404(registration_id: int) -> Registration:
@@ -38,7 +64,7 @@ def list_registrations(gathering_id):
         "admin/registrations/index.html", gathering=gathering, chosen=chosen,
         registrations=rsvp.registrations_of(gathering, **chosen),
         positions=rsvp.waiting_positions(gathering), counts=gatherings.counts(gathering),
-        sectors=SECTOR_CHOICES, export_args={k: v for k, v in request.args.items()
+        sectors=SECTOR_CHOICES, statuses=STATUS_LABELS, export_args={k: v for k, v in request.args.items()
                                              if k in ("status", "sektor", "q") and v},
     )
 
@@ -58,10 +84,13 @@ def new_registration(gathering_id):
             form.form_errors.append(str(error))
         else:
             db.session.commit()
-            where = ("har fått plass" if registration.status == RegistrationStatus.CONFIRMED
-                     else "står på ventelisten")
-            flash(f"{registration.name} er meldt på og {where}. Vi har sendt e-post om det.",
-                  "success")
+            if registration.status == RegistrationStatus.CONFIRMED:
+                done = _("%(name)s er meldt på og har fått plass. Vi har sendt e-post om det.",
+                         name=registration.name)
+            else:
+                done = _("%(name)s er meldt på og står på ventelisten. Vi har sendt e-post om det.",
+                         name=registration.name)
+            flash(done, "success")
             return redirect(url_for(".registrations", gathering_id=gathering.id), 303)
     status = 422 if form.errors or form.form_errors else 200
     return render_template("admin/registrations/new.html", gathering=gathering, form=form), status
@@ -75,7 +104,8 @@ def show_registration(registration_id):
         "admin/registrations/show.html", registration=registration,
         gathering=registration.gathering, position=rsvp.waiting_position(registration),
         mails=rsvp.mails_of(registration), seats_left=rsvp.seats_left(registration.gathering),
-        now=utcnow(), signed=checkin.sign(registration.id),
+        now=utcnow(), signed=checkin.sign(registration.id), event_labels=EVENT_LABELS,
+        mail_labels=MAIL_LABELS, mail_status=MAIL_STATUS_LABELS, sector_labels=SECTOR_LABELS,
     )
 
 
@@ -87,14 +117,15 @@ def cancel_registration(registration_id):
     form = CancelRegistrationForm()
     if form.validate_on_submit():
         if registration.status == RegistrationStatus.CANCELLED:
-            flash(f"{registration.name} var allerede meldt av.", "info")
+            flash(_("%(name)s var allerede meldt av.", name=registration.name), "info")
         else:
             promoted = rsvp.cancel_by_organiser(registration, now=utcnow(), by=me(),
                                                 note=form.note.data or "")
             db.session.commit()
-            message = f"{registration.name} er meldt av og har fått e-post om det."
+            message = _("%(name)s er meldt av og har fått e-post om det.", name=registration.name)
             if promoted:
-                message += " Fikk plass fra ventelisten: " + ", ".join(r.name for r in promoted) + "."
+                message += " " + _("Fikk plass fra ventelisten: %(names)s.",
+                                   names=", ".join(r.name for r in promoted))
             flash(message, "success")
         return redirect(url_for(".registration", registration_id=registration.id), 303)
     return render_template("admin/registrations/cancel.html", registration=registration,
@@ -120,8 +151,8 @@ def promote_registration(registration_id):
             return redirect(url_for(".registration", registration_id=registration.id), 303)
         else:
             db.session.commit()
-            flash(f"{registration.name} har fått plass og har fått e-post med kalenderinvitasjon.",
-                  "success")
+            flash(_("%(name)s har fått plass og har fått e-post med kalenderinvitasjon.",
+                    name=registration.name), "success")
             return redirect(url_for(".registration", registration_id=registration.id), 303)
     gathering = registration.gathering
     return render_template(

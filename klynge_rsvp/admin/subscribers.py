@@ -1,22 +1,17 @@
 """The network's mailing list, as organisers see it: who is on it, and the counts."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import mailing_list
 from ..clock import utcnow
 from ..extensions import db
-from ..mailing_list import SubscriberState
+from ..mailing_list import STATE_LABELS, SubscriberState
 from ..models import Subscriber
 from . import bp
 
 PAGE_SIZE = 50
-
-STATE_LABELS = {
-    SubscriberState.CONFIRMED: "På listen",
-    SubscriberState.PENDING: "Har ikke bekreftet",
-    SubscriberState.UNSUBSCRIBED: "Meldt av",
-}
 
 
 @bp.get("/abonnenter")
@@ -38,5 +33,5 @@ def unsubscribe_subscriber(subscriber_id):
     subscriber = db.session.get(Subscriber, subscriber_id) or abort(404)
     if mailing_list.unsubscribe(subscriber, now=utcnow(), by=current_user._get_current_object()):
         db.session.commit()
-        flash(f"{subscriber.email} er meldt av e-postlisten.", "success")
+        flash(_("%(email)s er meldt av e-postlisten.", email=subscriber.email), "success")
     return redirect(url_for(".subscribers"), 303)

@@ -1,6 +1,8 @@
 """Organisers log in and out."""
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SubmitField
@@ -15,13 +17,15 @@ bp = Blueprint("auth", __name__, url_prefix="/arrangor")
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("E-post", validators=[DataRequired("Skriv inn e-postadressen din."),
-                                             Length(max=254)],
-                       render_kw={"autocomplete": "username"})
-    password = PasswordField("Passord", validators=[DataRequired("Skriv inn passordet ditt."),
-                                                    Length(max=500)],
-                             render_kw={"autocomplete": "current-password"})
-    submit = SubmitField("Logg inn")
+    email = EmailField(_l("E-post"), validators=[
+        DataRequired(_l("Skriv inn e-postadressen din.")),
+        Length(max=254, message=_l("E-postadressen er for lang.")),
+    ], render_kw={"autocomplete": "username"})
+    password = PasswordField(_l("Passord"), validators=[
+        DataRequired(_l("Skriv inn passordet ditt.")),
+        Length(max=500, message=_l("Passordet er for langt.")),
+    ], render_kw={"autocomplete": "current-password"})
+    submit = SubmitField(_l("Logg inn"))
 
 
 def _login_limit():
@@ -49,7 +53,7 @@ def login():
             login_user(organiser)
             return redirect(_safe_next(request.args.get("next")))
         # One message whether the address or the password was wrong.
-        form.form_errors.append("Feil e-postadresse eller passord.")
+        form.form_errors.append(_("Feil e-postadresse eller passord."))
     return render_template("auth/login.html", form=form), 422 if form.errors else 200
 
 
@@ -58,7 +62,7 @@ def login():
 def logout():
     """Log out (POST with CSRF, so a link on another site cannot log you out)."""
     logout_user()
-    flash("Du er logget ut.", "success")
+    flash(_("Du er logget ut."), "success")
     return redirect(url_for("auth.login"))
 
 
@@ -66,7 +70,8 @@ def init_app(app: Flask) -> None:
     """Flask-Login and Flask-Limiter set-up."""
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Logg inn for å se denne siden."
+    login_manager.login_message = _l("Logg inn for å se denne siden.")
+    login_manager.localize_callback = str  # the lazy message, in the language of the request
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
     limiter.init_app(app)

@@ -5,6 +5,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, url_for
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from .. import calendars
@@ -34,11 +35,12 @@ def feed_gatherings() -> list[Gathering]:
 @bp.get("/kalender.ics")
 def calendar():
     """All gatherings as one calendar to subscribe to (METHOD:PUBLISH, no attendees)."""
-    name = f"{current_app.config['KLYNGE_NETWORK_NAME']}: samlinger"
+    name = _("%(network)s: samlinger", network=current_app.config["KLYNGE_NETWORK_NAME"])
     response = Response(calendars.feed(feed_gatherings(), now=utcnow(), name=name),
                         mimetype="text/calendar")
     response.headers["Content-Disposition"] = 'inline; filename="samlinger.ics"'
     response.headers["Cache-Control"] = f"public, max-age={FEED_CACHE_SECONDS}"
+    response.vary.update(("Accept-Language", "Cookie"))  # the calendar's name follows the language
     return response
 
 

@@ -3,6 +3,8 @@
 import json
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectChoice, SubmitField
 from wtforms.validators import DataRequired, InputRequired
@@ -18,15 +20,15 @@ from . import bp
 class CancelForm(FlaskForm):
     """Cancel my registration (CSRF-protected, one button)."""
 
-    submit = SubmitField("Meld meg av")
+    submit = SubmitField(_l("Meld meg av"))
 
 
 class EraseForm(FlaskForm):
     """Erase my registration and my data, after saying I understand."""
 
-    confirm = BooleanField("Jeg forstår at påmeldingen og opplysningene mine slettes for godt.",
-                           validators=[DataRequired("Kryss av for å bekrefte at du vil slette.")])
-    submit = SubmitField("Slett påmeldingen og opplysningene mine")
+    confirm = BooleanField(_l("Jeg forstår at påmeldingen og opplysningene mine slettes for godt."),
+                           validators=[DataRequired(_l("Kryss av for å bekrefte at du vil slette."))])
+    submit = SubmitField(_l("Slett påmeldingen og opplysningene mine"))
 
 
 def get_registration_or_404(token: str) -> Registration:
@@ -68,11 +70,11 @@ def cancel(token):
     if not form.validate_on_submit():
         abort(400)
     if registration.gathering.is_past(utcnow()):
-        flash("Samlingen er over, og påmeldingen kan ikke lenger endres.", "error")
+        flash(_("Samlingen er over, og påmeldingen kan ikke lenger endres."), "error")
     else:
         rsvp.cancel(registration, now=utcnow())
         db.session.commit()
-        flash("Du er meldt av. Vi har sendt en bekreftelse på e-post.", "success")
+        flash(_("Du er meldt av. Vi har sendt en bekreftelse på e-post."), "success")
     return redirect(url_for(".show", token=token), 303)
 
 
@@ -109,7 +111,7 @@ def erase(token):
     if form.validate_on_submit():
         privacy.erase(registration, now=utcnow())
         db.session.commit()
-        flash("Påmeldingen og opplysningene dine er slettet.", "success")
+        flash(_("Påmeldingen og opplysningene dine er slettet."), "success")
         return redirect(url_for("public.gathering", slug=registration.gathering.slug), 303)
     return _private(render_template("manage/erase.html", registration=registration,
                                     gathering=registration.gathering, form=form),
@@ -119,11 +121,11 @@ def erase(token):
 class ReconfirmForm(FlaskForm):
     """Still coming on the new date? The link in the mail preselects the answer."""
 
-    answer = RadioField("Kan du komme på den nye datoen?",
-                        choices=[SelectChoice("ja", "Ja, jeg kommer"),
-                                 SelectChoice("nei", "Nei, jeg kan ikke komme – meld meg av")],
-                        validators=[InputRequired("Velg ja eller nei.")])
-    submit = SubmitField("Send svaret")
+    answer = RadioField(_l("Kan du komme på den nye datoen?"),
+                        choices=[SelectChoice("ja", _l("Ja, jeg kommer")),
+                                 SelectChoice("nei", _l("Nei, jeg kan ikke komme – meld meg av"))],
+                        validators=[InputRequired(_l("Velg ja eller nei."))])
+    submit = SubmitField(_l("Send svaret"))
 
 
 @bp.route("/<token>/ny-dato", methods=["GET", "POST"])
@@ -144,11 +146,11 @@ def reconfirm(token):
         else:
             db.session.commit()
             if not outcome.done:
-                flash("Svaret ditt var allerede registrert.", "success")
+                flash(_("Svaret ditt var allerede registrert."), "success")
             elif coming:
-                flash("Takk! Vi har notert at du kommer på den nye datoen.", "success")
+                flash(_("Takk! Vi har notert at du kommer på den nye datoen."), "success")
             else:
-                flash("Du er meldt av, og plassen går videre. Vi har sendt en bekreftelse på e-post.",
+                flash(_("Du er meldt av, og plassen går videre. Vi har sendt en bekreftelse på e-post."),
                       "success")
             return redirect(url_for(".show", token=token), 303)
     return _private(render_template("manage/reconfirm.html", registration=registration,

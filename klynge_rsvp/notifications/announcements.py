@@ -10,7 +10,7 @@ from flask import current_app, render_template
 from ..links import absolute_url, base_host
 from ..models import Announcement, Audience
 from ..outbox import ComposedMail
-from .message import build
+from .message import build, in_language
 
 KIND_TO_REGISTRANTS = "announcement"
 KIND_TO_MAILING_LIST = "announcement_list"
@@ -28,12 +28,23 @@ def unsubscribe_headers(unsubscribe_url: str) -> dict[str, str]:
 
 def compose_announcement(announcement: Announcement, *, to_name: str, to_email: str,
                          now: datetime, manage_url: str | None = None,
-                         unsubscribe_url: str | None = None) -> ComposedMail:
+                         unsubscribe_url: str | None = None,
+                         language: str | None = None) -> ComposedMail:
     """One copy of an announcement.
 
     To a registrant (transactional, about the gathering they registered for): their manage link,
     no unsubscribe. To the mailing list: a one-click unsubscribe link and the List-* headers.
+    The organisers' subject and text stay as written; the rest is in `language` (the
+    registrant's; subscribers have none, so Bokmål).
     """
+    with in_language(language):
+        return _compose_announcement(announcement, to_name=to_name, to_email=to_email, now=now,
+                                     manage_url=manage_url, unsubscribe_url=unsubscribe_url)
+
+
+def _compose_announcement(announcement: Announcement, *, to_name: str, to_email: str,
+                          now: datetime, manage_url: str | None,
+                          unsubscribe_url: str | None) -> ComposedMail:
     gathering = announcement.gathering
     context = {
         "subject": announcement.subject,

@@ -8,14 +8,17 @@ same news without one.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+
+from flask_babel import gettext as _
 
 from .. import calendars
 from ..formatting import long_date
 from ..links import absolute_url
 from ..models import Registration, RegistrationStatus
 from ..outbox import ComposedMail
-from .message import to_registrant
+from .message import in_registrants_language, to_registrant
 
 
 def _has_seat(registration: Registration) -> bool:
@@ -30,33 +33,59 @@ def reconfirm_links(registration: Registration) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class ShownChange:
+    """One change as the reader sees it, in their language."""
+
+    label: str
+    before: str
+    after: str
+
+
+def _shown(change) -> ShownChange:
+    # A lifecycle.Difference is lazy (label and times follow the current language): read it
+    # here, inside the reader's language.
+    return ShownChange(str(change.label), str(change.before), str(change.after))
+
+
+@in_registrants_language
 def compose_moved(registration: Registration, *, changes: Sequence, message: str,
                   position: int | None, now: datetime) -> ComposedMail:
     """Time or place changed: what changed, in words, and the updated invitation (REQUEST)."""
-    labels = {change.label for change in changes}
-    what = {frozenset({"Tid"}): "Ny tid", frozenset({"Sted"}): "Nytt sted"}.get(
-        frozenset(labels), "Ny tid og nytt sted")
+    shown = [_shown(change) for change in changes]
+    labels = {change.label for change in shown}  # Bokmål, or already in the reader's language
+    time, place = bool(labels & {"Tid", _("Tid")}), bool(labels & {"Sted", _("Sted")})
+    title = registration.gathering.title
+    if time and not place:
+        subject = _("Ny tid: %(title)s", title=title)
+    elif place and not time:
+        subject = _("Nytt sted: %(title)s", title=title)
+    else:
+        subject = _("Ny tid og nytt sted: %(title)s", title=title)
     seat = _has_seat(registration)
     return to_registrant(
-        "gathering_moved", registration, f"{what}: {registration.gathering.title}", now=now,
+        "gathering_moved", registration, subject, now=now,
         calendar=calendars.invitation(registration, now=now) if seat else None,
         method="REQUEST" if seat else None,
-        changes=changes, message=message, position=position, has_seat=seat,
+        changes=shown, message=message, position=position, has_seat=seat,
     )
 
 
+@in_registrants_language
 def compose_postponed(registration: Registration, *, message: str, position: int | None,
                       now: datetime) -> ComposedMail:
     """Postponed indefinitely: the calendar entry is removed (CANCEL, "Utsatt: …")."""
     seat = _has_seat(registration)
     return to_registrant(
-        "gathering_postponed", registration, f"Utsatt: {registration.gathering.title}", now=now,
+        "gathering_postponed", registration,
+        _("Utsatt: %(title)s", title=registration.gathering.title), now=now,
         calendar=calendars.postponement(registration, now=now) if seat else None,
         method="CANCEL" if seat else None,
         message=message, position=position, has_seat=seat,
     )
 
 
+@in_registrants_language
 def compose_rescheduled(registration: Registration, *, message: str, position: int | None,
                         now: datetime) -> ComposedMail:
     """A postponed gathering has a new date: a new invitation (new UID) and "are you coming?"."""
@@ -64,7 +93,8 @@ def compose_rescheduled(registration: Registration, *, message: str, position: i
     title = registration.gathering.title
     return to_registrant(
         "gathering_rescheduled", registration,
-        f"Ny dato: {title} – kan du fortsatt komme?" if seat else f"Ny dato: {title}", now=now,
+        _("Ny dato: %(title)s – kan du fortsatt komme?", title=title) if seat
+        else _("Ny dato: %(title)s", title=title), now=now,
         calendar=calendars.invitation(registration, now=now) if seat else None,
         method="REQUEST" if seat else None,
         message=message, position=position, has_seat=seat,
@@ -72,34 +102,39 @@ def compose_rescheduled(registration: Registration, *, message: str, position: i
     )
 
 
+@in_registrants_language
 def compose_cancelled(registration: Registration, *, message: str, position: int | None,
                       was_postponed: bool, now: datetime) -> ComposedMail:
     """Cancelled by the organisers: the calendar entry is cancelled (CANCEL)."""
     seat = _has_seat(registration)
     return to_registrant(
-        "gathering_cancelled", registration, f"Avlyst: {registration.gathering.title}", now=now,
+        "gathering_cancelled", registration,
+        _("Avlyst: %(title)s", title=registration.gathering.title), now=now,
         calendar=calendars.withdrawal(registration, now=now) if seat else None,
         method="CANCEL" if seat else None,
         message=message, position=position, has_seat=seat, was_postponed=was_postponed,
     )
 
 
+@in_registrants_language
 def compose_reminder(registration: Registration, *, now: datetime) -> ComposedMail:
     """Soon: the practical details and the current invitation once more (REQUEST)."""
     gathering = registration.gathering
     return to_registrant(
         "reminder", registration,
-        f"Påminnelse: {gathering.title} {long_date(gathering.starts_at)}", now=now,
+        _("Påminnelse: %(title)s %(date)s", title=gathering.title,
+          date=long_date(gathering.starts_at)), now=now,
         calendar=calendars.invitation(registration, now=now), method="REQUEST",
         asked=registration.reconfirmation.value == "pending", **reconfirm_links(registration),
     )
 
 
+@in_registrants_language
 def compose_reconfirm_reminder(registration: Registration, *, now: datetime) -> ComposedMail:
     """No answer by the deadline: are you still coming on the new date? (REQUEST as it stands)"""
     return to_registrant(
         "reconfirm_reminder", registration,
-        f"Kan du fortsatt komme? {registration.gathering.title}", now=now,
+        _("Kan du fortsatt komme? %(title)s", title=registration.gathering.title), now=now,
         calendar=calendars.invitation(registration, now=now), method="REQUEST",
         **reconfirm_links(registration),
     )

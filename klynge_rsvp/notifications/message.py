@@ -1,7 +1,11 @@
-"""The MIME message every email is built with."""
+"""The MIME message every email is built with, and the language it is written in."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from email import charset as email_charset
@@ -13,11 +17,49 @@ from email.mime.text import MIMEText
 from email.utils import make_msgid
 
 from flask import current_app, render_template
+from flask_babel import force_locale
 from flask_mail import Message
 
+from ..i18n import DEFAULT_LANGUAGE, LANGUAGES
 from ..links import absolute_url, base_host
 from ..models import Registration
 from ..outbox import ComposedMail
+
+# The language of the mail being composed (None: no in_language block is open).
+_composing_in: ContextVar[str | None] = ContextVar("composing_in", default=None)
+
+
+def mail_language(code: str | None) -> str:
+    """One of our languages: the code itself if we have it, else Bokmål."""
+    return code if code in LANGUAGES else DEFAULT_LANGUAGE
+
+
+@contextmanager
+def in_language(code: str | None) -> Iterator[str]:
+    """Compose in this language, whatever the request's: gettext, templates and dates.
+
+    Everything a mail says (subject, text, HTML, the calendar part's words, dates) must be
+    made inside the block.
+    """
+    language = mail_language(code)
+    token = _composing_in.set(language)
+    try:
+        with force_locale(language):
+            yield language
+    finally:
+        _composing_in.reset(token)
+
+
+def in_registrants_language(compose: Callable[..., ComposedMail]) -> Callable[..., ComposedMail]:
+    """Decorates a compose_* function whose first argument is the registration: the whole
+    mail is composed in the language the person registered in."""
+
+    @functools.wraps(compose)
+    def composed(registration: Registration, *args, **kwargs) -> ComposedMail:
+        with in_language(registration.language):
+            return compose(registration, *args, **kwargs)
+
+    return composed
 
 
 @dataclass(frozen=True)
@@ -124,8 +166,12 @@ def to_registrant(kind: str, registration: Registration, subject: str, *, now: d
     """An email to one registrant from the templates email/<kind>.txt and .html.
 
     `inline_images` maps a name to PNG data; the HTML template shows each as
-    <img src="cid:{{ cid[name] }}">.
+    <img src="cid:{{ cid[name] }}">. Must run inside the registrant's in_language block (the
+    compose_* functions are decorated with in_registrants_language), so the subject, computed
+    by the caller, is in their language too.
     """
+    if _composing_in.get() != mail_language(registration.language):
+        raise RuntimeError(f"compose the {kind!r} mail inside in_language(registration.language)")
     inline_images = inline_images or {}
     cids = {name: make_msgid(idstring=name, domain=base_host())[1:-1] for name in inline_images}
     images = [InlineImage(cid=cids[name], data=data, filename=f"{name}.png")

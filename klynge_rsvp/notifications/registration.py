@@ -4,56 +4,64 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import gettext as _
+
 from .. import calendars, checkin
 from ..models import Registration, RegistrationStatus
 from ..outbox import ComposedMail
-from .message import to_registrant
+from .message import in_registrants_language, to_registrant
 
 
+@in_registrants_language
 def compose_confirmation(registration: Registration, *, now: datetime) -> ComposedMail:
     """You have a seat: the invitation (REQUEST)."""
     return to_registrant(
-        "confirmation", registration, f"Påmeldt: {registration.gathering.title}", now=now,
+        "confirmation", registration, _("Påmeldt: %(title)s", title=registration.gathering.title), now=now,
         calendar=calendars.invitation(registration, now=now), method="REQUEST",
         **_checkin_qr(registration),
     )
 
 
+@in_registrants_language
 def compose_waiting_list(registration: Registration, *, position: int,
                          now: datetime) -> ComposedMail:
     """You are on the waiting list, at this place. No invitation until a seat is yours."""
     return to_registrant(
-        "waiting_list", registration, f"Venteliste: {registration.gathering.title}", now=now,
+        "waiting_list", registration, _("Venteliste: %(title)s", title=registration.gathering.title), now=now,
         position=position,
     )
 
 
+@in_registrants_language
 def compose_promotion(registration: Registration, *, now: datetime) -> ComposedMail:
     """A seat became free and it is yours: the invitation (REQUEST)."""
     return to_registrant(
-        "promotion", registration, f"Du har fått plass: {registration.gathering.title}", now=now,
+        "promotion", registration,
+        _("Du har fått plass: %(title)s", title=registration.gathering.title), now=now,
         calendar=calendars.invitation(registration, now=now), method="REQUEST",
         **_checkin_qr(registration),
     )
 
 
+@in_registrants_language
 def compose_cancellation(registration: Registration, *, had_seat: bool,
                          now: datetime) -> ComposedMail:
     """Your registration is cancelled; the calendar entry is removed (CANCEL) if you had one."""
     calendar = calendars.cancellation(registration, now=now) if had_seat else None
     return to_registrant(
-        "cancellation", registration, f"Avmeldt: {registration.gathering.title}", now=now,
+        "cancellation", registration, _("Avmeldt: %(title)s", title=registration.gathering.title), now=now,
         calendar=calendar, method="CANCEL" if had_seat else None,
     )
 
 
+@in_registrants_language
 def compose_already_registered(registration: Registration, *, position: int | None,
                                now: datetime) -> ComposedMail:
     """Someone registered this address again: the manage link once more, nothing new booked."""
     confirmed = registration.status == RegistrationStatus.CONFIRMED
     return to_registrant(
         "already_registered", registration,
-        f"Du er allerede påmeldt: {registration.gathering.title}", now=now,
+        _("Du er allerede påmeldt: %(title)s", title=registration.gathering.title), now=now,
         calendar=calendars.invitation(registration, now=now) if confirmed else None,
         method="REQUEST" if confirmed else None, position=position,
     )

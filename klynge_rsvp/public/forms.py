@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -29,10 +31,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 SECTOR_CHOICES = [
-    SelectChoice(Sector.PUBLIC.value, "Offentlig"),
-    SelectChoice(Sector.PRIVATE.value, "Privat"),
-    SelectChoice(Sector.NON_PROFIT.value, "Ideell"),
-    SelectChoice(Sector.VOLUNTEER.value, "Frivillig"),
+    SelectChoice(Sector.PUBLIC.value, _l("Offentlig")),
+    SelectChoice(Sector.PRIVATE.value, _l("Privat")),
+    SelectChoice(Sector.NON_PROFIT.value, _l("Ideell")),
+    SelectChoice(Sector.VOLUNTEER.value, _l("Frivillig")),
 ]
 
 
@@ -47,21 +49,21 @@ def _normalise_newlines(value):
 def single_line(form, field):
     """Refuse line breaks and control characters in one-line fields."""
     if field.data and _CONTROL.search(field.data):
-        raise ValidationError("Feltet kan ikke inneholde linjeskift eller kontrolltegn.")
+        raise ValidationError(_("Feltet kan ikke inneholde linjeskift eller kontrolltegn."))
 
 
 def plain_text(form, field):
     """Refuse control characters (other than line breaks and tabs) in free text."""
     if field.data and _TEXT_CONTROL.search(field.data):
-        raise ValidationError("Teksten inneholder tegn som ikke kan lagres.")
+        raise ValidationError(_("Teksten inneholder tegn som ikke kan lagres."))
 
 
 def _email_validators(required: bool):
-    presence = DataRequired("Skriv inn e-postadressen.") if required else Optional()
+    presence = DataRequired(_l("Skriv inn e-postadressen.")) if required else Optional()
     return [
         presence,
-        Length(max=254, message="E-postadressen er for lang."),
-        Email("Skriv inn en gyldig e-postadresse, for eksempel navn@virksomhet.no.",
+        Length(max=254, message=_l("E-postadressen er for lang.")),
+        Email(_l("Skriv inn en gyldig e-postadresse, for eksempel navn@virksomhet.no."),
               check_deliverability=False),
         single_line,
     ]
@@ -70,13 +72,13 @@ def _email_validators(required: bool):
 class ColleagueForm(Form):
     """One colleague registered along with the person filling in the form."""
 
-    name = StringField("Navn", filters=[_strip],
-                       validators=[Optional(), Length(max=200, message="Navnet er for langt."),
+    name = StringField(_l("Navn"), filters=[_strip],
+                       validators=[Optional(), Length(max=200, message=_l("Navnet er for langt.")),
                                    single_line], render_kw={"autocomplete": "off"})
-    email = StringField("E-post", filters=[_strip], validators=_email_validators(False),
+    email = StringField(_l("E-post"), filters=[_strip], validators=_email_validators(False),
                         render_kw={"autocomplete": "off", "type": "email"})
-    job_title = StringField("Stilling", filters=[_strip],
-                            validators=[Optional(), Length(max=200, message="Stillingen er for lang."),
+    job_title = StringField(_l("Stilling"), filters=[_strip],
+                            validators=[Optional(), Length(max=200, message=_l("Stillingen er for lang.")),
                                         single_line], render_kw={"autocomplete": "off"})
 
     def is_blank(self) -> bool:
@@ -87,10 +89,10 @@ class ColleagueForm(Form):
         if self.is_blank():
             return ok
         if not self.name.data:
-            self.name.errors = [*self.name.errors, "Skriv inn navnet til kollegaen."]
+            self.name.errors = [*self.name.errors, _("Skriv inn navnet til kollegaen.")]
             ok = False
         if not self.email.data:
-            self.email.errors = [*self.email.errors, "Skriv inn e-postadressen til kollegaen."]
+            self.email.errors = [*self.email.errors, _("Skriv inn e-postadressen til kollegaen.")]
             ok = False
         return ok
 
@@ -99,56 +101,56 @@ class RegistrationForm(FlaskForm):
     """Register for a gathering: yourself, and optionally colleagues."""
 
     name = StringField(
-        "Navn", filters=[_strip],
-        validators=[DataRequired("Skriv inn navnet ditt."),
-                    Length(max=200, message="Navnet kan være høyst 200 tegn."), single_line],
+        _l("Navn"), filters=[_strip],
+        validators=[DataRequired(_l("Skriv inn navnet ditt.")),
+                    Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line],
         render_kw={"autocomplete": "name"},
     )
-    email = StringField("E-post", filters=[_strip], validators=_email_validators(True),
+    email = StringField(_l("E-post"), filters=[_strip], validators=_email_validators(True),
                         render_kw={"autocomplete": "email", "type": "email"})
     job_title = StringField(
-        "Stilling", filters=[_strip],
-        validators=[Optional(), Length(max=200, message="Stillingen kan være høyst 200 tegn."),
+        _l("Stilling"), filters=[_strip],
+        validators=[Optional(), Length(max=200, message=_l("Stillingen kan være høyst 200 tegn.")),
                     single_line],
         render_kw={"autocomplete": "organization-title"},
     )
     organisation = StringField(
-        "Virksomhet eller organisasjon", filters=[_strip],
-        validators=[DataRequired("Skriv inn hvilken virksomhet du kommer fra."),
-                    Length(max=200, message="Navnet kan være høyst 200 tegn."), single_line],
+        _l("Virksomhet eller organisasjon"), filters=[_strip],
+        validators=[DataRequired(_l("Skriv inn hvilken virksomhet du kommer fra.")),
+                    Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line],
         render_kw={"autocomplete": "organization"},
     )
-    sector = RadioField("Sektor", choices=SECTOR_CHOICES,
-                        validators=[InputRequired("Velg hvilken sektor virksomheten hører til.")])
+    sector = RadioField(_l("Sektor"), choices=SECTOR_CHOICES,
+                        validators=[InputRequired(_l("Velg hvilken sektor virksomheten hører til."))])
     org_number = StringField(
-        "Organisasjonsnummer (valgfritt)", filters=[_strip],
-        validators=[Optional(), Length(max=20, message="Organisasjonsnummeret er for langt.")],
+        _l("Organisasjonsnummer (valgfritt)"), filters=[_strip],
+        validators=[Optional(), Length(max=20, message=_l("Organisasjonsnummeret er for langt."))],
         render_kw={"inputmode": "numeric", "autocomplete": "off"},
     )
     needs = TextAreaField(
-        "Behov for tilrettelegging eller hensyn til kosthold (valgfritt)",
+        _l("Behov for tilrettelegging eller hensyn til kosthold (valgfritt)"),
         filters=[_normalise_newlines],
-        validators=[Optional(), Length(max=1000, message="Teksten kan være høyst 1000 tegn."),
+        validators=[Optional(), Length(max=1000, message=_l("Teksten kan være høyst 1000 tegn.")),
                     plain_text],
     )
     comment = TextAreaField(
-        "Kommentar til arrangøren (valgfritt)", filters=[_normalise_newlines],
-        validators=[Optional(), Length(max=2000, message="Teksten kan være høyst 2000 tegn."),
+        _l("Kommentar til arrangøren (valgfritt)"), filters=[_normalise_newlines],
+        validators=[Optional(), Length(max=2000, message=_l("Teksten kan være høyst 2000 tegn.")),
                     plain_text],
     )
     colleagues = FieldList(FormField(ColleagueForm), min_entries=0, max_entries=MAX_COLLEAGUES)
     consent = BooleanField(
-        "Jeg samtykker til at opplysningene lagres slik det er beskrevet over.",
-        validators=[DataRequired("Du må samtykke for å melde deg på.")],
+        _l("Jeg samtykker til at opplysningene lagres slik det er beskrevet over."),
+        validators=[DataRequired(_l("Du må samtykke for å melde deg på."))],
     )
-    add_colleague = SubmitField("Legg til en kollega")
-    submit = SubmitField("Meld meg på")
+    add_colleague = SubmitField(_l("Legg til en kollega"))
+    submit = SubmitField(_l("Meld meg på"))
 
     def validate_org_number(self, field):
         number = clean_org_number(field.data)
         if number and not is_valid_org_number(number):
             raise ValidationError(
-                "Organisasjonsnummeret må ha 9 siffer og være gyldig (sjekk sifrene).")
+                _("Organisasjonsnummeret må ha 9 siffer og være gyldig (sjekk sifrene)."))
         field.data = number
 
     def filled_colleagues(self) -> list[ColleagueForm]:

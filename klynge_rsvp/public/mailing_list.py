@@ -5,6 +5,8 @@ never changes anything. The answer to the sign-up form is the same whoever's add
 """
 
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField
 from wtforms.validators import DataRequired, Email, Length, Optional
@@ -23,21 +25,21 @@ def _strip(value):
 class SignUpForm(FlaskForm):
     """An address (and, if they like, a name) for the newsletter."""
 
-    email = StringField("E-post", filters=[_strip], validators=[
-        DataRequired("Skriv inn e-postadressen din."),
-        Length(max=254, message="E-postadressen er for lang."),
-        Email("Skriv inn en gyldig e-postadresse, for eksempel navn@virksomhet.no.",
+    email = StringField(_l("E-post"), filters=[_strip], validators=[
+        DataRequired(_l("Skriv inn e-postadressen din.")),
+        Length(max=254, message=_l("E-postadressen er for lang.")),
+        Email(_l("Skriv inn en gyldig e-postadresse, for eksempel navn@virksomhet.no."),
               check_deliverability=False),
         single_line,
     ], render_kw={"autocomplete": "email", "type": "email"})
-    name = StringField("Navn (valgfritt)", filters=[_strip], validators=[
-        Optional(), Length(max=200, message="Navnet kan være høyst 200 tegn."), single_line,
+    name = StringField(_l("Navn (valgfritt)"), filters=[_strip], validators=[
+        Optional(), Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
     ], render_kw={"autocomplete": "name"})
-    submit = SubmitField("Meld meg på nyhetsbrevet")
+    submit = SubmitField(_l("Meld meg på nyhetsbrevet"))
 
 
 class ConfirmForm(FlaskForm):
-    submit = SubmitField("Ja, send meg nyhetsbrevet")
+    submit = SubmitField(_l("Ja, send meg nyhetsbrevet"))
 
 
 def _sign_up_limit() -> str:
@@ -127,6 +129,6 @@ def mailing_list_unsubscribe_post(token):
     mailing_list.unsubscribe(subscriber, now=utcnow())
     db.session.commit()
     if request.form.get("List-Unsubscribe") == "One-Click":
-        return _private("Du er meldt av nyhetsbrevet.\n", mimetype="text/plain")
+        return _private(_("Du er meldt av nyhetsbrevet.") + "\n", mimetype="text/plain")
     return _private(render_template("public/mailing_list/unsubscribed.html",
                                     subscriber=subscriber))

@@ -1,6 +1,9 @@
 """Routes for participants."""
 
+from email.utils import parseaddr
+
 from flask import Response, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
 from .. import calendars, gatherings, rsvp
@@ -30,6 +33,13 @@ def archive():
 def privacy():
     """What we store about participants, why, and for how long."""
     return render_template("public/privacy.html")
+
+
+@bp.get("/tilgjengelighet")
+def accessibility():
+    """The accessibility statement (tilgjengelighetserklæring): what is tested, how to report."""
+    contact = parseaddr(current_app.config.get("MAIL_DEFAULT_SENDER") or "")[1]
+    return render_template("public/accessibility.html", contact=contact)
 
 
 @bp.get("/samlinger/<slug>")
@@ -74,8 +84,8 @@ def expired_form(error):
         return render_template("errors/400.html"), 400
     gathering = gatherings.get_public_or_404(request.view_args["slug"])
     form = RegistrationForm()  # filled from the request; renders a fresh token
-    form.form_errors.append("Skjemaet var utløpt av sikkerhetsgrunner, så ingenting er sendt ennå. "
-                            "Det du skrev, er tatt vare på: se over og send på nytt.")
+    form.form_errors.append(_("Skjemaet var utløpt av sikkerhetsgrunner, så ingenting er sendt ennå. "
+                              "Det du skrev, er tatt vare på: se over og send på nytt."))
     return _gathering_page(gathering, form, status=400)
 
 

@@ -1,5 +1,6 @@
 /* Keeps the sending figures on an announcement's page up to date without reloading.
-   Without JavaScript the page shows the figures from when it was loaded and an "Oppdater" link. */
+   Without JavaScript the page shows the figures from when it was loaded and an "Oppdater" link.
+   The words come from the page (data-label-* attributes), in the organiser's language. */
 (function () {
   "use strict";
   var box = document.querySelector("[data-progress-url]");
@@ -8,6 +9,19 @@
   var bar = box.querySelector("[data-progress-bar]");
   var status = box.querySelector("[data-progress-status]");
   var delay = 2000;
+
+  function showDone(failed) {
+    status.textContent = box.getAttribute("data-label-done") || "";
+    var failedUrl = box.getAttribute("data-failed-url");
+    if (failed && failedUrl) {
+      var link = document.createElement("a");
+      link.href = failedUrl;
+      link.textContent = box.getAttribute("data-label-failed") || "";
+      status.appendChild(document.createTextNode(" "));
+      status.appendChild(link);
+      status.appendChild(document.createTextNode("."));
+    }
+  }
 
   function show(data) {
     ["pending", "sent", "failed"].forEach(function (name) {
@@ -18,10 +32,7 @@
       bar.max = Math.max(data.total, 1);
       bar.value = data.sent + data.failed;
     }
-    if (data.done && status) {
-      status.textContent = "Ferdig: alle e-postene er behandlet." +
-        (data.failed ? " " + data.failed + " feilet; se e-postloggen." : "");
-    }
+    if (data.done && status) { showDone(data.failed); }
   }
 
   function poll() {

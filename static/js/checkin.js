@@ -9,6 +9,12 @@
   var empty = document.querySelector("[data-checkin-empty]");
   var live = document.querySelector("[data-checkin-live]");
 
+  // The words come from the page (data-* attributes), in the organiser's language.
+  function countText(kind, count) {
+    var template = found.getAttribute("data-" + kind + "-" + (count === 1 ? "one" : "other")) || "";
+    return template.replace("{n}", count);
+  }
+
   function filter() {
     var words = search.value.toLowerCase().split(/\s+/).filter(Boolean);
     var shown = 0;
@@ -19,7 +25,7 @@
       if (match) { shown += 1; }
     });
     if (found) {
-      found.textContent = words.length ? shown + " treff." : shown + " personer med plass.";
+      found.textContent = countText(words.length ? "found" : "all", shown);
     }
     if (empty) { empty.hidden = shown > 0; }
   }
@@ -38,7 +44,7 @@
     }).then(function (result) {
       if (!result.ok) {
         button.disabled = false;
-        if (live) { live.textContent = result.data.error || "Noe gikk galt. Prøv igjen."; }
+        if (live) { live.textContent = result.data.error || live.getAttribute("data-error") || ""; }
         return;
       }
       var holder = document.createElement("ul");
