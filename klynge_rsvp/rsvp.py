@@ -423,3 +423,20 @@ def sort_key(text: str) -> str:
     """Norwegian alphabetical order (… x y z æ ø å), the same on every database."""
     folded = text.casefold().translate(str.maketrans({"æ": "{", "ø": "|", "å": "}"}))
     return "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
+
+
+def renew_link(registration: Registration, *, now: datetime,
+               by: Organiser | None = None) -> Registration:
+    """Revoke the manage link (it stops working at once) and mail the person a new one."""
+    from .models import new_token
+
+    registration.token = new_token()
+    registration.updated_at = now
+    db.session.flush()
+    history.record(registration, "link_renewed", now=now, by=by)
+    outbox.enqueue(
+        notifications.compose_new_link(registration, now=now),
+        key=f"new_link:{registration.id}:{registration.token[:16]}",
+        now=now, registration=registration,
+    )
+    return registration

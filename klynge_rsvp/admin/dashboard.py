@@ -26,6 +26,7 @@ ACTION_LABELS = {
     "register": _l("Meldte på"),
     "promote": _l("Ga plass fra ventelisten"),
     "cancel_registration": _l("Meldte av"),
+    "renew_link": _l("Sendte ny lenke (den gamle tilbakekalt)"),
     "export": _l("Eksporterte påmeldingene"),
     "calendar_reply_confirmed": _l("Godtok kalendersvar"),
     "calendar_reply_rejected": _l("Avviste kalendersvar"),

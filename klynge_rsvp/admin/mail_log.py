@@ -30,6 +30,7 @@ KIND_LABELS = {
     "promotion": _l("Fått plass"),
     "cancellation": _l("Avmelding"),
     "already_registered": _l("Allerede påmeldt"),
+    "new_link": _l("Ny lenke til påmeldingen"),
     "announcement": _l("Kunngjøring"),
     "announcement_list": _l("Nyhetsbrev"),
     "mailing_list_confirm": _l("Bekreft nyhetsbrev"),

@@ -4,7 +4,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from .. import checkin, gatherings, rsvp
+from .. import checkin, gatherings, history, rsvp
 from ..clock import utcnow
 from ..errors import DomainError
 from ..exports import STATUS_LABELS
@@ -27,6 +27,7 @@ EVENT_LABELS = {
     "check_in_undone": _l("Innsjekking angret"),
     "reconfirmed": _l("Bekreftet at de kommer"),
     "moved_to_waiting": _l("Flyttet til venteliste"),
+    "link_renewed": _l("Ny lenke sendt (den gamle virker ikke lenger)"),
 }
 MAIL_LABELS = {
     "confirmation": _l("Bekreftelse med kalenderinvitasjon"),
@@ -35,6 +36,7 @@ MAIL_LABELS = {
     "cancellation": _l("Avmelding"),
     "already_registered": _l("Allerede påmeldt (lenken på nytt)"),
     "reminder": _l("Påminnelse"),
+    "new_link": _l("Ny lenke til påmeldingen"),
 }
 MAIL_STATUS_LABELS = {"pending": _l("Venter på sending"), "sent": _l("Sendt"), "failed": _l("Feilet")}
 
@@ -160,3 +162,16 @@ def promote_registration(registration_id):
         problem=problem, counts=gatherings.counts(gathering),
         seats_left=rsvp.seats_left(gathering),
     ), 409 if problem else 200
+
+
+@bp.post("/pameldinger/<int:registration_id>/ny-lenke", endpoint="registration_renew_link")
+def renew_link(registration_id):
+    """Revoke the person's manage link and mail them a new one (e.g. it was forwarded)."""
+    registration = get_registration_or_404(registration_id)
+    rsvp.renew_link(registration, now=utcnow(), by=me())
+    history.audit("renew_link", by=me(), now=utcnow(), gathering=registration.gathering,
+                  summary=registration.email)
+    db.session.commit()
+    flash(_("Den gamle lenken virker ikke lenger. %(name)s har fått en ny på e-post.",
+            name=registration.name), "success")
+    return redirect(url_for(".registration", registration_id=registration.id), 303)

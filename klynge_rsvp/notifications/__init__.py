@@ -18,6 +18,7 @@ from .registration import (
     compose_already_registered,
     compose_cancellation,
     compose_confirmation,
+    compose_new_link,
     compose_promotion,
     compose_waiting_list,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "compose_cancelled",
     "compose_confirmation",
     "compose_moved",
+    "compose_new_link",
     "compose_postponed",
     "compose_promotion",
     "compose_reconfirm_reminder",

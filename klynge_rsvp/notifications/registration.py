@@ -67,6 +67,15 @@ def compose_already_registered(registration: Registration, *, position: int | No
     )
 
 
+@in_registrants_language
+def compose_new_link(registration: Registration, *, now: datetime) -> ComposedMail:
+    """The old manage link was revoked: here is the new one."""
+    return to_registrant(
+        "new_link", registration,
+        _("Ny lenke til påmeldingen: %(title)s", title=registration.gathering.title), now=now,
+    )
+
+
 def _checkin_qr(registration: Registration) -> dict:
     """The QR code an organiser scans at the door, and the link it holds (never the manage link)."""
     url = checkin.scan_url(registration)
