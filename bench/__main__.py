@@ -330,6 +330,7 @@ class Run:
             .where(Registration.gathering_id == warm.id).order_by(OutboxMessage.id)).all()))
         db.session.commit()
         one, three, compose = (Spread(), Spread(), Spread()), (Spread(), Spread(), Spread()), Spread()
+        sending = {1: (Spread(), Spread(), Spread()), self.args.workers: (Spread(), Spread(), Spread())}
         lost = 0
         for r in range(self.args.rounds):
             for k, (workers, spreads) in enumerate(((1, one), (self.args.workers, three))):
@@ -339,6 +340,9 @@ class Run:
                 spreads[0].add(total)
                 spreads[1].add(b)
                 spreads[2].add(total / b)
+                for spread, value in zip(sending[workers], (total - composed, b,
+                                                           (total - composed) / b), strict=True):
+                    spread.add(value)
                 if workers == 1:
                     compose.add(composed)
                 log(f"{self.kind} fan-out round {r + 1}, {workers} worker(s): {total:.2f} s "
@@ -349,6 +353,12 @@ class Run:
             Row(f"{self.args.workers} workers: postpone → last notice accepted", *three, unit="s",
                 digits=2, target="< 1 worker",
                 verdict="faster" if three[0].median < one[0].median else "not faster"),
+            Row("1 worker: sending alone (commit → last accepted)", *sending[1], unit="s",
+                digits=2),
+            Row(f"{self.args.workers} workers: sending alone (commit → last accepted)",
+                *sending[self.args.workers], unit="s", digits=2,
+                verdict="faster" if sending[self.args.workers][0].median < sending[1][0].median
+                else "not faster"),
         ], notes=[
             f"Subject: lifecycle.postpone (composing every notice, calendar part included) and its "
             f"commit, then `flask klynge worker` process(es) already running deliver them; timed "

@@ -9,7 +9,8 @@ import pytest
 from tests.live_server import serving
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
+# Outside test-results/, which pytest-playwright empties at the start of every session.
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +20,7 @@ def browser_type_launch_args(browser_type_launch_args):
     return {
         **browser_type_launch_args,
         "executable_path": CHROMIUM,
-        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--lang=nb-NO",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"],
     }
