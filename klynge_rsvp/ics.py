@@ -50,7 +50,15 @@ class Attendee:
 
 
 def clean_text(value: str) -> str:
-    """Normalise CR/CRLF to LF and strip C0 controls (except tab and LF) and DEL from TEXT."""
+    """Normalise CR/CRLF to LF and strip C0 controls (except tab and LF) and DEL from TEXT.
+
+    A typed backslash before a capital N becomes backslash-n: icalendar's escaping reads the
+    two characters "\\N" as RFC 5545's escaped line break, and would turn them into one.
+    """
+    return _without_controls(value).replace("\\N", "\\n")
+
+
+def _without_controls(value: str) -> str:
     return value.replace("\r\n", "\n").replace("\r", "\n").translate(_TEXT_CONTROLS)
 
 
@@ -243,7 +251,7 @@ def _attendee(attendee: Attendee) -> icalendar.vCalAddress:
 
 def _address(email: str, name: str) -> icalendar.vCalAddress:
     address = icalendar.vCalAddress(f"mailto:{_verbatim(email, 'email address')}")
-    common_name = clean_text(name).translate(_COMMON_NAME_REPLACEMENTS)
+    common_name = _without_controls(name).translate(_COMMON_NAME_REPLACEMENTS)
     if common_name:
         address.params["CN"] = common_name
     return address

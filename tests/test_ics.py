@@ -393,3 +393,12 @@ def test_feed_refuses_duplicate_uids():
     event = gathering(datetime(2018, 2, 23, 8, tzinfo=OSLO))
     with pytest.raises(ValueError, match="duplicate UID"):
         build_feed([event, event], dtstamp=DTSTAMP, name="Klynge")
+
+
+def test_a_typed_backslash_n_is_not_turned_into_a_line_break():
+    # icalendar reads the two characters "\\N" as an escaped line break; clean_text keeps them
+    # as text (found by the property test above).
+    event = gathering(datetime(2026, 2, 12, 8, 0, tzinfo=OSLO), summary="C:\\Nye filer")
+    parsed = icalendar.Calendar.from_ical(build_calendar(event, method="PUBLISH",
+                                                         dtstamp=DTSTAMP))
+    assert str(only_vevent(parsed)["SUMMARY"]) == "C:\\nye filer"
