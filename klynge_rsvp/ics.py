@@ -79,6 +79,13 @@ def build_calendar(event: CalendarEvent, *, method: str, dtstamp: datetime,
     return _calendar(method, [event], [vevent]).to_ical()
 
 
+def attendee_line(attendee: Attendee) -> bytes:
+    """The ATTENDEE content line, folded and CRLF-ended, exactly as build_calendar writes it."""
+    vevent = icalendar.Event()
+    vevent.add("attendee", _attendee(attendee))
+    return vevent.to_ical().removeprefix(b"BEGIN:VEVENT\r\n").removesuffix(b"END:VEVENT\r\n")
+
+
 def build_feed(events: list[CalendarEvent], *, dtstamp: datetime, name: str) -> bytes:
     """A PUBLISH calendar of many VEVENTs with one VTIMEZONE per zone used and no ATTENDEE."""
     uids = [event.uid for event in events]

@@ -320,14 +320,18 @@ def _notify(gathering: Gathering, occasion: str, now: datetime,
     """
     people = [(r, None) for r in _with_seat(gathering)]
     people += [(r, position) for position, r in enumerate(_waiting(gathering), start=1)]
-    count = 0
+    people = [(r, position) for r, position in people if r.id not in skip]
+    keys = {r.id: f"{occasion}:{r.id}:{gathering.ical_uid}:{gathering.ical_sequence}"
+            for r, _position in people}
+    queued_before = outbox.queued_keys(keys.values())
+    # Everyone with a seat gets the same notice but for their details; people on the waiting
+    # list each have their own position in it.
+    merged = notifications.MailMerge(lambda registration: compose(registration, None))
     for registration, position in people:
-        if registration.id in skip:
+        if keys[registration.id] in queued_before:
             continue
         outbox.enqueue(
-            compose(registration, position),
-            key=f"{occasion}:{registration.id}:{gathering.ical_uid}:{gathering.ical_sequence}",
-            now=now, registration=registration,
+            merged(registration) if position is None else compose(registration, position),
+            key=keys[registration.id], now=now, registration=registration, new_key=True,
         )
-        count += 1
-    return count
+    return len(people)

@@ -8,6 +8,7 @@ transaction is already exclusive. A claim whose worker died runs out and the row
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,21 +36,24 @@ class ComposedMail:
 
 
 def enqueue(
-    mail: ComposedMail, *, key: str, now: datetime, registration: Registration | None = None
+    mail: ComposedMail, *, key: str, now: datetime, registration: Registration | None = None,
+    new_key: bool = False,
 ) -> OutboxMessage:
     """Queue `mail` in the current transaction; a key queued before is not queued again.
 
     The row is written with the transaction's next flush, so a fan-out of a thousand notices
     goes to the database as a few multi-row INSERTs rather than a thousand round trips.
+    `new_key=True` says the caller has just checked with `queued_keys` that the key is new.
     """
     queued = db.session.info.setdefault("outbox_keys", {})  # this transaction's, not flushed yet
     if key in queued and queued[key] in db.session:  # (a rolled-back savepoint drops rows)
         return queued[key]
-    with db.session.no_autoflush:
-        existing = db.session.scalar(
-            sa.select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
-    if existing is not None:
-        return existing
+    if not new_key:
+        with db.session.no_autoflush:
+            existing = db.session.scalar(
+                sa.select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
+        if existing is not None:
+            return existing
     row = OutboxMessage(
         idempotency_key=key,
         kind=mail.kind,
@@ -66,6 +70,15 @@ def enqueue(
     queued[key] = row
     db.session.info["mail_queued"] = True
     return row
+
+
+def queued_keys(keys: Iterable[str]) -> set[str]:
+    """Which of `keys` were queued before (one query per thousand keys)."""
+    keys, found = list(keys), set()
+    for start in range(0, len(keys), 1000):
+        found.update(db.session.scalars(sa.select(OutboxMessage.idempotency_key).where(
+            OutboxMessage.idempotency_key.in_(keys[start:start + 1000]))))
+    return found
 
 
 def claim_due(*, now: datetime, limit: int) -> list[int]:

@@ -59,12 +59,13 @@ def send_reminders(gathering: Gathering, *, now: datetime) -> int:
             or not moment <= now < gathering.starts_at):
         return 0
     queued = 0
+    compose = notifications.MailMerge(lambda registration: notifications.compose_reminder(
+        registration, now=now))
     for registration in _with_seat(gathering):
         key = reminder_key(registration)
         if _queued(key) or _recently_told(registration, since=moment):
             continue
-        outbox.enqueue(notifications.compose_reminder(registration, now=now), key=key, now=now,
-                       registration=registration)
+        outbox.enqueue(compose(registration), key=key, now=now, registration=registration)
         queued += 1
     return queued
 
@@ -77,14 +78,15 @@ def send_reconfirm_reminders(gathering: Gathering, *, now: datetime) -> int:
             or not deadline <= now < gathering.starts_at):
         return 0
     queued = 0
+    compose = notifications.MailMerge(lambda registration: notifications.compose_reconfirm_reminder(
+        registration, now=now))
     for registration in _with_seat(gathering):
         if registration.reconfirmation != Reconfirmation.PENDING:
             continue
         key = f"reconfirm-reminder:{registration.id}:{gathering.ical_uid}"
         if _queued(key):
             continue
-        outbox.enqueue(notifications.compose_reconfirm_reminder(registration, now=now), key=key,
-                       now=now, registration=registration)
+        outbox.enqueue(compose(registration), key=key, now=now, registration=registration)
         queued += 1
     return queued
 

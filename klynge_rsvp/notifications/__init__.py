@@ -14,6 +14,7 @@ from .lifecycle import (
     compose_rescheduled,
 )
 from .mailing_list import compose_subscription_confirmation
+from .merge import MailMerge
 from .registration import (
     compose_already_registered,
     compose_cancellation,
@@ -24,6 +25,7 @@ from .registration import (
 )
 
 __all__ = [
+    "MailMerge",
     "compose_already_registered",
     "compose_announcement",
     "compose_cancellation",
