@@ -81,9 +81,10 @@ def build_calendar(event: CalendarEvent, *, method: str, dtstamp: datetime,
 
 def attendee_line(attendee: Attendee) -> bytes:
     """The ATTENDEE content line, folded and CRLF-ended, exactly as build_calendar writes it."""
-    vevent = icalendar.Event()
-    vevent.add("attendee", _attendee(attendee))
-    return vevent.to_ical().removeprefix(b"BEGIN:VEVENT\r\n").removesuffix(b"END:VEVENT\r\n")
+    return _ANY_EVENT.content_line("ATTENDEE", _attendee(attendee)).to_ical() + b"\r\n"
+
+
+_ANY_EVENT = icalendar.Event()  # for its content_line(), which is what to_ical() writes with
 
 
 def build_feed(events: list[CalendarEvent], *, dtstamp: datetime, name: str) -> bytes:

@@ -327,11 +327,10 @@ def _notify(gathering: Gathering, occasion: str, now: datetime,
     # Everyone with a seat gets the same notice but for their details; people on the waiting
     # list each have their own position in it.
     merged = notifications.MailMerge(lambda registration: compose(registration, None))
-    for registration, position in people:
-        if keys[registration.id] in queued_before:
-            continue
-        outbox.enqueue(
-            merged(registration) if position is None else compose(registration, position),
-            key=keys[registration.id], now=now, registration=registration, new_key=True,
-        )
+    db.session.flush()  # the change itself is written first: the bulk insert skips the ORM's flush
+    outbox.enqueue_many([
+        (merged(registration) if position is None else compose(registration, position),
+         keys[registration.id], registration)
+        for registration, position in people if keys[registration.id] not in queued_before
+    ], now=now)
     return len(people)

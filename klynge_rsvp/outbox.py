@@ -36,24 +36,21 @@ class ComposedMail:
 
 
 def enqueue(
-    mail: ComposedMail, *, key: str, now: datetime, registration: Registration | None = None,
-    new_key: bool = False,
+    mail: ComposedMail, *, key: str, now: datetime, registration: Registration | None = None
 ) -> OutboxMessage:
     """Queue `mail` in the current transaction; a key queued before is not queued again.
 
     The row is written with the transaction's next flush, so a fan-out of a thousand notices
     goes to the database as a few multi-row INSERTs rather than a thousand round trips.
-    `new_key=True` says the caller has just checked with `queued_keys` that the key is new.
     """
     queued = db.session.info.setdefault("outbox_keys", {})  # this transaction's, not flushed yet
     if key in queued and queued[key] in db.session:  # (a rolled-back savepoint drops rows)
         return queued[key]
-    if not new_key:
-        with db.session.no_autoflush:
-            existing = db.session.scalar(
-                sa.select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
-        if existing is not None:
-            return existing
+    with db.session.no_autoflush:
+        existing = db.session.scalar(
+            sa.select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
+    if existing is not None:
+        return existing
     row = OutboxMessage(
         idempotency_key=key,
         kind=mail.kind,
@@ -70,6 +67,27 @@ def enqueue(
     queued[key] = row
     db.session.info["mail_queued"] = True
     return row
+
+
+def enqueue_many(mails: list[tuple[ComposedMail, str, Registration | None]], *,
+                 now: datetime) -> int:
+    """Queue a fan-out's mails, each (mail, key, registration), in one multi-row INSERT.
+
+    For keys the caller has just found new with `queued_keys`: a thousand ORM objects would
+    cost more than composing the mail in them. Returns how many were queued.
+    """
+    if not mails:
+        return 0
+    db.session.execute(sa.insert(OutboxMessage), [
+        {"idempotency_key": key, "kind": mail.kind, "recipient": mail.recipient,
+         "subject": mail.subject, "message": mail.message,
+         "registration_id": registration.id if registration is not None else None,
+         "status": OutboxStatus.PENDING, "attempts": 0, "next_attempt_at": now,
+         "created_at": now, "last_error": "", "transport": ""}
+        for mail, key, registration in mails
+    ])
+    db.session.info["mail_queued"] = True
+    return len(mails)
 
 
 def queued_keys(keys: Iterable[str]) -> set[str]:

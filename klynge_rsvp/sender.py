@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import smtplib
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 
 import sqlalchemy as sa
@@ -132,9 +133,9 @@ def deliver_due() -> DeliveryReport:
         sa.select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.message)
         .where(OutboxMessage.id.in_(ids)))}
     db.session.commit()
-    marks = db.engine.connect()  # one connection for the batch's "sent" updates
+    recorder = SentRecorder(db.engine)
     try:
-        while remaining:
+        while remaining and recorder.error is None:
             if len(remaining) < len(ids) and utcnow() + one_message > lease_ends:
                 log.warning("outbox: the claim runs out; %d messages left for the next pass",
                             len(remaining))
@@ -165,11 +166,10 @@ def deliver_due() -> DeliveryReport:
                 db.session.commit()
                 break
             else:
-                outbox.record_sent(marks, message_id, transport="smtp", now=utcnow())
-                marks.commit()
+                recorder.sent(message_id, now=utcnow())
                 report.sent.append(message_id)
     finally:
-        marks.close()
+        recorder.close()
         # What a broken connection left unsent is given back for the next pass, unharmed.
         outbox.release(remaining)
         report.released.extend(remaining)
@@ -178,7 +178,58 @@ def deliver_due() -> DeliveryReport:
             connection.quit()
         except (OSError, smtplib.SMTPException):
             connection.close()
+    if recorder.error is not None:
+        raise recorder.error
     return report
+
+
+class SentRecorder:
+    """Records "sent" for each accepted message on a connection and thread of its own.
+
+    While the SMTP server takes the next message, the last one's UPDATE and commit run beside
+    it instead of before it. `sent` waits until the message before is recorded, so at most two
+    accepted messages are ever unrecorded (the one being recorded and the one just accepted): a
+    crash resends no more than that after the lease. If recording fails, `error` is set (the
+    sender stops) and `close` waits for the rest.
+    """
+
+    def __init__(self, engine: sa.Engine):
+        self.error: BaseException | None = None
+        self._accepted: queue.SimpleQueue[tuple[int, datetime] | None] = queue.SimpleQueue()
+        self._unrecorded = threading.BoundedSemaphore(1)
+        self._thread = threading.Thread(target=self._record, args=(engine,),
+                                        name="outbox-sent-recorder", daemon=True)
+        self._thread.start()
+
+    def sent(self, message_id: int, *, now: datetime) -> None:
+        self._unrecorded.acquire()
+        self._accepted.put((message_id, now))
+
+    def close(self) -> None:
+        """Return once everything handed over is recorded (or recording failed)."""
+        self._accepted.put(None)
+        self._thread.join()
+
+    def _record(self, engine: sa.Engine) -> None:
+        connection = None
+        try:
+            connection = engine.connect()
+        except Exception as error:  # handed to the sending thread
+            log.exception("outbox: no database connection to record sent messages")
+            self.error = error
+        while (accepted := self._accepted.get()) is not None:
+            if self.error is None:
+                message_id, sent_at = accepted
+                try:
+                    outbox.record_sent(connection, message_id, transport="smtp", now=sent_at)
+                    connection.commit()
+                except Exception as error:  # handed to the sending thread
+                    log.exception("outbox: could not record message %d as sent", message_id)
+                    self.error = error
+                    connection.rollback()
+            self._unrecorded.release()
+        if connection is not None:
+            connection.close()
 
 
 def run(app: Flask, stop: threading.Event) -> None:

@@ -642,3 +642,38 @@ def test_mailbox_mode_marks_sent_without_any_socket(app, make_gathering, socket_
             assert message.sent_at is not None
         assert sender.deliver_due().claimed == 0
     assert socket_connects == []
+
+
+# --- the database fails while "sent" is being recorded -------------------------------------------
+
+
+def test_a_failed_sent_record_stops_the_batch_and_nothing_is_marked_twice(
+        mail_ctx, make_gathering, monkeypatch):
+    register(make_gathering(), 1, 2, 3, 4, 5)
+    real_record_sent = outbox.record_sent
+    recorded_batches = []
+
+    def failing_record_sent(connection, message_id, *, transport, now):
+        recorded_batches.append(message_id)
+        raise sa.exc.OperationalError("UPDATE outbox_messages", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(outbox, "record_sent", failing_record_sent)
+    with pytest.raises(sa.exc.OperationalError):
+        sender.deliver_due()
+
+    # The sender stopped soon after the first failure: at most the message in flight went too.
+    accepted = received_recipients(mail_ctx.handler)
+    assert 1 <= len(accepted) <= 2
+    assert len(recorded_batches) == 1
+    found = rows()
+    assert all(message.status == OutboxStatus.PENDING for message in found)
+    # What was accepted but not recorded keeps its claim: it goes again only after the lease
+    # (the window the README describes); what was never tried was given back at once.
+    tried = {message.id for message in found[:len(accepted)]}
+    assert all(message.claimed_until is not None for message in found if message.id in tried)
+    assert all(message.claimed_until is None for message in found if message.id not in tried)
+
+    monkeypatch.setattr(outbox, "record_sent", real_record_sent)
+    report = sender.deliver_due()
+    assert sorted(report.sent) == sorted(m.id for m in found if m.id not in tried)
+    assert len(received_recipients(mail_ctx.handler)) == 5
