@@ -65,14 +65,18 @@ def register(slug):
             db.session.rollback()
             form.form_errors.append(str(error))
         else:
-            db.session.commit()  # the registrations and their mail commit together
             # The receipt names no manage link: that goes only to each person's inbox, so
-            # typing someone else's address never hands you their registration.
-            session["receipt"] = {
+            # typing someone else's address never hands you their registration. (Read before
+            # the commit, which would expire them: reading them after it would take the
+            # database's write lock again.)
+            receipt = {
                 "gathering": gathering.id,
                 "outcomes": [[o.registration.id, o.already_registered] for o in outcomes],
             }
-            return redirect(url_for(".receipt", slug=gathering.slug), 303)
+            receipt_url = url_for(".receipt", slug=gathering.slug)
+            db.session.commit()  # the registrations and their mail commit together
+            session["receipt"] = receipt
+            return redirect(receipt_url, 303)
     return _gathering_page(gathering, form, status=422)
 
 
