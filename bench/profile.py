@@ -3,7 +3,7 @@ database (or DATABASE_URL), printed as a call tree.
 
     .venv/bin/python -m bench.profile registration   GET form, POST, GET receipt (×200)
     .venv/bin/python -m bench.profile postpone       postpone a gathering with 500 registrants
-    .venv/bin/python -m bench.profile list           the organiser's list of 500 registrations (×20)
+    .venv/bin/python -m bench.profile list           first page (100) of a list of 500 registrations (×20)
     .venv/bin/python -m bench.profile dashboard      the overview, 20 gatherings × 500 registrations (×20)
     .venv/bin/python -m bench.profile send           deliver 300 queued messages (needs no server:
                                                      an SMTP sink is started on 127.0.0.1)

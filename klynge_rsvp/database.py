@@ -29,6 +29,14 @@ def _on_sqlite_begin(connection) -> None:
     connection.exec_driver_sql("BEGIN" if deferred_transactions.get() else "BEGIN IMMEDIATE")
 
 
+def begin_writing() -> None:
+    """In a read-only request (GET), end its read transaction so the next one takes SQLite's
+    write lock up front. A read transaction that later writes cannot wait for another writer:
+    SQLite refuses it at once with "database is locked"."""
+    db.session.commit()
+    deferred_transactions.set(False)
+
+
 def configure_engine(engine: sa.Engine) -> None:
     """Attach the per-dialect connection set-up to a freshly made engine."""
     if engine.dialect.name == "sqlite":

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 
 from klynge_rsvp import rsvp
+from klynge_rsvp.admin import registrations as admin_registrations
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.errors import DomainError
 from klynge_rsvp.extensions import db
@@ -59,6 +60,99 @@ def test_list_counts_filters_and_search(app, organiser_client, make_gathering):
     filtered = organiser_client.get(f"{url}?status=waiting").text
     assert f"/arrangor/samlinger/{gathering_id}/pameldinger.csv?status=waiting" in filtered
     assert f'href="/arrangor/pameldinger/{waiting}"' in filtered
+
+
+def pager(html: str) -> str:
+    """The page links' <nav>, or "" when the list fits on one page."""
+    found = re.search(r'<nav class="pager" aria-label="Sider">.*?</nav>', html, re.DOTALL)
+    return found.group(0) if found else ""
+
+
+def test_list_pages_keep_the_search_and_filters(app, organiser_client, make_gathering,
+                                                monkeypatch):
+    monkeypatch.setattr(admin_registrations, "PAGE_SIZE", 2)
+    gathering_id = upcoming_gathering(app, make_gathering, capacity=None)
+    for n, name in enumerate(["Anne", "Bjørn", "Cecilie", "Dag", "Åse"], start=1):
+        private = name == "Cecilie"
+        register(app, gathering_id, n, person=person(n, name=name),
+                 organisation_name="Equinor" if private else "Bergen kommune",
+                 sector=Sector.PRIVATE if private else Sector.PUBLIC)
+    url = f"/arrangor/samlinger/{gathering_id}/pameldinger"
+
+    first = organiser_client.get(url).text
+    assert rows(first) == ["Anne", "Bjørn"]
+    nav = pager(first)
+    assert "Viser 1–2 av 5 (side 1 av 3)" in text(nav)
+    assert re.search(rf'<a href="{url}\?side=1" aria-current="page">', nav)
+    assert f'href="{url}?side=2" rel="next"' in nav and 'rel="prev"' not in nav
+    assert nav.count('aria-current="page"') == 1
+
+    second = organiser_client.get(f"{url}?side=2").text
+    assert rows(second) == ["Cecilie", "Dag"]
+    # The counts are the gathering's and the list's, not the page's.
+    assert "5 har plass" in text(second) and "5 påmeldinger." in text(second)
+    assert re.search(rf'<a href="{url}\?side=2" aria-current="page">', pager(second))
+    assert f'href="{url}?side=1" rel="prev"' in pager(second)
+    assert f'href="{url}?side=3" rel="next"' in pager(second)
+    assert rows(organiser_client.get(f"{url}?side=3").text) == ["Åse"]
+    assert rows(organiser_client.get(f"{url}?side=99").text) == ["Åse"]  # the last there is
+    assert rows(organiser_client.get(f"{url}?side=0").text) == ["Anne", "Bjørn"]
+    assert rows(organiser_client.get(f"{url}?side=tre").text) == ["Anne", "Bjørn"]
+
+    # Page 2 of a search in one sector: the search and filter are in every page link, and
+    # the downloads take every match (no page number).
+    filtered = organiser_client.get(f"{url}?q=bergen&sektor=offentlig&side=2").text
+    assert rows(filtered) == ["Dag", "Åse"]  # Cecilie, in Equinor, is filtered out
+    assert "4 påmeldinger passer med søket." in text(filtered)
+    assert "Viser 3–4 av 4 (side 2 av 2)" in text(pager(filtered))
+    links = re.findall(r'href="([^"]*side=[^"]*)"', pager(filtered))
+    assert links and all("q=bergen" in link and "sektor=offentlig" in link for link in links)
+    downloads = re.findall(r'href="([^"]*pameldinger\.(?:csv|xlsx)[^"]*)"', filtered)
+    assert len(downloads) == 2, downloads
+    assert all("q=bergen" in link and "sektor=offentlig" in link and "side" not in link
+               for link in downloads)
+    [csv_link] = [link for link in downloads if ".csv" in link]
+    csv_rows = organiser_client.get(csv_link.replace("&amp;", "&")).data.decode("utf-8-sig")
+    assert [line.split(";")[0] for line in csv_rows.splitlines()[1:]] == ["Anne", "Bjørn", "Dag",
+                                                                          "Åse"]
+
+    # One page: no page links at all.
+    monkeypatch.setattr(admin_registrations, "PAGE_SIZE", 100)
+    assert pager(organiser_client.get(url).text) == ""
+
+
+def test_page_numbers_show_the_ends_and_the_neighbourhood():
+    def numbers(page: int, total: int) -> list:
+        found = admin_registrations.Page.of(list(range(total)), page, 10)
+        return found.numbers()
+
+    assert numbers(1, 5) == [1]
+    assert numbers(1, 30) == [1, 2, 3]
+    assert numbers(10, 200) == [1, None, 8, 9, 10, 11, 12, None, 20]
+    assert numbers(1, 100) == [1, 2, 3, None, 10]
+    assert numbers(5, 100) == [1, 2, 3, 4, 5, 6, 7, None, 10]  # no "…" for the one page 2
+    assert numbers(10, 100) == [1, None, 8, 9, 10]
+    empty = admin_registrations.Page.of([], 3, 10)
+    assert (empty.page, empty.pages, empty.first, empty.last, empty.items) == (1, 1, 0, 0, [])
+
+
+def test_list_rows_are_the_services_registrations(app, make_gathering):
+    """The list reads plain columns; it must find and order exactly what rsvp does."""
+    gathering_id = upcoming_gathering(app, make_gathering, capacity=2)
+    register(app, gathering_id, 1, person=person(1, name="Ærlig Østby", email="ostby@example.no"))
+    register(app, gathering_id, 2, person=person(2, name="åse berg"), organisation_name="Equinor",
+             sector=Sector.PRIVATE)
+    register(app, gathering_id, 3, person=person(3, name="Zara Li"),
+             organisation_name="Røde Kors", sector=Sector.VOLUNTEER)
+    register(app, gathering_id, 4, person=person(4, name="Åse Berg"))
+    with app.app_context():
+        gathering = db.session.get(Gathering, gathering_id)
+        for chosen in [{}, {"query": "ØSTBY"}, {"query": "røde kors"}, {"query": "berg"},
+                       {"status": RegistrationStatus.WAITING}, {"sector": Sector.PUBLIC},
+                       {"sector": Sector.PUBLIC, "query": "example"}, {"query": "ingen slik"}]:
+            expected = [r.id for r in rsvp.registrations_of(gathering, **chosen)]
+            found = admin_registrations.registration_rows(gathering_id, **chosen)
+            assert [row.id for row in found] == expected, chosen
 
 
 def test_add_on_behalf_after_the_deadline(app, organiser_client, client, make_gathering):

@@ -111,6 +111,36 @@ def test_reach_of_nothing(ctx):
     assert [(s.organisations, s.people) for s in reach.sectors] == [(0, 0)] * 4
 
 
+def test_the_overview_reuses_reach_figures_for_a_minute(ctx, make_gathering):
+    gathering = make_gathering(starts_at=NOW + 5 * DAY)
+    register(gathering, 1)
+    db.session.flush()
+    assert statistics.recent_reach(NOW).people == 1
+
+    register(gathering, 2)
+    db.session.flush()
+    assert statistics.recent_reach(NOW + timedelta(seconds=59)).people == 1  # reused
+    assert statistics.recent_reach(NOW + timedelta(seconds=60)).people == 2  # a minute: afresh
+    register(gathering, 3)
+    db.session.flush()
+    assert statistics.recent_reach(NOW).people == 3  # a clock that went back: afresh
+    register(gathering, 4)
+    db.session.flush()
+    statistics.forget_recent_reach()
+    assert statistics.recent_reach(NOW).people == 4
+
+
+def test_reused_reach_figures_belong_to_one_app(app, make_app, app_config, make_gathering,
+                                                tmp_path):
+    with app.app_context():
+        register(make_gathering(starts_at=NOW + 5 * DAY), 1)
+        db.session.commit()
+        assert statistics.recent_reach(NOW).people == 1
+    other = make_app({**app_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'other.sqlite3'}"})
+    with other.app_context():  # another app, on an empty database
+        assert statistics.recent_reach(NOW).people == 0
+
+
 # --- the charts (pure) -------------------------------------------------------------------------
 
 
@@ -208,6 +238,8 @@ def test_overview_queries_do_not_grow_with_the_data(app, organiser_client, make_
             db.session.commit()
 
     def queries() -> int:
+        with app.app_context():
+            statistics.forget_recent_reach()  # count the reach queries too, not reused figures
         with app.app_context(), QueryCounter() as counter:
             assert organiser_client.get("/arrangor/").status_code == 200
         return counter.count

@@ -2,6 +2,10 @@
 
 import csv
 import io
+import sqlite3
+import threading
+import time
+import zipfile
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -21,14 +25,13 @@ OSLO = ZoneInfo("Europe/Oslo")
 
 
 def fake(**overrides):
-    """Something shaped like a Registration, without a database."""
+    """Something shaped like a row of an export, without a database."""
     values = {
         "id": 7, "name": "Ærlig Østby-Åsen", "email": "aerlig@example.no", "job_title": "Rådgiver",
         "status": RegistrationStatus.WAITING, "needs": "Vegetar", "comment": "",
         "created_at": datetime(2026, 6, 1, 10, 30, tzinfo=UTC),
         "checked_in_at": None,
-        "organisation": SimpleNamespace(name="Bergen kommune", sector=Sector.PUBLIC,
-                                        org_number="964338531"),
+        "organisation_name": "Bergen kommune", "sector": Sector.PUBLIC, "org_number": "964338531",
     }
     values.update(overrides)
     return SimpleNamespace(**values)
@@ -94,6 +97,35 @@ def test_xlsx_opens_with_text_never_formulas():
     assert sheet["G3"].value == "Har plass" and sheet["A3"].value == "Åse"
 
 
+def test_xlsx_is_written_row_by_row_and_reads_back_the_same():
+    table = exports.rows([
+        fake(name="Ærlig Østby-Åsen", checked_in_at=datetime(2026, 6, 11, 6, 5, tzinfo=UTC)),
+        fake(id=8, name="-1", status=RegistrationStatus.CONFIRMED, job_title="", needs="",
+             comment="Ku\x00rt", organisation_name="Røde Kors", sector=Sector.VOLUNTEER,
+             org_number=None),
+    ], waiting_positions={7: 4}, zone=OSLO)
+    data = exports.xlsx_bytes(table)
+
+    # Written by the write-only workbook: texts inline, never in a shared-strings table.
+    with zipfile.ZipFile(io.BytesIO(data)) as package:
+        xml = package.read("xl/worksheets/sheet1.xml").decode()
+        assert 't="inlineStr"' in xml and "sharedStrings" not in " ".join(package.namelist())
+    sheet = openpyxl.load_workbook(io.BytesIO(data)).active
+    assert sheet.title == "Påmeldinger"
+    assert [[c.value for c in row] for row in sheet.iter_rows()] == [
+        exports.HEADER,
+        ["Ærlig Østby-Åsen", "aerlig@example.no", "Bergen kommune", "Offentlig", "964338531",
+         "Rådgiver", "Venteliste", 4, "Vegetar", None, datetime(2026, 6, 1, 12, 30),
+         datetime(2026, 6, 11, 8, 5)],
+        ["'-1", "aerlig@example.no", "Røde Kors", "Frivillig", None, None, "Har plass", None,
+         None, "Kurt", datetime(2026, 6, 1, 12, 30), None],
+    ]
+    assert all(cell.font.bold for cell in sheet[1]) and not sheet["A2"].font.bold
+    assert sheet["K2"].number_format == sheet["L2"].number_format == "dd.mm.yyyy hh:mm"
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:L3"
+    assert [sheet.column_dimensions[letter].width for letter in "ABL"] == [24, 30, 17]
+
+
 # --- downloads -----------------------------------------------------------------------------------
 
 
@@ -124,7 +156,47 @@ def test_csv_and_xlsx_downloads(app, organiser_client, make_gathering):
     workbook = organiser_client.get(f"{base}.xlsx")
     assert workbook.status_code == 200
     assert workbook.mimetype == XLSX
+    assert workbook.headers["Content-Disposition"] == \
+        'attachment; filename="pameldinger-frokost.xlsx"'
     sheet = openpyxl.load_workbook(io.BytesIO(workbook.data)).active
     assert sheet.max_row == 4 and sheet["A2"].value == "'@Ola"
+    assert [[c.value for c in row][:8] for row in sheet.iter_rows(min_row=2)] == [
+        ["'@Ola", "deltaker3@example.no", "Bergen kommune", "Offentlig", None, "Rådgiver",
+         "Venteliste", 2],
+        ["Deltaker 1", "deltaker1@example.no", "Bergen kommune", "Offentlig", None, "Rådgiver",
+         "Har plass", None],
+        ["Deltaker 2", "deltaker2@example.no", "Bergen kommune", "Offentlig", None, "Rådgiver",
+         "Venteliste", 1],
+    ]
     with app.app_context():
         assert audit_actions(gathering_id) == ["export", "export", "export"]
+
+
+def test_download_waits_for_another_writer_instead_of_failing(app, organiser_client, make_gathering):
+    """The download reads, then writes its audit entry. On SQLite a read transaction cannot wait
+    to write while another connection writes ("database is locked" at once): it must write in a
+    transaction of its own, which waits for the lock."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite's locking")
+    gathering_id = upcoming_gathering(app, make_gathering, slug="frokost")
+    register(app, gathering_id, 1)
+    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    writing, done = threading.Event(), threading.Event()
+
+    def another_request_writing():
+        writer = sqlite3.connect(path, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")
+        writing.set()
+        time.sleep(0.5)
+        writer.commit()
+        writer.close()
+        done.set()
+
+    threading.Thread(target=another_request_writing).start()
+    assert writing.wait(5)
+    response = organiser_client.get(f"/arrangor/samlinger/{gathering_id}/pameldinger.csv")
+    assert done.wait(5)
+    assert response.status_code == 200
+    assert "Deltaker 1" in response.data.decode("utf-8-sig")
+    with app.app_context():
+        assert audit_actions(gathering_id) == ["export"]

@@ -54,7 +54,7 @@ def index():
     now = utcnow()
     upcoming = statistics.upcoming_fill(now)
     past = statistics.past_attendance(now)
-    reach = statistics.reach()
+    reach = statistics.recent_reach(now)
     organisations_chart, people_chart = statistics.sector_charts(reach)
     return render_template(
         "admin/index.html", now=now, upcoming=upcoming, past=past, reach=reach,
