@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import datetime, tzinfo
 
+import xlsxwriter
 from flask_babel import lazy_gettext as _l
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from .models import Organisation, Registration
 from .statistics import SECTOR_LABELS
@@ -30,6 +27,8 @@ STATUS_LABELS = {"confirmed": _l("Har plass"), "waiting": _l("Venteliste"), "can
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 DATE_FORMAT = "%d.%m.%Y %H:%M"
 XLSX_DATE_FORMAT = "dd.mm.yyyy hh:mm"
+# Control characters an .xlsx (XML 1.0) cannot hold; tab, LF and CR can stay.
+_NOT_IN_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _WIDTHS = [24, 30, 28, 11, 18, 22, 12, 10, 30, 30, 17, 17]
 # What a row reads besides the id, name, email and organisation_name that every list of
 # registrations reads: plain columns, since loading 10,000 whole Registration objects took
@@ -107,40 +106,32 @@ def csv_bytes(table: list[list], header: list[str] = HEADER) -> bytes:
 def xlsx_bytes(table: list[list], header: list[str] = HEADER, title: str = _l("Påmeldinger")) -> bytes:
     """An Excel workbook: a bold, frozen header row with filters, then one row per person.
 
-    Written row by row (openpyxl's write-only mode): a normal workbook keeps an object per cell
-    and took twice as long for a big gathering.
+    Written row by row by XlsxWriter in constant-memory mode (each row goes to a temporary file
+    as it is written): about twice as fast as openpyxl's write-only mode, in flat memory. Texts
+    are always written as text, never as a formula or a link, whatever they start with.
     """
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(str(title))
-    # Column widths and the frozen header must be in place before the first row is written.
-    for index, width in enumerate(_WIDTHS[:len(header)], start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-    sheet.append([_styled(sheet, str(heading), font=bold) for heading in header])
-    for cells in table:
-        sheet.append([_xlsx_value(sheet, value) for value in cells])
-    sheet.auto_filter.ref = f"A1:{get_column_letter(max(len(header), 1))}{len(table) + 1}"
     buffer = io.BytesIO()
-    workbook.save(buffer)
+    workbook = xlsxwriter.Workbook(buffer, {"constant_memory": True, "strings_to_formulas": False,
+                                            "strings_to_urls": False, "strings_to_numbers": False})
+    sheet = workbook.add_worksheet(str(title))
+    for index, width in enumerate(_WIDTHS[:len(header)]):
+        sheet.set_column(index, index, width)
+    sheet.freeze_panes(1, 0)
+    bold = workbook.add_format({"bold": True})
+    for column, heading in enumerate(header):
+        sheet.write_string(0, column, str(heading), bold)
+    when = workbook.add_format({"num_format": XLSX_DATE_FORMAT})
+    for row_number, cells in enumerate(table, start=1):
+        for column, value in enumerate(cells):
+            if value is None or value == "":
+                continue  # no cell at all: an empty one reads back the same and costs a tag
+            if isinstance(value, str):
+                # Characters an .xlsx cannot hold are dropped, then checked again for a formula.
+                sheet.write_string(row_number, column, neutralise(_NOT_IN_XLSX.sub("", value)))
+            elif isinstance(value, datetime):
+                sheet.write_datetime(row_number, column, value, when)
+            else:
+                sheet.write_number(row_number, column, value)
+    sheet.autofilter(0, 0, len(table), max(len(header), 1) - 1)
+    workbook.close()
     return buffer.getvalue()
-
-
-def _styled(sheet, value, *, font: Font | None = None, number_format: str | None = None) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=value)
-    if font is not None:
-        cell.font = font
-    if number_format is not None:
-        cell.number_format = number_format
-    return cell
-
-
-def _xlsx_value(sheet, value):
-    if value == "":
-        return None  # no cell at all: an empty one reads back the same and costs a tag
-    if isinstance(value, str):
-        # Characters an .xlsx cannot hold are dropped, and the result checked again for a formula.
-        return neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
-    if isinstance(value, datetime):
-        return _styled(sheet, value, number_format=XLSX_DATE_FORMAT)
-    return value
