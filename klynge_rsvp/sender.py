@@ -272,7 +272,7 @@ class Listener:
     as the safety net: a lost connection only falls back to it.
     """
 
-    SLICE_SECONDS = 0.2  # how often the in-process event and `stop` are looked at
+    SLICE_SECONDS = 0.05  # how often data_version, the in-process event and `stop` are looked at
 
     def __init__(self, app: Flask):
         self.app = app
