@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 from email import message_from_bytes, policy
+from email.header import decode_header, make_header
+from email.utils import parseaddr
 
 import icalendar
 import pytest
@@ -40,8 +42,16 @@ def shown(raw: bytes) -> dict:
             parts.append(("text/calendar", part.get_param("method"), calendar.to_ical()))
         else:
             parts.append((part.get_content_type(), part.get_content()))
-    return {"subject": str(message["Subject"]), "to": str(message["To"]),
+    return {"subject": str(message["Subject"]), "to": recipient(raw),
             "from": str(message["From"]), "date": str(message["Date"]), "parts": parts}
+
+
+def recipient(raw: bytes) -> tuple[str, str]:
+    """The To header's display name and address, as a mail program shows them: the address
+    split off first, then the name's RFC 2047 words decoded (the way RFC 2047 asks; Python's
+    modern parser decodes first and then misreads a name holding "<b>" as an address)."""
+    encoded_name, address = parseaddr(str(message_from_bytes(raw)["To"]))
+    return str(make_header(decode_header(encoded_name))), address
 
 
 def register_people(gathering, names, language="nb") -> list[Registration]:

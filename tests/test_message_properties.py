@@ -55,3 +55,18 @@ def test_line_breaks_in_headers_are_refused(app_context, evil):
     with pytest.raises(ValueError, match="line break"):
         message.build(kind="test", to_name="Kari", to_email="kari@example.no", subject=evil,
                       text="Hei", html="<p>Hei</p>", now=datetime(2026, 1, 13, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("name", ["Nordmann, Kari", 'Bob "Bobby" <b>O\'Brien</b> & Co',
+                                  "Ola =?utf-8?q?x?= Nordmann", "Åse Ørjansdatter-Bjørnstjernesen"])
+def test_a_name_with_specials_stays_one_name_when_the_to_line_is_long(app_context, name):
+    # Flask-Mail's encoded name came out of policy.SMTP's folding of a long line decoded and
+    # unquoted: "To: Nordmann, Kari <…>" is two addresses to every mail program.
+    address = "kari.nordmann.beredskapsradgiver@eksempel-kommune.no"
+    mail = message.build(kind="test", to_name=name, to_email=address, subject="Hei",
+                         text="Hei", html="<p>Hei</p>", now=datetime(2026, 1, 13, tzinfo=UTC))
+    parsed = message_from_bytes(mail.message, policy=policy.default)
+    [to] = parsed["To"].addresses
+    assert (to.display_name, to.addr_spec) == (name, address)
+    header = mail.message.split(b"\r\n\r\n")[0]
+    assert all(len(line) <= 78 for line in header.split(b"\r\n"))

@@ -28,13 +28,13 @@ from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import make_msgid
 
-from flask_mail import sanitize_address
 from markupsafe import escape
 
 from .. import ics
 from ..links import base_host
 from ..models import Registration
 from ..outbox import ComposedMail
+from .message import TO_HEADER, to_header
 
 log = logging.getLogger(__name__)
 
@@ -138,11 +138,12 @@ class _Template:
             marker = b"\x00part%d\x00" % len(self.parts)
             raw = raw.replace(encoded, marker)
             self.parts.append(_Part.of(part, marker))
-        to_line = _to_line(STAND_INS[0])
+        headers = raw[:raw.index(b"\r\n\r\n") + 2]
+        to_lines = TO_HEADER.findall(headers)
         id_line = _header_line("Message-ID", message["Message-ID"].strip())
-        if raw.count(to_line) != 1 or raw.count(id_line) != 1:
+        if len(to_lines) != 1 or raw.count(to_lines[0]) != 1 or raw.count(id_line) != 1:
             raise NotMergeable("the To or Message-ID header is not where it was expected")
-        self.skeleton = raw.replace(to_line, b"\x00to\x00").replace(id_line, b"\x00id\x00")
+        self.skeleton = raw.replace(to_lines[0], b"\x00to\x00").replace(id_line, b"\x00id\x00")
 
     @classmethod
     def checked(cls, first: ComposedMail, second: ComposedMail) -> _Template:
@@ -161,7 +162,7 @@ class _Template:
         body = self.skeleton
         for part in self.parts:
             body = body.replace(part.marker, part.encode(part.personalised(personal)))
-        body = body.replace(b"\x00to\x00", _to_line(personal))
+        body = body.replace(b"\x00to\x00", to_header(personal.name, personal.email))
         body = body.replace(b"\x00id\x00", _header_line("Message-ID", make_msgid(domain=base_host())))
         return ComposedMail(kind=self.kind, recipient=personal.email,
                             subject=_swap(self.subject, STAND_INS[0], personal),
@@ -228,12 +229,6 @@ def _split_at_attendee(calendar: bytes) -> tuple[bytes, bytes, str]:
             before, after = calendar.split(line)
             return before, after, partstat
     raise NotMergeable("no ATTENDEE line for the stand-in in the calendar part")
-
-
-def _to_line(personal: Personal) -> bytes:
-    """The To header as Flask-Mail writes it (notifications.message.build)."""
-    address = (personal.name, personal.email) if personal.name else personal.email
-    return _header_line("To", sanitize_address(address))
 
 
 def _header_line(name: str, value: str) -> bytes:

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from email import charset as email_charset
+from email import policy
 from email.encoders import encode_base64
+from email.header import Header
 from email.mime.base import MIMEBase
 from email.mime.image import MIMEImage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import make_msgid
+from email.utils import formataddr, make_msgid
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from flask_mail import Message
+from flask_mail import Message, sanitize_address
 
 from ..i18n import DEFAULT_LANGUAGE, LANGUAGES
 from ..links import absolute_url, base_host
@@ -144,8 +147,29 @@ def build(*, kind: str, to_name: str, to_email: str, subject: str, text: str, ht
     if message.has_bad_headers() or any(
             "\r" in v or "\n" in v for v in (headers or {}).values()):
         raise ValueError("a line break in a mail header")  # forms refuse these; never send one
-    return ComposedMail(kind=kind, recipient=to_email, subject=subject,
-                        message=message.as_bytes())
+    # (A function as the replacement: its bytes are taken as they are, backslashes included.)
+    raw = TO_HEADER.sub(lambda _: to_header(to_name, to_email), message.as_bytes(), count=1)
+    return ComposedMail(kind=kind, recipient=to_email, subject=subject, message=raw)
+
+
+# The To header in a header block, with its continuation lines (the first is the message's own).
+TO_HEADER = re.compile(rb"^To: .*\r\n(?:[ \t].*\r\n)*", re.MULTILINE)
+
+
+def to_header(name: str, address: str) -> bytes:
+    """The To header line(s): the name as RFC 2047 words, folded, the address on its own line
+    when it does not fit.
+
+    Not Flask-Mail's: policy.SMTP decodes its encoded name and writes it back unquoted when
+    it folds a long line, so "Nordmann, Kari" would read as two addresses and "<b>" as one.
+    """
+    if not address.isascii() or not name:  # an international address: Flask-Mail's IDNA handling
+        return policy.SMTP.fold("To", sanitize_address((name, address) if name else address)).encode()
+    encoded = Header(name, "utf-8", header_name="To").encode(linesep="\r\n")
+    line = f"To: {formataddr((encoded, address))}"
+    if len(line) - line.rfind("\r\n") > 78:
+        line = f"To: {encoded}\r\n <{address}>"
+    return f"{line}\r\n".encode("ascii")
 
 
 def registration_context(registration: Registration) -> dict:
