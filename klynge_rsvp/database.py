@@ -26,6 +26,8 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:
 
 
 def _on_sqlite_begin(connection) -> None:
+    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return  # each statement commits by itself (the sender's "sent" recorder)
     connection.exec_driver_sql("BEGIN" if deferred_transactions.get() else "BEGIN IMMEDIATE")
 
 

@@ -137,13 +137,7 @@ def mark_sent(message: OutboxMessage, *, transport: str, now: datetime) -> None:
 def record_sent(connection: sa.Connection, message_id: int, *, transport: str,
                 now: datetime) -> None:
     """`mark_sent` as one UPDATE on the sender's own connection (its hot path: nothing loaded,
-    no pool check-out per message); the caller commits."""
-    if connection.dialect.name == "postgresql":
-        # This fact alone may reach the disk a fraction of a second after the commit returns
-        # (no fsync wait per message). Were PostgreSQL itself to crash in that moment, the
-        # message would be sent once more after its lease: the same narrow window as a worker
-        # killed between the SMTP server's "250" and this update. It is never lost.
-        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+    no pool check-out per message); the caller commits, or runs the connection in autocommit."""
     connection.execute(_RECORD_SENT, {"message_id": message_id, "transport": transport,
                                       "sent_at": now})
 

@@ -677,3 +677,15 @@ def test_a_failed_sent_record_stops_the_batch_and_nothing_is_marked_twice(
     report = sender.deliver_due()
     assert sorted(report.sent) == sorted(m.id for m in found if m.id not in tried)
     assert len(received_recipients(mail_ctx.handler)) == 5
+
+
+def test_the_recorders_connection_goes_back_to_the_pool_durable(mail_ctx, make_gathering):
+    """"Sent" is recorded without waiting for the disk on PostgreSQL; the connection that did
+    it must not carry that into a request's commit (a registration must be durable)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+    register(make_gathering(), 1, 2)
+    assert len(sender.deliver_due().sent) == 2
+    # The pool hands back its most recently returned connection first: the recorder's.
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
