@@ -64,7 +64,7 @@ def row(registration, *, waiting_position: int | None, zone: tzinfo,
     """One registration as spreadsheet cells (texts neutralised, times in `zone`).
 
     `registration`: a row with the COLUMNS below and the list's id, name, email and
-    organisation_name (see admin.registrations.registration_rows), or anything shaped alike.
+    organisation_name (see rsvp.registration_rows), or anything shaped alike.
     """
     sectors, statuses = labels or translated_labels()
     status = registration.status.value

@@ -383,6 +383,31 @@ def registrations_of(gathering: Gathering, *, status: RegistrationStatus | None 
     return sorted(found, key=lambda registration: (sort_key(registration.name), registration.id))
 
 
+def registration_rows(gathering_id: int, columns=(), *, status: RegistrationStatus | None = None,
+                      sector: Sector | None = None, query: str = "") -> list[sa.Row]:
+    """A gathering's registrations as plain rows: the same ones, in the same order, as
+    registrations_of gives, with id, name, email, organisation_name and `columns`.
+
+    For the long list and the downloads: reading 10,000 whole Registration objects (and their
+    organisations) took several times as long as reading their columns.
+    """
+    select = (sa.select(Registration.id, Registration.name, Registration.email,
+                        Organisation.name.label("organisation_name"), *columns)
+              .join_from(Registration, Organisation, Registration.organisation_id == Organisation.id)
+              .where(Registration.gathering_id == gathering_id))
+    if status is not None:
+        select = select.where(Registration.status == status)
+    if sector is not None:
+        select = select.where(Organisation.sector == sector)
+    found = db.session.execute(select).all()
+    words = query.casefold().split()
+    if words:
+        found = [row for row in found
+                 if all(word in f"{row.name} {row.email} {row.organisation_name}".casefold()
+                        for word in words)]
+    return sorted(found, key=lambda row: (sort_key(row.name), row.id))
+
+
 def _searchable(registration: Registration) -> str:
     return " ".join([registration.name, registration.email,
                      registration.organisation.name]).casefold()
@@ -419,9 +444,13 @@ def mails_of(registration: Registration) -> list[OutboxMessage]:
     ))
 
 
+# æ, ø and å after z: the three characters that follow z in ASCII.
+_NORWEGIAN_LAST = str.maketrans({"æ": "{", "ø": "|", "å": "}"})
+
+
 def sort_key(text: str) -> str:
     """Norwegian alphabetical order (… x y z æ ø å), the same on every database."""
-    folded = text.casefold().translate(str.maketrans({"æ": "{", "ø": "|", "å": "}"}))
+    folded = text.casefold().translate(_NORWEGIAN_LAST)
     return "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
 
 

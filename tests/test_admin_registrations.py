@@ -151,7 +151,7 @@ def test_list_rows_are_the_services_registrations(app, make_gathering):
                        {"status": RegistrationStatus.WAITING}, {"sector": Sector.PUBLIC},
                        {"sector": Sector.PUBLIC, "query": "example"}, {"query": "ingen slik"}]:
             expected = [r.id for r in rsvp.registrations_of(gathering, **chosen)]
-            found = admin_registrations.registration_rows(gathering_id, **chosen)
+            found = rsvp.registration_rows(gathering_id, **chosen)
             assert [row.id for row in found] == expected, chosen
 
 

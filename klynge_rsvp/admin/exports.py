@@ -8,7 +8,7 @@ from ..database import begin_writing
 from ..extensions import db
 from . import bp
 from .gatherings import get_gathering_or_404, me, zone
-from .registrations import filters, registration_rows
+from .registrations import filters
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -28,7 +28,7 @@ def export_xlsx(gathering_id):
 def _download(gathering_id, extension, build, mimetype):
     gathering = get_gathering_or_404(gathering_id)
     chosen = filters()
-    table = exports.rows(registration_rows(gathering.id, exports.COLUMNS, **chosen),
+    table = exports.rows(rsvp.registration_rows(gathering.id, exports.COLUMNS, **chosen),
                          waiting_positions=rsvp.waiting_positions(gathering), zone=zone())
     # Personal data leaving the system: the audit log says who took it, and when.
     begin_writing()
