@@ -167,3 +167,19 @@ def test_people_in_different_languages_and_states_are_different_audiences(ctx, m
             assert event["ATTENDEE"].params["CN"] == registration.name
         else:
             assert calendar == []
+
+
+def test_a_name_holding_a_stand_ins_details_is_kept_as_typed(ctx, make_gathering):
+    gathering = make_gathering(now=NOW)
+    stand_in = merge.STAND_INS[0]
+    tricky = f"Kari {stand_in.email} {stand_in.token}"
+    registrations = register_people(gathering, ["Ola Nordmann", "Per Hansen", tricky, "Åse Li"])
+    merged = notifications.MailMerge(lambda r: notifications.compose_postponed(
+        r, message="", position=None, now=NOW))
+
+    mails = [merged(registration) for registration in registrations]
+
+    assert any(template is not None for template in merged._templates.values())
+    text = message_from_bytes(mails[2].message, policy=policy.default).get_body(
+        preferencelist=("plain",)).get_content()
+    assert tricky in text

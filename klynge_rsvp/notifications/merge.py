@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import email
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -216,9 +217,17 @@ class _Part:
 
 
 def _swap(text: str, old: Personal, new: Personal, quote: Callable[[str], str] = str) -> str:
-    for field in ("name", "email", "token"):
-        text = text.replace(str(quote(getattr(old, field))), str(quote(getattr(new, field))))
-    return text
+    """`old`'s details in `text` replaced by `new`'s, in one pass: a name that happens to hold
+    a stand-in's address is never replaced again."""
+    replacements = {str(quote(getattr(old, field))): str(quote(getattr(new, field)))
+                    for field in ("name", "email", "token")}
+    return _details_pattern(old, quote).sub(lambda found: replacements[found[0]], text)
+
+
+@functools.cache
+def _details_pattern(personal: Personal, quote: Callable[[str], str]) -> re.Pattern:
+    return re.compile("|".join(re.escape(str(quote(getattr(personal, field))))
+                               for field in ("name", "email", "token")))
 
 
 def _split_at_attendee(calendar: bytes) -> tuple[bytes, bytes, str]:
