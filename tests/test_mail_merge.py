@@ -48,8 +48,7 @@ def shown(raw: bytes) -> dict:
 
 def recipient(raw: bytes) -> tuple[str, str]:
     """The To header's display name and address, as a mail program shows them: the address
-    split off first, then the name's RFC 2047 words decoded (the way RFC 2047 asks; Python's
-    modern parser decodes first and then misreads a name holding "<b>" as an address)."""
+    split off first, then the name's RFC 2047 words decoded (RFC 2047, section 6.2)."""
     encoded_name, address = parseaddr(str(message_from_bytes(raw)["To"]))
     return str(make_header(decode_header(encoded_name))), address
 
