@@ -186,11 +186,11 @@ def deliver_due() -> DeliveryReport:
 class SentRecorder:
     """Records "sent" for each accepted message on a connection and thread of its own.
 
-    While the SMTP server takes the next message, the last one's UPDATE and commit run beside
-    it instead of before it. `sent` waits until the message before is recorded, so at most two
-    accepted messages are ever unrecorded (the one being recorded and the one just accepted): a
-    crash resends no more than that after the lease. If recording fails, `error` is set (the
-    sender stops) and `close` waits for the rest.
+    While the SMTP server takes the next message, the last one's UPDATE (which commits by
+    itself) runs beside it instead of before it. `sent` waits until the message before is
+    recorded, so at most two accepted messages are ever unrecorded (the one being recorded and
+    the one just accepted): a crash resends no more than that after the lease. If recording
+    fails, `error` is set (the sender stops) and `close` waits for the rest.
     """
 
     def __init__(self, engine: sa.Engine):

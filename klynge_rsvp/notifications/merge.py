@@ -133,12 +133,15 @@ class _Template:
         for part in message.walk():
             if part.is_multipart():
                 continue
+            marker = b"\x00part%d\x00" % len(self.parts)
+            found = _Part.of(part, marker)
+            if not found.personal:
+                continue  # the same for everyone: stays in the skeleton as it is
             encoded = part.get_payload().encode("ascii")
             if raw.count(encoded) != 1:
                 raise NotMergeable("a part's body is not unique in the message")
-            marker = b"\x00part%d\x00" % len(self.parts)
             raw = raw.replace(encoded, marker)
-            self.parts.append(_Part.of(part, marker))
+            self.parts.append(found)
         headers = raw[:raw.index(b"\r\n\r\n") + 2]
         to_lines = TO_HEADER.findall(headers)
         id_line = _header_line("Message-ID", message["Message-ID"].strip())
@@ -178,6 +181,11 @@ class _Part:
     content: bytes  # decoded, with the first stand-in's details
     calendar: tuple[bytes, bytes, str] | None  # text before and after ATTENDEE, its PARTSTAT
 
+    @property
+    def personal(self) -> bool:
+        """Whether it holds a person's details (text, HTML, the calendar's ATTENDEE)."""
+        return self.calendar is not None or self.content_type in ("text/plain", "text/html")
+
     @classmethod
     def of(cls, part: Message, marker: bytes) -> _Part:
         content_type = part.get_content_type()
@@ -201,9 +209,7 @@ class _Part:
                 ics.Attendee(email=personal.email, name=personal.name, partstat=partstat)) + after
         if self.content_type == "text/plain":
             return _swap(self.content.decode(), STAND_INS[0], personal).encode()
-        if self.content_type == "text/html":
-            return _swap(self.content.decode(), STAND_INS[0], personal, escape).encode()
-        return self.content
+        return _swap(self.content.decode(), STAND_INS[0], personal, escape).encode()  # HTML
 
     def encode(self, content: bytes) -> bytes:
         """As the email package encodes a body (email.encoders, email.quoprimime), in C."""
