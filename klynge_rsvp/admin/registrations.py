@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_sqlalchemy.pagination import Pagination
 
 from .. import checkin, gatherings, history, rsvp
 from ..clock import utcnow
@@ -72,44 +72,31 @@ def filters() -> dict:
     }
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of a list that is already in memory (numbered from 1)."""
+class Page(Pagination):
+    """One page of a list already in memory (sorted and searched in Python, in Norwegian order),
+    with the interface of Flask-SQLAlchemy's `db.paginate` pages."""
 
-    items: list
-    page: int
-    per_page: int
-    total: int
+    def __init__(self, rows: list, number: int | None, per_page: int):
+        self._rows = rows
+        last_page = max(math.ceil(len(rows) / per_page), 1)
+        super().__init__(page=min(max(number or 1, 1), last_page), per_page=per_page,
+                         max_per_page=None, error_out=False)
 
     @classmethod
     def of(cls, rows: list, number: int | None, per_page: int) -> Page:
         """Page `number` of `rows`; a number out of range gives the nearest page there is."""
-        last_page = max(math.ceil(len(rows) / per_page), 1)
-        page = min(max(number or 1, 1), last_page)
-        start = (page - 1) * per_page
-        return cls(items=rows[start:start + per_page], page=page, per_page=per_page,
-                   total=len(rows))
+        return cls(rows, number, per_page)
+
+    def _query_items(self) -> list:
+        start = (self.page - 1) * self.per_page
+        return self._rows[start:start + self.per_page]
+
+    def _query_count(self) -> int:
+        return len(self._rows)
 
     @property
     def pages(self) -> int:
-        return max(math.ceil(self.total / self.per_page), 1)
-
-    @property
-    def first(self) -> int:
-        """The number of the page's first row (1-based; 0 when there are none)."""
-        return (self.page - 1) * self.per_page + 1 if self.total else 0
-
-    @property
-    def last(self) -> int:
-        return min(self.page * self.per_page, self.total)
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
+        return max(super().pages, 1)  # an empty list is one empty page
 
     def numbers(self, around: int = 2) -> list[int | None]:
         """The page numbers to link to: the first, the last, and `around` on each side of this
