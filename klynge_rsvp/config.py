@@ -77,6 +77,8 @@ DEFAULTS = {
     "OUTBOX_RETRY_MAX_SECONDS": 3600,
     "OUTBOX_LEASE_SECONDS": 300,
     "OUTBOX_BATCH_SIZE": 100,
+    # SMTP connections a worker sends one batch over at once (fewer if the relay refuses more).
+    "OUTBOX_SMTP_CONNECTIONS": 2,
     "OUTBOX_POLL_SECONDS": 2.0,
     "LOGIN_RATE_LIMIT": "10 per minute;50 per hour",
     # Per client address: generous enough for an office behind one address, too little to spam.

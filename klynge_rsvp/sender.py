@@ -48,6 +48,8 @@ def open_smtp_connection() -> smtplib.SMTP:
     else:
         connection = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=timeout)
     try:
+        # Greeted at once: a relay at its limit of connections may refuse us only here.
+        connection.ehlo_or_helo_if_needed()
         if config["MAIL_USE_TLS"]:
             connection.starttls()
         if config["MAIL_USERNAME"] and config["MAIL_PASSWORD"]:
@@ -88,7 +90,10 @@ def _describe(error: BaseException) -> str:
 
 
 def deliver_due() -> DeliveryReport:
-    """Claim the due messages and deliver them; commits after every message."""
+    """Claim the due messages and deliver them over up to OUTBOX_SMTP_CONNECTIONS connections.
+
+    Each "sent" is recorded as soon as the server has accepted the message (see SentRecorder).
+    """
     config = current_app.config
     report = DeliveryReport()
     claimed_at = utcnow()
@@ -108,8 +113,15 @@ def deliver_due() -> DeliveryReport:
         db.session.commit()
         return report
 
+    # Read the batch once and end that transaction: no transaction (on SQLite: no write lock)
+    # stays open while the SMTP server takes its time.
+    payloads = {row.id: (row.recipient, row.message) for row in db.session.execute(
+        sa.select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.message)
+        .where(OutboxMessage.id.in_(ids)))}
+    db.session.commit()
+    people = len({recipient.lower() for recipient, _ in payloads.values()})
     try:
-        connection = open_smtp_connection()
+        connections = _open_connections(max(1, min(config["OUTBOX_SMTP_CONNECTIONS"], people)))
     except (OSError, smtplib.SMTPException) as error:
         log.warning("SMTP connection failed: %s", _describe(error))
         for message_id in ids:
@@ -119,68 +131,153 @@ def deliver_due() -> DeliveryReport:
         db.session.commit()
         return report
 
-    envelope_sender = _envelope_sender()
     # Our claim runs out OUTBOX_LEASE_SECONDS after it was made, and then another worker may
     # take the same rows. A slow server must not make us send past it (a second copy would go
     # out): stop while a whole message (a few socket timeouts: MAIL, RCPT, DATA, the final
     # dot) still fits in the lease, and give the rest back for the next pass.
     lease_ends = claimed_at + timedelta(seconds=config["OUTBOX_LEASE_SECONDS"])
-    one_message = timedelta(seconds=4 * config["SMTP_TIMEOUT"])
-    remaining = list(ids)
-    # Read the batch once and end that transaction: no transaction (on SQLite: no write lock)
-    # stays open while the SMTP server takes its time.
-    payloads = {row.id: (row.recipient, row.message) for row in db.session.execute(
-        sa.select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.message)
-        .where(OutboxMessage.id.in_(ids)))}
+    stop = threading.Event()
+    deliveries = [_Delivery(connection, lane, payloads, lease_ends, stop, report)
+                  for connection, lane in zip(connections, lanes(ids, payloads, len(connections)),
+                                              strict=True)]
+    app = current_app._get_current_object()
+    helpers = [threading.Thread(target=delivery.run_in, args=(app,), daemon=True,
+                                name=f"outbox-connection-{number}")
+               for number, delivery in enumerate(deliveries[1:], start=2)]
+    for helper in helpers:
+        helper.start()
+    deliveries[0].run()
+    for helper in helpers:
+        helper.join()
+
+    # What a broken connection left unsent is given back for the next pass, unharmed.
+    remaining = sorted(message_id for delivery in deliveries for message_id in delivery.remaining)
+    outbox.release(remaining)
+    report.released.extend(remaining)
     db.session.commit()
-    recorder = SentRecorder(db.engine)
-    try:
-        while remaining and recorder.error is None:
-            if len(remaining) < len(ids) and utcnow() + one_message > lease_ends:
-                log.warning("outbox: the claim runs out; %d messages left for the next pass",
-                            len(remaining))
-                break
-            message_id = remaining.pop(0)
-            recipient, content = payloads[message_id]
-            try:
-                connection.sendmail(envelope_sender, [recipient], content)
-            except smtplib.SMTPException as error:
-                message = db.session.get(OutboxMessage, message_id)
-                if _is_permanent(error):
-                    outbox.mark_failed(message, _describe(error))
-                    report.failed.append(message.id)
-                else:
-                    outbox.mark_retry(message, _describe(error), now=utcnow())
-                    report.retrying.append(message.id)
-                db.session.commit()
-                # smtplib hangs up by itself on a 421 reply (to MAIL, RCPT or DATA) and when the
-                # line drops; the rest must not be "tried" on a closed connection, where each
-                # would fail at once and lose an attempt without reaching the server.
-                if (isinstance(error, smtplib.SMTPServerDisconnected) or connection.sock is None
-                        or _concerns_the_connection(error)):
-                    break
-            except OSError as error:  # timeout or reset in the middle of a message
-                message = db.session.get(OutboxMessage, message_id)
-                outbox.mark_retry(message, _describe(error), now=utcnow())
-                report.retrying.append(message.id)
-                db.session.commit()
-                break
-            else:
-                recorder.sent(message_id, now=utcnow())
-                report.sent.append(message_id)
-    finally:
-        recorder.close()
-        # What a broken connection left unsent is given back for the next pass, unharmed.
-        outbox.release(remaining)
-        report.released.extend(remaining)
-        db.session.commit()
-        try:
-            connection.quit()
-        except (OSError, smtplib.SMTPException):
-            connection.close()
-    if recorder.error is not None:
-        raise recorder.error
+    for found in (report.sent, report.retrying, report.failed):
+        found.sort()
+    errors = [delivery.error for delivery in deliveries if delivery.error is not None]
+    if errors:
+        raise errors[0]
     return report
+
+
+def lanes(ids: list[int], payloads: dict[int, tuple[str, bytes]], most: int) -> list[list[int]]:
+    """The batch split over at most `most` connections, in order within each.
+
+    All of one person's messages share a connection and keep the order they were queued in:
+    an invitation must not overtake the cancellation queued after it.
+    """
+    lane_of: dict[str, int] = {}  # people in the order they first appear, dealt out in turn
+    split: list[list[int]] = [[] for _ in range(most)]
+    for message_id in ids:
+        lane = lane_of.setdefault(payloads[message_id][0].lower(), len(lane_of) % most)
+        split[lane].append(message_id)
+    return [lane for lane in split if lane]
+
+
+def _open_connections(wanted: int) -> list[smtplib.SMTP]:
+    """The first connection (its failure is the caller's), and as many more as the server
+    will take, up to `wanted`: a relay that refuses a second leaves the batch to the first."""
+    connections = [open_smtp_connection()]
+    while len(connections) < wanted:
+        try:
+            connections.append(open_smtp_connection())
+        except (OSError, smtplib.SMTPException) as error:
+            log.info("outbox: sending over %d SMTP connection(s): %s", len(connections),
+                     _describe(error))
+            break
+    return connections
+
+
+def _hang_up(connection: smtplib.SMTP) -> None:
+    try:
+        connection.quit()
+    except (OSError, smtplib.SMTPException):
+        connection.close()
+
+
+class _Delivery:
+    """One SMTP connection's share of a batch, sent in order; records what it did in `report`.
+
+    Stops at the first error that concerns the connection, when its recorder fails, or when
+    another connection's recorder failed (`stop`); what it did not try stays in `remaining`.
+    """
+
+    def __init__(self, connection: smtplib.SMTP, ids: list[int],
+                 payloads: dict[int, tuple[str, bytes]], lease_ends: datetime,
+                 stop: threading.Event, report: DeliveryReport):
+        self.connection, self.payloads, self.lease_ends = connection, payloads, lease_ends
+        self.remaining = list(ids)
+        self.stop, self.report = stop, report
+        self.error: BaseException | None = None
+
+    def run_in(self, app: Flask) -> None:
+        with app.app_context():  # a session of its own for this thread's failure marks
+            self.run()
+
+    def run(self) -> None:
+        try:
+            self._send_all()
+        except Exception as error:  # handed to deliver_due, which releases the rest first
+            self.error = error
+            self.stop.set()
+        finally:
+            db.session.rollback()
+            _hang_up(self.connection)
+
+    def _send_all(self) -> None:
+        envelope_sender = _envelope_sender()
+        one_message = timedelta(seconds=4 * current_app.config["SMTP_TIMEOUT"])
+        tried = 0
+        recorder = SentRecorder(db.engine)
+        try:
+            while self.remaining and recorder.error is None and not self.stop.is_set():
+                if tried and utcnow() + one_message > self.lease_ends:
+                    log.warning("outbox: the claim runs out; %d messages left for the next pass",
+                                len(self.remaining))
+                    return
+                message_id = self.remaining.pop(0)
+                tried += 1
+                if not self._send(envelope_sender, message_id, recorder):
+                    return
+        finally:
+            recorder.close()
+            if recorder.error is not None:
+                self.stop.set()
+                raise recorder.error
+
+    def _send(self, envelope_sender: str, message_id: int, recorder: SentRecorder) -> bool:
+        """Send one message; False when this connection must not be used again."""
+        recipient, content = self.payloads[message_id]
+        try:
+            self.connection.sendmail(envelope_sender, [recipient], content)
+        except smtplib.SMTPException as error:
+            message = db.session.get(OutboxMessage, message_id)
+            if _is_permanent(error):
+                outbox.mark_failed(message, _describe(error))
+                self.report.failed.append(message_id)
+            else:
+                outbox.mark_retry(message, _describe(error), now=utcnow())
+                self.report.retrying.append(message_id)
+            db.session.commit()
+            if _concerns_the_connection(error):
+                self.stop.set()  # every connection would meet it
+                return False
+            # smtplib hangs up by itself on a 421 reply (to MAIL, RCPT or DATA) and when the
+            # line drops; the rest must not be "tried" on a closed connection, where each
+            # would fail at once and lose an attempt without reaching the server.
+            return not (isinstance(error, smtplib.SMTPServerDisconnected) or self.connection.sock is None)
+        except OSError as error:  # timeout or reset in the middle of a message
+            outbox.mark_retry(db.session.get(OutboxMessage, message_id), _describe(error),
+                              now=utcnow())
+            self.report.retrying.append(message_id)
+            db.session.commit()
+            return False
+        recorder.sent(message_id, now=utcnow())
+        self.report.sent.append(message_id)
+        return True
 
 
 class SentRecorder:

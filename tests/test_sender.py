@@ -10,8 +10,10 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from email import message_from_bytes
+from email.header import decode_header, make_header
 from types import SimpleNamespace
 
 import pytest
@@ -95,6 +97,13 @@ def mail_ctx(smtp_config, app, smtp_server):
     with app.app_context():
         yield smtp_server
         db.session.rollback()
+
+
+@pytest.fixture
+def one_connection(app_config):
+    """The sender uses one SMTP connection (ask for it before `app`): for tests of what
+    happens, in order, on one connection."""
+    app_config["OUTBOX_SMTP_CONNECTIONS"] = 1
 
 
 @pytest.fixture
@@ -314,14 +323,14 @@ def sender_refusing_config(app_config, sender_refusing_server):
 
 
 def test_refused_sender_address_fails_no_message(sender_refusing_config, app, make_gathering):
-    # Our own MAIL FROM refused is a set-up problem: no message is failed for it, the first is
-    # retried later and the rest are given back untried.
+    # Our own MAIL FROM refused is a set-up problem: no message is failed for it, the first on
+    # each connection is retried later, and every connection stops: the rest are given back.
     with app.app_context():
-        register(make_gathering(), 1, 2, 3)
+        register(make_gathering(), 1, 2, 3, 4, 5)
         report = sender.deliver_due()
-        assert report.failed == []
-        assert len(report.retrying) == 1
-        assert len(report.released) == 2
+        assert report.failed == [] and report.sent == []
+        assert 1 <= len(report.retrying) <= app.config["OUTBOX_SMTP_CONNECTIONS"] == 2
+        assert sorted(report.retrying + report.released) == [r.id for r in rows()]
         assert {r.status for r in rows()} == {OutboxStatus.PENDING}
         assert "550" in row(report.retrying[0]).last_error
 
@@ -349,7 +358,7 @@ class DroppingHandler(RecordingHandler):
 
 @pytest.mark.parametrize("how", ["close", "421"])
 def test_dropped_connection_retries_the_message_and_releases_the_rest(
-    mail_ctx, make_gathering, how
+    one_connection, mail_ctx, make_gathering, how
 ):
     handler = DroppingHandler(how=how)
     mail_ctx.handler = handler  # used for every new connection
@@ -524,8 +533,8 @@ def short_lease_config(smtp_config):
     return smtp_config
 
 
-def test_sender_stops_before_its_claim_runs_out(short_lease_config, app, smtp_server,
-                                                make_gathering):
+def test_sender_stops_before_its_claim_runs_out(one_connection, short_lease_config, app,
+                                                smtp_server, make_gathering):
     with app.app_context():
         register(make_gathering(), 1, 2, 3)
         first, second, third = rows()
@@ -647,9 +656,11 @@ def test_mailbox_mode_marks_sent_without_any_socket(app, make_gathering, socket_
 # --- the database fails while "sent" is being recorded -------------------------------------------
 
 
+@pytest.mark.parametrize("connections", [1, 2])
 def test_a_failed_sent_record_stops_the_batch_and_nothing_is_marked_twice(
-        mail_ctx, make_gathering, monkeypatch):
-    register(make_gathering(), 1, 2, 3, 4, 5)
+        connections, mail_ctx, app, make_gathering, monkeypatch):
+    app.config["OUTBOX_SMTP_CONNECTIONS"] = connections
+    register(make_gathering(), 1, 2, 3, 4, 5, 6)
     real_record_sent = outbox.record_sent
     recorded_batches = []
 
@@ -661,22 +672,23 @@ def test_a_failed_sent_record_stops_the_batch_and_nothing_is_marked_twice(
     with pytest.raises(sa.exc.OperationalError):
         sender.deliver_due()
 
-    # The sender stopped soon after the first failure: at most the message in flight went too.
+    # The sender stopped soon after the first failure: on each connection, at most the message
+    # in flight went too.
     accepted = received_recipients(mail_ctx.handler)
-    assert 1 <= len(accepted) <= 2
-    assert len(recorded_batches) == 1
+    assert 1 <= len(accepted) <= 2 * connections
+    assert 1 <= len(recorded_batches) <= connections
     found = rows()
     assert all(message.status == OutboxStatus.PENDING for message in found)
     # What was accepted but not recorded keeps its claim: it goes again only after the lease
     # (the window the README describes); what was never tried was given back at once.
-    tried = {message.id for message in found[:len(accepted)]}
+    tried = {message.id for message in found if message.recipient in accepted}
     assert all(message.claimed_until is not None for message in found if message.id in tried)
     assert all(message.claimed_until is None for message in found if message.id not in tried)
 
     monkeypatch.setattr(outbox, "record_sent", real_record_sent)
     report = sender.deliver_due()
     assert sorted(report.sent) == sorted(m.id for m in found if m.id not in tried)
-    assert len(received_recipients(mail_ctx.handler)) == 5
+    assert sorted(received_recipients(mail_ctx.handler)) == sorted(m.recipient for m in found)
 
 
 def test_the_recorders_connection_goes_back_to_the_pool_durable(mail_ctx, make_gathering):
@@ -689,3 +701,115 @@ def test_the_recorders_connection_goes_back_to_the_pool_durable(mail_ctx, make_g
     # The pool hands back its most recently returned connection first: the recorder's.
     with db.engine.connect() as connection:
         assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+
+
+# --- several SMTP connections at once (OUTBOX_SMTP_CONNECTIONS) --------------------------------
+
+
+@dataclass
+class ConnectionRecordingHandler(RecordingHandler):
+    """Also notes which connection (the client's address and port) brought each message."""
+
+    peers: list = field(default_factory=list)
+
+    async def handle_DATA(self, server, session, envelope):
+        reply = await super().handle_DATA(server, session, envelope)
+        with self.lock:
+            self.peers.append(session.peer)
+        return reply
+
+
+def test_a_batch_goes_over_two_connections_and_each_persons_mail_keeps_its_order(
+        mail_ctx, make_gathering):
+    handler = ConnectionRecordingHandler()
+    mail_ctx.handler = handler
+    gathering = make_gathering()
+    people = register(gathering, 1, 2, 3, 4, 5)
+    for person in (people[1], people[3]):  # a cancellation queued after the invitation
+        rsvp.cancel(person, now=NOW)
+    db.session.commit()
+
+    report = sender.deliver_due()
+
+    queued = rows()
+    assert report.claimed == 7 and report.sent == [message.id for message in queued]
+    assert report.retrying == report.failed == report.released == []
+    assert {message.status for message in queued} == {OutboxStatus.SENT}
+    assert sorted(received_recipients(handler)) == sorted(m.recipient for m in queued)  # once each
+    assert len(set(handler.peers)) == 2
+    for person in (people[1], people[3]):
+        arrived = [(peer, envelope) for peer, envelope in zip(handler.peers, handler.messages,
+                                                              strict=True)
+                   if envelope.rcpt_tos == [person.email]]
+        assert len({peer for peer, _ in arrived}) == 1  # one connection for one person
+        subjects = [handler_subject(envelope) for _, envelope in arrived]
+        assert subjects[0].startswith("Påmeldt") and subjects[1].startswith("Avmeldt")
+
+
+def handler_subject(envelope) -> str:
+    return str(make_header(decode_header(message_from_bytes(envelope.content)["Subject"])))
+
+
+def test_a_dropped_connection_leaves_the_other_sending(mail_ctx, make_gathering):
+    handler = DroppingHandler(how="close")
+    mail_ctx.handler = handler
+    register(make_gathering(), 1, 2, 3, 4)
+    ids = [m.id for m in rows()]
+    first_lane, second_lane = sender.lanes(ids, {m.id: (m.recipient, b"") for m in rows()}, 2)
+    assert (first_lane, second_lane) == (ids[0::2], ids[1::2])  # people dealt out in turn
+
+    report = sender.deliver_due()
+
+    # The first message to arrive was dropped: its connection stopped and gave back the rest of
+    # its share; the other connection delivered all of its own.
+    [dropped] = report.retrying
+    broken, whole = (first_lane, second_lane) if dropped in first_lane else (second_lane, first_lane)
+    assert dropped == broken[0]
+    assert report.released == broken[1:]
+    assert report.sent == whole
+    assert sorted(received_recipients(handler)) == sorted(
+        m.recipient for m in rows() if m.id in whole)
+    assert row(dropped).attempts == 1 and row(broken[1]).attempts == 0
+
+
+class OneConnectionHandler(ConnectionRecordingHandler):
+    """A relay that serves one client at a time: a second is refused at its greeting (421)."""
+
+    def __init__(self):
+        super().__init__()
+        self.serving: set[int] = set()
+        self.refused = 0
+
+    def _admit(self, session, hostname: str) -> bool:
+        with self.lock:
+            if self.serving - {id(session)}:
+                self.refused += 1
+                return False
+            self.serving.add(id(session))
+            session.host_name = hostname  # what aiosmtpd leaves to a HELO/EHLO hook
+            return True
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        return responses if self._admit(session, hostname) else ["421 4.7.0 Too many connections"]
+
+    async def handle_HELO(self, server, session, envelope, hostname):
+        admitted = self._admit(session, hostname)
+        return f"250 {server.hostname}" if admitted else "421 4.7.0 Too many connections"
+
+    async def handle_QUIT(self, server, session, envelope):
+        with self.lock:
+            self.serving.discard(id(session))
+        return "221 Bye"
+
+
+def test_a_relay_that_takes_one_connection_gets_the_whole_batch_over_it(mail_ctx, make_gathering):
+    handler = OneConnectionHandler()
+    mail_ctx.handler = handler
+    register(make_gathering(), 1, 2, 3, 4)
+
+    report = sender.deliver_due()
+
+    assert handler.refused >= 1  # a second connection was tried, and refused
+    assert report.sent == [m.id for m in rows()] and report.retrying == report.released == []
+    assert len(set(handler.peers)) == 1
+    assert all(m.attempts == 1 for m in rows())  # the refusal cost no message an attempt

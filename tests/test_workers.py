@@ -12,10 +12,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
+import sqlalchemy as sa
 
 from klynge_rsvp import outbox
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.extensions import db
+from klynge_rsvp.models import OutboxMessage, OutboxStatus
 from klynge_rsvp.notifications import message
 from tests.conftest import EphemeralController, RecordingHandler
 
@@ -82,17 +84,18 @@ def test_three_workers_deliver_each_message_exactly_once(smtp_config, app, smtp_
 
 @dataclass
 class StallingHandler(RecordingHandler):
-    """Accepts mail, but holds the `stall_at`-th MAIL FROM until released."""
+    """Accepts mail, but holds the `stall_at`-th MAIL FROM, and every one after it, until
+    released: each of a worker's connections hangs at its next message."""
 
     stall_at: int = 6
     mails: int = 0
-    stalled: threading.Event = field(default_factory=threading.Event)
+    stalled: int = 0
     release: threading.Event = field(default_factory=threading.Event)
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         self.mails += 1
-        if self.mails == self.stall_at:
-            self.stalled.set()
+        if self.mails >= self.stall_at:
+            self.stalled += 1
             while not self.release.is_set():
                 await asyncio.sleep(0.02)
         envelope.mail_from = address
@@ -108,20 +111,36 @@ def stalling_server():
     controller.stop()
 
 
-def test_killed_worker_messages_are_reclaimed_and_sent_once(app_config, app, stalling_server):
+def sent_count() -> int:
+    with db.engine.connect() as connection:
+        return connection.scalar(sa.select(sa.func.count()).where(
+            OutboxMessage.status == OutboxStatus.SENT))
+
+
+@pytest.mark.parametrize("connections", [1, 2])
+def test_killed_worker_messages_are_reclaimed_and_sent_once(app_config, app, stalling_server,
+                                                            connections):
     with app.app_context():
         queue_messages(20)
     handler = stalling_server.handler
-    first = start_worker(app_config, stalling_server.port, OUTBOX_LEASE_SECONDS="3")
+    settings = {"OUTBOX_LEASE_SECONDS": "3", "OUTBOX_SMTP_CONNECTIONS": str(connections)}
+    if connections > 1:
+        # Each connection goes on while a whole message (4 timeouts) fits in the claim; with
+        # one, a pass of one message each is enough to reach the stall.
+        settings.update({"OUTBOX_LEASE_SECONDS": "9", "SMTP_TIMEOUT": "2"})
+    first = start_worker(app_config, stalling_server.port, **settings)
     try:
-        assert handler.stalled.wait(timeout=30)
+        # Every connection hangs at a MAIL FROM, after what it sent before was recorded.
+        assert wait_for(lambda: handler.stalled == connections, timeout=30)
+        with app.app_context():
+            assert wait_for(lambda: sent_count() == len(handler.messages), timeout=10)
         first.send_signal(signal.SIGKILL)  # dies holding a claim on the unsent rows
         first.communicate(timeout=10)
     finally:
         handler.release.set()
     assert len(handler.messages) == 5
 
-    second = start_worker(app_config, stalling_server.port, OUTBOX_LEASE_SECONDS="3")
+    second = start_worker(app_config, stalling_server.port, **settings)
     try:
         assert wait_for(lambda: len(handler.messages) >= 20, timeout=30)
         time.sleep(0.5)
