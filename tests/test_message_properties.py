@@ -70,3 +70,15 @@ def test_a_name_with_specials_stays_one_name_when_the_to_line_is_long(app_contex
     assert (to.display_name, to.addr_spec) == (name, address)
     header = mail.message.split(b"\r\n\r\n")[0]
     assert all(len(line) <= 78 for line in header.split(b"\r\n"))
+
+
+@pytest.mark.parametrize(("name", "line"), [
+    ("Kari Nordmann", b"To: Kari Nordmann <kari@eksempel.no>\r\n"),
+    ("Nordmann, Kari", b'To: "Nordmann, Kari" <kari@eksempel.no>\r\n'),
+    ("Åse Ørjansdatter", b"To: =?utf-8?b?w4VzZSDDmHJqYW5zZGF0dGVy?= <kari@eksempel.no>\r\n"),
+])
+def test_a_plain_ascii_name_is_written_as_typed_and_others_as_encoded_words(app_context, name,
+                                                                             line):
+    mail = message.build(kind="test", to_name=name, to_email="kari@eksempel.no", subject="Hei",
+                         text="Hei", html="<p>Hei</p>", now=datetime(2026, 1, 13, tzinfo=UTC))
+    assert line in mail.message.split(b"\r\n\r\n")[0] + b"\r\n"

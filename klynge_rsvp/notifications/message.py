@@ -152,6 +152,9 @@ def build(*, kind: str, to_name: str, to_email: str, subject: str, text: str, ht
     return ComposedMail(kind=kind, recipient=to_email, subject=subject, message=raw)
 
 
+# A name that needs no RFC 2047 words: printable ASCII (formataddr quotes what must be quoted).
+_PLAIN_NAME = re.compile(r"[ -~]+")
+
 # The To header in a header block, with its continuation lines (the first is the message's own).
 TO_HEADER = re.compile(rb"^To: .*\r\n(?:[ \t].*\r\n)*", re.MULTILINE)
 
@@ -165,6 +168,11 @@ def to_header(name: str, address: str) -> bytes:
     """
     if not address.isascii() or not name:  # an international address: Flask-Mail's IDNA handling
         return policy.SMTP.fold("To", sanitize_address((name, address) if name else address)).encode()
+    if _PLAIN_NAME.fullmatch(name) and "=?" not in name:  # as typed, quoted where needed
+        name_part, _, address_part = formataddr((name, address)).rpartition(" ")
+        for line in (f"To: {name_part} {address_part}", f"To: {name_part}\r\n {address_part}"):
+            if max(len(folded) for folded in line.split("\r\n")) <= 78:
+                return f"{line}\r\n".encode("ascii")
     encoded = Header(name, "utf-8", header_name="To").encode(linesep="\r\n")
     line = f"To: {formataddr((encoded, address))}"
     if len(line) - line.rfind("\r\n") > 78:
