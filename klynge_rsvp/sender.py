@@ -281,13 +281,14 @@ class _Delivery:
 
 
 class SentRecorder:
-    """Records "sent" for each accepted message on a connection and thread of its own.
+    """Records "sent" for each message one SMTP connection got accepted, on a database
+    connection and thread of its own.
 
     While the SMTP server takes the next message, the last one's UPDATE (which commits by
     itself) runs beside it instead of before it. `sent` waits until the message before is
-    recorded, so at most two accepted messages are ever unrecorded (the one being recorded and
-    the one just accepted): a crash resends no more than that after the lease. If recording
-    fails, `error` is set (the sender stops) and `close` waits for the rest.
+    recorded, so at most two accepted messages per SMTP connection are ever unrecorded (the one
+    being recorded and the one just accepted): a crash resends no more than that after the
+    lease. If recording fails, `error` is set (the sender stops) and `close` waits for the rest.
     """
 
     def __init__(self, engine: sa.Engine):
