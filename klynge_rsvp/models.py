@@ -285,7 +285,13 @@ class OutboxMessage(db.Model):
 
     registration: Mapped[Registration | None] = relationship()
 
-    __table_args__ = (sa.Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+        # Finds a person's older unsent mail (claim_due holds the newer back until it is sent).
+        sa.Index("ix_outbox_pending_recipient", "recipient", "id",
+                 postgresql_where=sa.text("status = 'pending'"),
+                 sqlite_where=sa.text("status = 'pending'")),
+    )
 
     def __repr__(self) -> str:
         return f"<OutboxMessage {self.id} {self.kind} {self.status.value}>"

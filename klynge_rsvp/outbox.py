@@ -7,6 +7,7 @@ transaction is already exclusive. A claim whose worker died runs out and the row
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -100,10 +101,16 @@ def queued_keys(keys: Iterable[str]) -> set[str]:
 
 
 def claim_due(*, now: datetime, limit: int) -> list[int]:
-    """Claim up to `limit` due messages for this sender and return their ids (caller commits)."""
+    """Claim up to `limit` due messages for this sender and return their ids (caller commits).
+
+    A person's mail goes out in the order it was queued: a message waits while an older one to
+    the same address is unsent (claimed by another worker, or waiting for its retry). So a
+    batch holds at most one message per person, and an invitation never overtakes the
+    cancellation queued after it, however many workers send.
+    """
     lease = timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
     query = (
-        sa.select(OutboxMessage.id)
+        sa.select(OutboxMessage.id, OutboxMessage.recipient)
         .where(
             OutboxMessage.status == OutboxStatus.PENDING,
             OutboxMessage.next_attempt_at <= now,
@@ -114,7 +121,14 @@ def claim_due(*, now: datetime, limit: int) -> list[int]:
     )
     if is_postgresql():
         query = query.with_for_update(skip_locked=True)
-    ids = list(db.session.scalars(query))
+    ids: list[int] = []
+    # Held-back messages are passed over, page by page, so they never keep other people's mail
+    # waiting behind them.
+    for page in itertools.count():
+        due = db.session.execute(query.offset(page * limit)).all()
+        ids += _oldest_of_their_recipient(due)[:limit - len(ids)]
+        if len(due) < limit or len(ids) == limit:
+            break
     if ids:
         db.session.execute(
             sa.update(OutboxMessage)
@@ -122,6 +136,23 @@ def claim_due(*, now: datetime, limit: int) -> list[int]:
             .values(claimed_until=now + lease)
         )
     return ids
+
+
+def _oldest_of_their_recipient(due: list) -> list[int]:
+    """The (id, recipient) rows that are their recipient's oldest unsent message, in order.
+
+    A second query, not a correlated subquery in the claim: misled by a table's stale
+    statistics after a large fan-out, PostgreSQL's planner compared every pending row with
+    every other (0.1 s per claim at 1,000 pending messages, growing with their square).
+    """
+    if not due:
+        return []
+    oldest = dict(db.session.execute(
+        sa.select(OutboxMessage.recipient, sa.func.min(OutboxMessage.id))
+        .where(OutboxMessage.status == OutboxStatus.PENDING,
+               OutboxMessage.recipient.in_({recipient for _, recipient in due}))
+        .group_by(OutboxMessage.recipient)).all())
+    return [message_id for message_id, recipient in due if oldest[recipient] == message_id]
 
 
 def mark_sent(message: OutboxMessage, *, transport: str, now: datetime) -> None:

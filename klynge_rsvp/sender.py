@@ -119,9 +119,8 @@ def deliver_due() -> DeliveryReport:
         sa.select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.message)
         .where(OutboxMessage.id.in_(ids)))}
     db.session.commit()
-    people = len({recipient.lower() for recipient, _ in payloads.values()})
     try:
-        connections = _open_connections(max(1, min(config["OUTBOX_SMTP_CONNECTIONS"], people)))
+        connections = _open_connections(max(1, min(config["OUTBOX_SMTP_CONNECTIONS"], len(ids))))
     except (OSError, smtplib.SMTPException) as error:
         log.warning("SMTP connection failed: %s", _describe(error))
         for message_id in ids:
@@ -137,9 +136,11 @@ def deliver_due() -> DeliveryReport:
     # dot) still fits in the lease, and give the rest back for the next pass.
     lease_ends = claimed_at + timedelta(seconds=config["OUTBOX_LEASE_SECONDS"])
     stop = threading.Event()
-    deliveries = [_Delivery(connection, lane, payloads, lease_ends, stop, report)
-                  for connection, lane in zip(connections, lanes(ids, payloads, len(connections)),
-                                              strict=True)]
+    # A batch holds at most one message per person (claim_due), so the connections may share
+    # it out in turn without one person's mail overtaking itself.
+    deliveries = [_Delivery(connection, ids[number::len(connections)], payloads, lease_ends, stop,
+                            report)
+                  for number, connection in enumerate(connections)]
     app = current_app._get_current_object()
     helpers = [threading.Thread(target=delivery.run_in, args=(app,), daemon=True,
                                 name=f"outbox-connection-{number}")
@@ -161,20 +162,6 @@ def deliver_due() -> DeliveryReport:
     if errors:
         raise errors[0]
     return report
-
-
-def lanes(ids: list[int], payloads: dict[int, tuple[str, bytes]], most: int) -> list[list[int]]:
-    """The batch split over at most `most` connections, in order within each.
-
-    All of one person's messages share a connection and keep the order they were queued in:
-    an invitation must not overtake the cancellation queued after it.
-    """
-    lane_of: dict[str, int] = {}  # people in the order they first appear, dealt out in turn
-    split: list[list[int]] = [[] for _ in range(most)]
-    for message_id in ids:
-        lane = lane_of.setdefault(payloads[message_id][0].lower(), len(lane_of) % most)
-        split[lane].append(message_id)
-    return [lane for lane in split if lane]
 
 
 def _open_connections(wanted: int) -> list[smtplib.SMTP]:
@@ -376,8 +363,8 @@ def run(app: Flask, stop: threading.Event) -> None:
             except Exception:
                 log.exception("outbox delivery pass failed; trying again shortly")
                 report = DeliveryReport()
-            if report.claimed >= app.config["OUTBOX_BATCH_SIZE"]:
-                continue
+            if report.claimed:  # more may be due at once: the rest of a large queue, or a
+                continue        # person's next message, held back until this pass sent theirs
             listener.wait(poll, stop)
     finally:
         listener.close()

@@ -613,6 +613,29 @@ def test_sender_thread_delivers_new_mail_without_waiting_for_the_poll(
         assert [message.status for message in rows()] == [OutboxStatus.SENT] * 2
 
 
+def test_sender_thread_sends_a_held_back_message_without_waiting_for_the_poll(
+    slow_poll_config, app, smtp_server, make_gathering
+):
+    handler = smtp_server.handler
+    before = set(threading.enumerate())
+    with app.app_context():
+        [person] = register(make_gathering(), 1)
+        rsvp.cancel(person, now=NOW)  # waits for the invitation's pass
+        db.session.commit()
+        outbox.mail_queued.clear()  # nothing new will be committed to wake the thread
+        stop = sender.start_thread(app)
+        [thread] = [t for t in set(threading.enumerate()) - before if t.name == "outbox-sender"]
+        try:
+            assert wait_for(lambda: len(handler.messages) == 2, timeout=5)
+        finally:
+            stop.set()
+            outbox.mail_queued.set()
+            thread.join(timeout=10)
+        assert not thread.is_alive()
+        assert [handler_subject(envelope).split(":")[0] for envelope in handler.messages] == [
+            "Påmeldt", "Avmeldt"]
+
+
 # --- 12. no SMTP server configured: the browser mailbox ----------------------------------------
 
 
@@ -719,31 +742,84 @@ class ConnectionRecordingHandler(RecordingHandler):
         return reply
 
 
-def test_a_batch_goes_over_two_connections_and_each_persons_mail_keeps_its_order(
-        mail_ctx, make_gathering):
+def test_a_batch_goes_over_two_connections(mail_ctx, make_gathering):
     handler = ConnectionRecordingHandler()
     mail_ctx.handler = handler
-    gathering = make_gathering()
-    people = register(gathering, 1, 2, 3, 4, 5)
-    for person in (people[1], people[3]):  # a cancellation queued after the invitation
-        rsvp.cancel(person, now=NOW)
-    db.session.commit()
+    register(make_gathering(), 1, 2, 3, 4, 5)
 
     report = sender.deliver_due()
 
     queued = rows()
-    assert report.claimed == 7 and report.sent == [message.id for message in queued]
+    assert report.claimed == 5 and report.sent == [message.id for message in queued]
     assert report.retrying == report.failed == report.released == []
     assert {message.status for message in queued} == {OutboxStatus.SENT}
     assert sorted(received_recipients(handler)) == sorted(m.recipient for m in queued)  # once each
     assert len(set(handler.peers)) == 2
-    for person in (people[1], people[3]):
-        arrived = [(peer, envelope) for peer, envelope in zip(handler.peers, handler.messages,
-                                                              strict=True)
-                   if envelope.rcpt_tos == [person.email]]
-        assert len({peer for peer, _ in arrived}) == 1  # one connection for one person
-        subjects = [handler_subject(envelope) for _, envelope in arrived]
-        assert subjects[0].startswith("Påmeldt") and subjects[1].startswith("Avmeldt")
+
+
+def test_a_persons_mail_goes_out_in_the_order_it_was_queued(mail_ctx, make_gathering):
+    people = register(make_gathering(), 1, 2, 3)
+    rsvp.cancel(people[1], now=NOW)  # queued after the invitation: must not overtake it
+    db.session.commit()
+    invitation, cancellation = [m.id for m in rows() if m.recipient == people[1].email]
+
+    first = sender.deliver_due()
+    assert invitation in first.sent and cancellation not in first.sent
+    assert sender.deliver_due().sent == [cancellation]
+    subjects = [handler_subject(envelope) for envelope in mail_ctx.handler.messages
+                if envelope.rcpt_tos == [people[1].email]]
+    assert [subject.split(":")[0] for subject in subjects] == ["Påmeldt", "Avmeldt"]
+
+
+def test_a_later_message_waits_while_an_earlier_one_is_claimed_or_retried(mail_ctx,
+                                                                          make_gathering):
+    [person] = register(make_gathering(), 1)
+    rsvp.cancel(person, now=NOW)
+    db.session.commit()
+    invitation, cancellation = (m.id for m in rows())
+
+    # Another worker holds the invitation: this one must not send the cancellation meanwhile.
+    assert outbox.claim_due(now=utcnow(), limit=1) == [invitation]
+    db.session.commit()
+    assert outbox.claim_due(now=utcnow(), limit=10) == []
+    db.session.rollback()
+    # The invitation got a 4xx and waits for its retry: the cancellation waits with it.
+    outbox.mark_retry(db.session.get(OutboxMessage, invitation), "451 try later", now=utcnow())
+    db.session.commit()
+    assert outbox.claim_due(now=utcnow(), limit=10) == []
+    db.session.rollback()
+    make_due(invitation)
+    assert sender.deliver_due().sent == [invitation]
+    assert sender.deliver_due().sent == [cancellation]
+
+
+def test_held_back_mail_keeps_no_one_elses_waiting(mail_ctx, make_gathering):
+    gathering = make_gathering()
+    [held] = register(gathering, 1)
+    rsvp.cancel(held, now=NOW)
+    db.session.commit()
+    invitation, cancellation = (m.id for m in rows())
+    outbox.mark_retry(db.session.get(OutboxMessage, invitation), "451 try later", now=utcnow())
+    db.session.commit()
+    register(gathering, 2, 3)
+    others = [m.id for m in rows() if m.recipient != held.email]
+
+    # A batch of one: the held-back cancellation comes first in order, and is passed over.
+    assert outbox.claim_due(now=utcnow(), limit=1) == [others[0]]
+    assert outbox.claim_due(now=utcnow(), limit=5) == [others[1]]
+    db.session.commit()
+    assert row(cancellation).claimed_until is None
+
+
+def test_a_message_that_failed_for_good_holds_nothing_back(mail_ctx, make_gathering):
+    [person] = register(make_gathering(), 1)
+    rsvp.cancel(person, now=NOW)
+    db.session.commit()
+    invitation, cancellation = (m.id for m in rows())
+    outbox.mark_failed(db.session.get(OutboxMessage, invitation), "550 5.1.1 no such user")
+    db.session.commit()
+
+    assert outbox.claim_due(now=utcnow(), limit=10) == [cancellation]
 
 
 def handler_subject(envelope) -> str:
@@ -755,8 +831,7 @@ def test_a_dropped_connection_leaves_the_other_sending(mail_ctx, make_gathering)
     mail_ctx.handler = handler
     register(make_gathering(), 1, 2, 3, 4)
     ids = [m.id for m in rows()]
-    first_lane, second_lane = sender.lanes(ids, {m.id: (m.recipient, b"") for m in rows()}, 2)
-    assert (first_lane, second_lane) == (ids[0::2], ids[1::2])  # people dealt out in turn
+    first_lane, second_lane = ids[0::2], ids[1::2]  # shared out in turn
 
     report = sender.deliver_due()
 
