@@ -15,7 +15,7 @@ import xlsxwriter
 from flask_babel import lazy_gettext as _l
 
 from .models import Organisation, Registration
-from .statistics import SECTOR_LABELS
+from .organisations import SECTOR_LABELS
 
 # In the organiser's language (the one the download is made in); cells hold plain strings.
 HEADER = [

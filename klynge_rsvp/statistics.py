@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
 from .extensions import db
@@ -26,13 +25,7 @@ from .models import (
     RegistrationStatus,
     Sector,
 )
-
-SECTOR_LABELS = {
-    Sector.PUBLIC: _l("Offentlig"),
-    Sector.PRIVATE: _l("Privat"),
-    Sector.NON_PROFIT: _l("Ideell"),
-    Sector.VOLUNTEER: _l("Frivillig"),
-}
+from .organisations import SECTOR_LABELS
 
 
 @dataclass(frozen=True)

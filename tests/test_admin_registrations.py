@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from klynge_rsvp import rsvp
+from klynge_rsvp import lifecycle, rsvp
 from klynge_rsvp.admin import registrations as admin_registrations
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.errors import DomainError
@@ -271,3 +271,20 @@ def test_registration_page_shows_history_and_mail(app, organiser_client, make_ga
         in page
     assert f'href="/arrangor/pameldinger/{registration_id}/avmelding"' in response.text
     assert organiser_client.get("/arrangor/pameldinger/999").status_code == 404
+
+
+def test_registration_page_names_every_kind_of_mail_in_words(app, organiser_client,
+                                                            make_gathering):
+    gathering_id = upcoming_gathering(app, make_gathering)
+    [registration_id] = register(app, gathering_id, 1)
+    with app.app_context():
+        lifecycle.postpone(db.session.get(Gathering, gathering_id), message="Ny dato kommer.",
+                           now=utcnow(), by=None)
+        db.session.commit()
+        kinds = {m.kind for m in outbox(registration_id)}
+    assert kinds == {"confirmation", "gathering_postponed"}
+
+    page = text(organiser_client.get(f"/arrangor/pameldinger/{registration_id}").text)
+
+    assert "Utsatt Utsatt: Frokostmøte om beredskap" in page  # the kind, then the subject
+    assert not any(kind in page for kind in kinds)  # no kind as it is stored

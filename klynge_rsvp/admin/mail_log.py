@@ -4,7 +4,6 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .. import history, outbox
@@ -13,34 +12,10 @@ from ..errors import DomainError
 from ..extensions import db
 from ..i18n import DEFAULT_LANGUAGE
 from ..models import Announcement, OutboxMessage, OutboxStatus, Registration
+from ..notifications.labels import KIND_LABELS, STATUS_LABELS
 from . import bp
 
 PAGE_SIZE = 50
-
-STATUS_LABELS = {
-    OutboxStatus.PENDING: _l("Venter"),
-    OutboxStatus.SENT: _l("Sendt"),
-    OutboxStatus.FAILED: _l("Feilet"),
-}
-
-# What each kind of mail is, in words; a kind not listed is shown as it is stored.
-KIND_LABELS = {
-    "confirmation": _l("Bekreftelse"),
-    "waiting_list": _l("Venteliste"),
-    "promotion": _l("Fått plass"),
-    "cancellation": _l("Avmelding"),
-    "already_registered": _l("Allerede påmeldt"),
-    "new_link": _l("Ny lenke til påmeldingen"),
-    "announcement": _l("Kunngjøring"),
-    "announcement_list": _l("Nyhetsbrev"),
-    "mailing_list_confirm": _l("Bekreft nyhetsbrev"),
-    "gathering_moved": _l("Ny tid eller nytt sted"),
-    "gathering_postponed": _l("Utsatt"),
-    "gathering_rescheduled": _l("Ny dato"),
-    "gathering_cancelled": _l("Avlyst"),
-    "reminder": _l("Påminnelse"),
-    "reconfirm_reminder": _l("Kan du fortsatt komme?"),
-}
 
 
 @bp.get("/e-postlogg")

@@ -15,14 +15,16 @@ from ..errors import DomainError
 from ..exports import STATUS_LABELS
 from ..extensions import db
 from ..models import Registration, RegistrationStatus, Sector
+from ..notifications.labels import KIND_LABELS
+from ..notifications.labels import STATUS_LABELS as MAIL_STATUS_LABELS
+from ..organisations import SECTOR_LABELS
 from ..public.forms import SECTOR_CHOICES
-from ..statistics import SECTOR_LABELS
 from . import bp
 from .gatherings import get_gathering_or_404, me
 from .registration_forms import CancelRegistrationForm, OnBehalfForm
 
-# What each history event and each email about a registration reads as on its page; a kind
-# not listed is shown as it is stored.
+# What each history event of a registration reads as on its page; an event not listed is shown
+# as it is stored.
 EVENT_LABELS = {
     "registered": _l("Påmeldt med plass"),
     "waiting": _l("Satt på venteliste"),
@@ -34,16 +36,6 @@ EVENT_LABELS = {
     "moved_to_waiting": _l("Flyttet til venteliste"),
     "link_renewed": _l("Ny lenke sendt (den gamle virker ikke lenger)"),
 }
-MAIL_LABELS = {
-    "confirmation": _l("Bekreftelse med kalenderinvitasjon"),
-    "waiting_list": _l("Plass på venteliste"),
-    "promotion": _l("Fått plass, med kalenderinvitasjon"),
-    "cancellation": _l("Avmelding"),
-    "already_registered": _l("Allerede påmeldt (lenken på nytt)"),
-    "reminder": _l("Påminnelse"),
-    "new_link": _l("Ny lenke til påmeldingen"),
-}
-MAIL_STATUS_LABELS = {"pending": _l("Venter på sending"), "sent": _l("Sendt"), "failed": _l("Feilet")}
 
 # Rows on one page of the registration list. Writing the table is most of the page's time: all
 # 500 registrations of a gathering on one page took twice as long as 100 (about 40 ms against 20),
@@ -164,7 +156,7 @@ def show_registration(registration_id):
         gathering=registration.gathering, position=rsvp.waiting_position(registration),
         mails=rsvp.mails_of(registration), seats_left=rsvp.seats_left(registration.gathering),
         now=utcnow(), signed=checkin.sign(registration.id), event_labels=EVENT_LABELS,
-        mail_labels=MAIL_LABELS, mail_status=MAIL_STATUS_LABELS, sector_labels=SECTOR_LABELS,
+        mail_labels=KIND_LABELS, mail_status=MAIL_STATUS_LABELS, sector_labels=SECTOR_LABELS,
     )
 
 

@@ -21,7 +21,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
 from ..models import Sector
-from ..organisations import clean_org_number, is_valid_org_number
+from ..organisations import SECTOR_LABELS, clean_org_number, is_valid_org_number
 from ..rsvp import Person, RegistrationRequest
 
 MAX_COLLEAGUES = 20
@@ -30,12 +30,7 @@ MAX_COLLEAGUES = 20
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
-SECTOR_CHOICES = [
-    SelectChoice(Sector.PUBLIC.value, _l("Offentlig")),
-    SelectChoice(Sector.PRIVATE.value, _l("Privat")),
-    SelectChoice(Sector.NON_PROFIT.value, _l("Ideell")),
-    SelectChoice(Sector.VOLUNTEER.value, _l("Frivillig")),
-]
+SECTOR_CHOICES = [SelectChoice(sector.value, label) for sector, label in SECTOR_LABELS.items()]
 
 
 def _strip(value):
