@@ -12,7 +12,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..i18n import DEFAULT_LANGUAGE
 from ..models import Announcement, OutboxMessage, OutboxStatus, Registration
-from ..notifications.labels import KIND_LABELS, STATUS_LABELS
+from ..notifications.labels import KIND_LABELS, MAIL_STATUS_LABELS
 from . import bp
 
 PAGE_SIZE = 50
@@ -33,7 +33,7 @@ def mail_log():
     page = db.paginate(query, page=request.args.get("side", 1, type=int), per_page=PAGE_SIZE,
                        error_out=False)
     return render_template("admin/mail_log/index.html", page=page, status=status,
-                           statuses=STATUS_LABELS, kinds=KIND_LABELS)
+                           statuses=MAIL_STATUS_LABELS, kinds=KIND_LABELS)
 
 
 @bp.post("/e-postlogg/<int:message_id>/send-igjen")

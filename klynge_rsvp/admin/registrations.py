@@ -15,8 +15,7 @@ from ..errors import DomainError
 from ..exports import STATUS_LABELS
 from ..extensions import db
 from ..models import Registration, RegistrationStatus, Sector
-from ..notifications.labels import KIND_LABELS
-from ..notifications.labels import STATUS_LABELS as MAIL_STATUS_LABELS
+from ..notifications.labels import KIND_LABELS, MAIL_STATUS_LABELS
 from ..organisations import SECTOR_LABELS
 from ..public.forms import SECTOR_CHOICES
 from . import bp

@@ -25,7 +25,7 @@ KIND_LABELS = {
     "mailing_list_confirm": _l("Bekreft nyhetsbrev"),
 }
 
-STATUS_LABELS = {
+MAIL_STATUS_LABELS = {
     OutboxStatus.PENDING: _l("Venter på sending"),
     OutboxStatus.SENT: _l("Sendt"),
     OutboxStatus.FAILED: _l("Feilet"),
