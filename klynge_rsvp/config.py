@@ -76,7 +76,9 @@ DEFAULTS = {
     "OUTBOX_RETRY_BASE_SECONDS": 30,
     "OUTBOX_RETRY_MAX_SECONDS": 3600,
     "OUTBOX_LEASE_SECONDS": 300,
-    "OUTBOX_BATCH_SIZE": 100,
+    # Messages a worker claims per pass. A pass costs a claim and new SMTP connections (about 9 ms
+    # on PostgreSQL); what one worker has not claimed, other workers can take meanwhile.
+    "OUTBOX_BATCH_SIZE": 250,
     # SMTP connections a worker sends one batch over at once (fewer if the relay refuses more).
     "OUTBOX_SMTP_CONNECTIONS": 2,
     "OUTBOX_POLL_SECONDS": 2.0,
