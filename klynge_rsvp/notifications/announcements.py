@@ -7,23 +7,30 @@ from email.utils import parseaddr
 
 from flask import current_app, render_template
 
+from .. import addresses
 from ..links import absolute_url, base_host
 from ..models import Announcement, Audience
 from ..outbox import ComposedMail
+from . import headers as mail_headers
 from .message import build, in_language
 
 KIND_TO_REGISTRANTS = "announcement"
 KIND_TO_MAILING_LIST = "announcement_list"
 
 
-def unsubscribe_headers(unsubscribe_url: str) -> dict[str, str]:
-    """RFC 2369 and RFC 8058: the mail program's own "unsubscribe" button, in one click."""
-    sender = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
-    return {
-        "List-Unsubscribe": f"<{unsubscribe_url}>, <mailto:{sender}?subject=unsubscribe>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        "List-Id": f"{current_app.config['KLYNGE_NETWORK_NAME']} <nyhetsbrev.{base_host()}>",
-    }
+def unsubscribe_headers(unsubscribe_url: str) -> list[bytes]:
+    """RFC 2369 and RFC 8058: the mail program's own "unsubscribe" button, in one click.
+
+    Plain ASCII in the raw message (headers.uri_list): an encoded List-Unsubscribe is one that
+    Gmail and Yahoo cannot read.
+    """
+    sender = addresses.for_smtp(parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1])
+    return [
+        mail_headers.uri_list("List-Unsubscribe",
+                              [unsubscribe_url, f"mailto:{sender}?subject=unsubscribe"]),
+        mail_headers.token("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        mail_headers.list_id(current_app.config["KLYNGE_NETWORK_NAME"], f"nyhetsbrev.{base_host()}"),
+    ]
 
 
 def compose_announcement(announcement: Announcement, *, to_name: str, to_email: str,

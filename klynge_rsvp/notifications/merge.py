@@ -24,17 +24,17 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from email import policy as email_policy
 from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import make_msgid
 
 from markupsafe import escape
 
-from .. import ics
+from .. import addresses, ics
 from ..links import base_host
 from ..models import Registration
 from ..outbox import ComposedMail
+from . import headers as mail_headers
 from .message import TO_HEADER, to_header
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ class _Template:
             self.parts.append(found)
         headers = raw[:raw.index(b"\r\n\r\n") + 2]
         to_lines = TO_HEADER.findall(headers)
-        id_line = _header_line("Message-ID", message["Message-ID"].strip())
+        id_line = mail_headers.message_id(message["Message-ID"].strip())
         if len(to_lines) != 1 or raw.count(to_lines[0]) != 1 or raw.count(id_line) != 1:
             raise NotMergeable("the To or Message-ID header is not where it was expected")
         self.skeleton = raw.replace(to_lines[0], b"\x00to\x00").replace(id_line, b"\x00id\x00")
@@ -167,8 +167,8 @@ class _Template:
         for part in self.parts:
             body = body.replace(part.marker, part.encode(part.personalised(personal)))
         body = body.replace(b"\x00to\x00", to_header(personal.name, personal.email))
-        body = body.replace(b"\x00id\x00", _header_line("Message-ID", make_msgid(domain=base_host())))
-        return ComposedMail(kind=self.kind, recipient=personal.email,
+        body = body.replace(b"\x00id\x00", mail_headers.message_id(make_msgid(domain=base_host())))
+        return ComposedMail(kind=self.kind, recipient=addresses.for_smtp(personal.email),
                             subject=_swap(self.subject, STAND_INS[0], personal),
                             message=body)
 
@@ -244,10 +244,6 @@ def _split_at_attendee(calendar: bytes) -> tuple[bytes, bytes, str]:
             before, after = calendar.split(line)
             return before, after, partstat
     raise NotMergeable("no ATTENDEE line for the stand-in in the calendar part")
-
-
-def _header_line(name: str, value: str) -> bytes:
-    return email_policy.SMTP.fold(name, value).encode("ascii")
 
 
 def _difference(made: Message, expected: Message) -> str:

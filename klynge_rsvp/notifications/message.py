@@ -12,21 +12,23 @@ from datetime import datetime
 from email import charset as email_charset
 from email import policy
 from email.encoders import encode_base64
-from email.header import Header
 from email.mime.base import MIMEBase
 from email.mime.image import MIMEImage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formataddr, make_msgid
+from email.utils import make_msgid, parseaddr
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from flask_mail import Message, sanitize_address
+from flask_mail import Message
 
+from .. import addresses
+from ..clock import local_zone
 from ..i18n import DEFAULT_LANGUAGE, LANGUAGES
 from ..links import absolute_url, base_host
 from ..models import Registration
 from ..outbox import ComposedMail
+from . import headers as mail_headers
 
 # The language of the mail being composed (None: no in_language block is open).
 _composing_in: ContextVar[str | None] = ContextVar("composing_in", default=None)
@@ -80,6 +82,8 @@ class CalendarMessage(Message):
 
     Flask-Mail's own `attach` would add Content-Disposition: attachment, which makes Outlook
     and Gmail show a file instead of an invitation (RFC 6047: the part must be an alternative).
+    Only the MIME body is made here: `build` writes the header fields itself (headers.py says
+    why the email package's writer cannot be used for them).
     """
 
     def __init__(self, *args, calendar: bytes | None = None, method: str | None = None,
@@ -96,18 +100,19 @@ class CalendarMessage(Message):
         return MIMEText(text, subtype, utf8)
 
     def _message(self):
-        message = super()._message()
-        if self.calendar is None and not self.inline_images:
-            return message
-        alternative = message.get_payload()[0]
+        alternative = MIMEMultipart("alternative")
+        alternative.attach(self._mimetext(self.body, "plain"))
+        for subtype, content in self.alts.items():
+            alternative.attach(self._mimetext(content, subtype))
         if self.inline_images:
             _relate_images(alternative, self.inline_images)
-        if self.calendar is None:
-            return message
-        part = MIMEBase("text", "calendar", method=self.method, charset="UTF-8")
-        part.set_payload(self.calendar)
-        encode_base64(part)
-        alternative.attach(part)
+        if self.calendar is not None:
+            part = MIMEBase("text", "calendar", method=self.method, charset="UTF-8")
+            part.set_payload(self.calendar)
+            encode_base64(part)
+            alternative.attach(part)
+        message = MIMEMultipart()
+        message.attach(alternative)
         return message
 
 
@@ -128,56 +133,38 @@ def _relate_images(alternative: MIMEMultipart, images: list[InlineImage]) -> Non
 
 def build(*, kind: str, to_name: str, to_email: str, subject: str, text: str, html: str,
           now: datetime, calendar: bytes | None = None, method: str | None = None,
-          headers: dict[str, str] | None = None,
+          headers: list[bytes] | None = None,
           inline_images: list[InlineImage] | None = None) -> ComposedMail:
-    """A whole email as bytes, ready for the outbox."""
-    message = CalendarMessage(
-        subject=subject,
-        recipients=[(to_name, to_email) if to_name else to_email],
-        body=text,
-        html=html,
-        calendar=calendar,
-        method=method,
-        inline_images=inline_images,
-        date=now.timestamp(),
-        charset="utf-8",
-        extra_headers=headers,
-    )
-    message.msgId = make_msgid(domain=base_host())
-    if message.has_bad_headers() or any(
-            "\r" in v or "\n" in v for v in (headers or {}).values()):
-        raise ValueError("a line break in a mail header")  # forms refuse these; never send one
-    # (A function as the replacement: its bytes are taken as they are, backslashes included.)
-    raw = TO_HEADER.sub(lambda _: to_header(to_name, to_email), message.as_bytes(), count=1)
-    return ComposedMail(kind=kind, recipient=to_email, subject=subject, message=raw)
+    """A whole email as bytes, ready for the outbox.
 
+    `headers`: further header fields, each written with a function of headers.py
+    (List-Unsubscribe and friends). A line break in any header text raises ValueError: the
+    forms refuse them, and none is ever sent.
+    """
+    message = CalendarMessage(body=text, html=html, calendar=calendar, method=method,
+                              inline_images=inline_images, charset="utf-8")
+    sender_name, sender_address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    fields = [
+        mail_headers.mailbox("From", sender_name, sender_address),
+        to_header(to_name, to_email),
+        mail_headers.unstructured("Subject", subject),
+        mail_headers.date(now.astimezone(local_zone(current_app.config["KLYNGE_TIMEZONE"]))),
+        mail_headers.message_id(make_msgid(domain=base_host())),
+        *(headers or []),
+    ]
+    raw = b"".join(fields) + message._message().as_bytes(policy=policy.SMTP)
+    return ComposedMail(kind=kind, recipient=addresses.for_smtp(to_email), subject=subject,
+                        message=raw)
 
-# A name that needs no RFC 2047 words: printable ASCII (formataddr quotes what must be quoted).
-_PLAIN_NAME = re.compile(r"[ -~]+")
 
 # The To header in a header block, with its continuation lines (the first is the message's own).
 TO_HEADER = re.compile(rb"^To: .*\r\n(?:[ \t].*\r\n)*", re.MULTILINE)
 
 
 def to_header(name: str, address: str) -> bytes:
-    """The To header line(s): the name as RFC 2047 words, folded, the address on its own line
-    when it does not fit.
-
-    Not Flask-Mail's: policy.SMTP decodes its encoded name and writes it back unquoted when
-    it folds a long line, so "Nordmann, Kari" would read as two addresses and "<b>" as one.
-    """
-    if not address.isascii() or not name:  # an international address: Flask-Mail's IDNA handling
-        return policy.SMTP.fold("To", sanitize_address((name, address) if name else address)).encode()
-    if _PLAIN_NAME.fullmatch(name) and "=?" not in name:  # as typed, quoted where needed
-        name_part, _, address_part = formataddr((name, address)).rpartition(" ")
-        for line in (f"To: {name_part} {address_part}", f"To: {name_part}\r\n {address_part}"):
-            if max(len(folded) for folded in line.split("\r\n")) <= 78:
-                return f"{line}\r\n".encode("ascii")
-    encoded = Header(name, "utf-8", header_name="To").encode(linesep="\r\n")
-    line = f"To: {formataddr((encoded, address))}"
-    if len(line) - line.rfind("\r\n") > 78:
-        line = f"To: {encoded}\r\n <{address}>"
-    return f"{line}\r\n".encode("ascii")
+    """The To field: the name as typed where it can be (quoted or encoded where it must be),
+    the address in its SMTP form; folded at white space only (headers.mailbox)."""
+    return mail_headers.mailbox("To", name, address)
 
 
 def registration_context(registration: Registration) -> dict:
