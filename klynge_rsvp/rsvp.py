@@ -13,7 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from . import history, notifications, organisations, outbox
+from . import addresses, calendars, history, notifications, organisations, outbox
 from .errors import DomainError, RegistrationClosed
 from .extensions import db
 from .models import (
@@ -59,8 +59,19 @@ class Outcome:
 
 
 def email_key(address: str) -> str:
-    """An address folded for comparison: one registration per address and gathering."""
-    return address.strip().lower()
+    """An address folded for comparison: one registration per address and gathering
+    (`ola@bølle.no` and `ola@xn--blle-gra.no` are one; addresses.key)."""
+    return addresses.key(address)
+
+
+def _refuse_the_organisers_address(people: list[Person]) -> None:
+    """ORGANIZER = ATTENDEE makes calendar programs treat the invitation as the person's own
+    meeting (no Accept/Decline, a cancellation deletes it silently)."""
+    organiser = email_key(calendars.organizer()[1])
+    for person in people:
+        if email_key(person.email) == organiser:
+            raise DomainError(_("%(email)s er adressen invitasjonene sendes fra, og kan ikke "
+                                "meldes på.", email=person.email))
 
 
 def lock_gathering(gathering: Gathering) -> None:
@@ -112,6 +123,7 @@ def register(gathering: Gathering, request: RegistrationRequest, *, now: datetim
     if not request.consent:
         raise DomainError(_("Du må samtykke til at vi lagrer opplysningene for å melde deg på."))
     people = [request.person, *request.colleagues]
+    _refuse_the_organisers_address(people)
     keys = [email_key(p.email) for p in people]
     if len(set(keys)) != len(keys):
         raise DomainError(_("Den samme e-postadressen står flere ganger i påmeldingen."))
@@ -286,6 +298,7 @@ def register_on_behalf(gathering: Gathering, request: RegistrationRequest, *, no
     """
     if not request.consent:
         raise DomainError(_("Personen må ha samtykket til at opplysningene lagres."))
+    _refuse_the_organisers_address([request.person])
     lock_gathering(gathering)
     if gathering.status != GatheringStatus.PUBLISHED:
         raise RegistrationClosed(_("Samlingen er ikke åpen for påmelding (den er ikke publisert)."))

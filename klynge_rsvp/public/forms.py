@@ -18,8 +18,9 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from .. import addresses, calendars
 from ..models import Sector
 from ..organisations import SECTOR_LABELS, clean_org_number, is_valid_org_number
 from ..rsvp import Person, RegistrationRequest
@@ -53,14 +54,41 @@ def plain_text(form, field):
         raise ValidationError(_("Teksten inneholder tegn som ikke kan lagres."))
 
 
+def mail_address(form, field):
+    """An address mail can be delivered to: checked with email-validator, written as people
+    read it (the domain in Unicode, lower case). A non-ASCII part before the @ is refused with
+    its reason: only relays with SMTPUTF8 can deliver to it, and ours may not."""
+    if not field.data:
+        return
+    try:
+        checked = addresses.check(field.data)
+    except addresses.AddressError as error:
+        if addresses.has_non_ascii_local_part(field.data) and "@" in field.data:
+            raise ValidationError(_(
+                "Adressen har tegn som æ, ø eller å foran @. Mange e-postservere kan ikke levere "
+                "til slike adresser, så vi kan ikke bruke den. Bruk gjerne en annen adresse du "
+                "har, for eksempel med oe og aa i stedet.")) from error
+        raise ValidationError(
+            _("Skriv inn en gyldig e-postadresse, for eksempel navn@virksomhet.no.")) from error
+    field.data = checked.normalized
+
+
+def not_the_organisers(form, field):
+    """A registrant's address must not be the one the invitations come from: calendar programs
+    would take the invitation for the person's own meeting (ORGANIZER = ATTENDEE)."""
+    if field.data and addresses.key(field.data) == addresses.key(calendars.organizer()[1]):
+        raise ValidationError(_("Dette er adressen invitasjonene sendes fra. Skriv inn din egen "
+                                "e-postadresse."))
+
+
 def _email_validators(required: bool):
     presence = DataRequired(_l("Skriv inn e-postadressen.")) if required else Optional()
     return [
         presence,
         Length(max=254, message=_l("E-postadressen er for lang.")),
-        Email(_l("Skriv inn en gyldig e-postadresse, for eksempel navn@virksomhet.no."),
-              check_deliverability=False),
+        mail_address,
         single_line,
+        not_the_organisers,
     ]
 
 

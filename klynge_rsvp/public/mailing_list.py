@@ -9,13 +9,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional
 
 from .. import mailing_list
 from ..clock import utcnow
 from ..extensions import csrf, db, limiter
 from . import bp
-from .forms import single_line
+from .forms import mail_address, single_line
 
 
 def _strip(value):
@@ -28,8 +28,7 @@ class SignUpForm(FlaskForm):
     email = StringField(_l("E-post"), filters=[_strip], validators=[
         DataRequired(_l("Skriv inn e-postadressen din.")),
         Length(max=254, message=_l("E-postadressen er for lang.")),
-        Email(_l("Skriv inn en gyldig e-postadresse, for eksempel navn@virksomhet.no."),
-              check_deliverability=False),
+        mail_address,
         single_line,
     ], render_kw={"autocomplete": "email", "type": "email"})
     name = StringField(_l("Navn (valgfritt)"), filters=[_strip], validators=[
