@@ -12,7 +12,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from . import ics
+from . import addresses, ics
 from .clock import local_zone, to_local
 from .formatting import when
 from .links import absolute_url
@@ -85,40 +85,65 @@ def gathering_event(gathering: Gathering, *, sequence: int | None = None,
     )
 
 
-def invitation(registration: Registration, *, now: datetime) -> bytes:
-    """METHOD:REQUEST for this registrant alone, at their current SEQUENCE."""
+# What each personal calendar message says about the registrant (docs/calendars.md has the table
+# and the reasons): a REQUEST asks for an answer unless the person's calendar already gave one
+# for this very invitation; a CANCEL asks for nothing.
+ANSWERS_KEPT = frozenset({"ACCEPTED", "TENTATIVE"})
+
+
+def standing_answer(registration: Registration) -> str | None:
+    """The answer the person's calendar program gave to the invitation they now hold
+    (ACCEPTED or TENTATIVE), or None. Reset whenever a new invitation asks again."""
+    answer = registration.calendar_partstat
+    return answer if answer in ANSWERS_KEPT else None
+
+
+def invitation(registration: Registration, *, now: datetime, answered: str | None = None) -> bytes:
+    """METHOD:REQUEST for this registrant alone, at their current SEQUENCE.
+
+    A new or changed invitation asks: PARTSTAT=NEEDS-ACTION, RSVP=TRUE (Accept files it,
+    Decline gives the seat back). The same invitation sent again (a reminder, the link once
+    more) repeats the answer the person already gave (`answered`, see standing_answer) with
+    RSVP=FALSE, so their calendar program does not reset it to "not answered".
+    """
     event = gathering_event(registration.gathering, sequence=registration.ical_sequence,
                             status="CONFIRMED")
+    if answered is not None and answered not in ANSWERS_KEPT:
+        raise ValueError(f"an invitation cannot repeat the answer {answered!r}")
     return ics.build_calendar(event, method="REQUEST", dtstamp=now,
-                              attendee=_attendee(registration, "ACCEPTED"))
+                              attendee=_attendee(registration, answered or "NEEDS-ACTION",
+                                                 rsvp=answered is None))
 
 
 def cancellation(registration: Registration, *, now: datetime) -> bytes:
-    """METHOD:CANCEL for this registrant alone, at their current SEQUENCE."""
+    """METHOD:CANCEL when the registrant cancels: their own decline (PARTSTAT=DECLINED), no
+    answer asked (RSVP=FALSE)."""
     event = gathering_event(registration.gathering, sequence=registration.ical_sequence,
                             status="CANCELLED")
     return ics.build_calendar(event, method="CANCEL", dtstamp=now,
-                              attendee=_attendee(registration, "DECLINED"))
+                              attendee=_attendee(registration, "DECLINED", rsvp=False))
 
 
 def postponement(registration: Registration, *, now: datetime) -> bytes:
     """METHOD:CANCEL for an indefinite postponement: STATUS CANCELLED, SUMMARY "Utsatt: …".
 
     No calendar status means "date unknown", so the entry is removed; the new date will come
-    as a new invitation with a new UID (DESIGN.md, calendar semantics).
+    as a new invitation with a new UID (DESIGN.md, calendar semantics). The person declined
+    nothing and is asked nothing: no PARTSTAT, RSVP=FALSE.
     """
     event = gathering_event(registration.gathering, sequence=registration.ical_sequence,
                             status="CANCELLED", marked=GatheringStatus.POSTPONED)
     return ics.build_calendar(event, method="CANCEL", dtstamp=now,
-                              attendee=_attendee(registration, "NEEDS-ACTION"))
+                              attendee=_attendee(registration, None, rsvp=False))
 
 
 def withdrawal(registration: Registration, *, now: datetime) -> bytes:
-    """METHOD:CANCEL when the organisers cancel the gathering (the person declined nothing)."""
+    """METHOD:CANCEL when the organisers cancel the gathering: no PARTSTAT (the person declined
+    nothing), RSVP=FALSE."""
     event = gathering_event(registration.gathering, sequence=registration.ical_sequence,
                             status="CANCELLED")
     return ics.build_calendar(event, method="CANCEL", dtstamp=now,
-                              attendee=_attendee(registration, "NEEDS-ACTION"))
+                              attendee=_attendee(registration, None, rsvp=False))
 
 
 def published(gathering: Gathering, *, now: datetime) -> bytes:
@@ -138,8 +163,9 @@ def feed(gatherings: list[Gathering], *, now: datetime, name: str) -> bytes:
     return ics.build_feed([public_event(g) for g in gatherings], dtstamp=now, name=name)
 
 
-def _attendee(registration: Registration, partstat: str) -> ics.Attendee:
-    return ics.Attendee(email=registration.email, name=registration.name, partstat=partstat)
+def _attendee(registration: Registration, partstat: str | None, *, rsvp: bool) -> ics.Attendee:
+    return ics.Attendee(email=addresses.for_smtp(registration.email), name=registration.name,
+                        partstat=partstat, rsvp=rsvp)
 
 
 def describe_when(gathering: Gathering) -> str:

@@ -44,9 +44,13 @@ class CalendarEvent:
 
 @dataclass(frozen=True)
 class Attendee:
+    """The one ATTENDEE of a personal REQUEST or CANCEL: `partstat` None writes none (nothing
+    is claimed); `rsvp` asks the person's calendar program for an answer (RSVP=TRUE)."""
+
     email: str
     name: str
-    partstat: str = "NEEDS-ACTION"
+    partstat: str | None = "NEEDS-ACTION"
+    rsvp: bool = True
 
 
 def clean_text(value: str) -> str:
@@ -248,12 +252,13 @@ def _add_local_time(vevent: icalendar.Event, name: str, instant: datetime, tzid:
 
 
 def _attendee(attendee: Attendee) -> icalendar.vCalAddress:
-    if attendee.partstat not in PARTSTATS:
+    if attendee.partstat is not None and attendee.partstat not in PARTSTATS:
         raise ValueError(f"unknown PARTSTAT {attendee.partstat!r}")
     address = _address(attendee.email, attendee.name)
     address.params["ROLE"] = "REQ-PARTICIPANT"
-    address.params["PARTSTAT"] = attendee.partstat
-    address.params["RSVP"] = "TRUE"
+    if attendee.partstat is not None:
+        address.params["PARTSTAT"] = attendee.partstat
+    address.params["RSVP"] = "TRUE" if attendee.rsvp else "FALSE"
     return address
 
 

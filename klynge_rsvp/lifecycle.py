@@ -91,6 +91,7 @@ def move(gathering: Gathering, *, starts_at: datetime, ends_at: datetime, venue_
     _set_time_and_place(gathering, starts_at, ends_at, venue_name, venue_address)
     gathering.ical_sequence += 1
     gathering.updated_at = now
+    _forget_calendar_answers(gathering)
     db.session.flush()
     notified = _notify(gathering, "moved", now, lambda registration, position:
                        notifications.compose_moved(registration, changes=changes,
@@ -157,6 +158,7 @@ def reschedule(gathering: Gathering, *, starts_at: datetime, ends_at: datetime,
         registration.ical_sequence_bump = 0  # a new calendar identity starts from 0
         registration.reconfirmation = Reconfirmation.NOT_ASKED
         registration.reconfirmed_at = None
+        registration.calendar_partstat = None  # an answer to the old identity, not this one
     db.session.flush()
     # Seats freed while the gathering was postponed go to the waiting list first; those
     # promoted get their own mail with the invitation and are not asked again.
@@ -291,6 +293,15 @@ def _set_time_and_place(gathering: Gathering, starts_at: datetime, ends_at: date
         gathering.registration_deadline += starts_at - gathering.starts_at
     gathering.starts_at, gathering.ends_at = starts_at, ends_at
     gathering.venue_name, gathering.venue_address = venue_name.strip(), venue_address.strip()
+
+
+def _forget_calendar_answers(gathering: Gathering) -> None:
+    """A new time asks everyone again (PARTSTAT=NEEDS-ACTION): an answer given to the old time
+    must not be repeated in later reminders as if it were one to the new."""
+    db.session.execute(sa.update(Registration)
+                       .where(Registration.gathering_id == gathering.id,
+                              Registration.calendar_partstat.is_not(None))
+                       .values(calendar_partstat=None))
 
 
 def _with_seat(gathering: Gathering) -> list[Registration]:

@@ -154,6 +154,7 @@ def register(gathering: Gathering, request: RegistrationRequest, *, now: datetim
             # Back after cancelling: outrank the CANCEL their calendar already holds.
             registration.ical_sequence_bump += 1
             registration.cancelled_at = None
+            registration.calendar_partstat = None  # the new invitation asks again
         registration.name = person.name
         registration.email = person.email.strip()
         registration.job_title = person.job_title
@@ -317,6 +318,7 @@ def register_on_behalf(gathering: Gathering, request: RegistrationRequest, *, no
     if existing is not None:
         registration.ical_sequence_bump += 1  # outrank the CANCEL their calendar holds
         registration.cancelled_at = None
+        registration.calendar_partstat = None
     registration.name = request.person.name
     registration.email = request.person.email.strip()
     registration.job_title = request.person.job_title

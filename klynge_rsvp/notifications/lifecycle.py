@@ -124,7 +124,9 @@ def compose_reminder(registration: Registration, *, now: datetime) -> ComposedMa
         "reminder", registration,
         _("Påminnelse: %(title)s %(date)s", title=gathering.title,
           date=long_date(gathering.starts_at)), now=now,
-        calendar=calendars.invitation(registration, now=now), method="REQUEST",
+        calendar=calendars.invitation(registration, now=now,
+                                      answered=calendars.standing_answer(registration)),
+        method="REQUEST",
         asked=registration.reconfirmation.value == "pending", **reconfirm_links(registration),
     )
 

@@ -67,13 +67,14 @@ STAND_INS = (
 
 # What a stand-in borrows from a real registrant of the audience: what the audience shares.
 _SHARED = frozenset({"gathering", "gathering_id", "language", "status", "ical_sequence_bump",
-                     "reconfirmation"})
+                     "reconfirmation", "calendar_partstat"})
 
 
 def audience(registration: Registration) -> tuple:
     """The people who get the same notice apart from their personal details."""
     return (registration.gathering_id, registration.language, registration.status,
-            registration.ical_sequence_bump, registration.reconfirmation)
+            registration.ical_sequence_bump, registration.reconfirmation,
+            registration.calendar_partstat)
 
 
 class _StandIn:
@@ -179,7 +180,7 @@ class _Part:
     content_type: str
     transfer_encoding: str
     content: bytes  # decoded, with the first stand-in's details
-    calendar: tuple[bytes, bytes, str] | None  # text before and after ATTENDEE, its PARTSTAT
+    calendar: tuple[bytes, bytes, str | None, bool] | None  # before and after ATTENDEE, PARTSTAT, RSVP
 
     @property
     def personal(self) -> bool:
@@ -204,9 +205,10 @@ class _Part:
 
     def personalised(self, personal: Personal) -> bytes:
         if self.calendar is not None:
-            before, after, partstat = self.calendar
-            return before + ics.attendee_line(
-                ics.Attendee(email=personal.email, name=personal.name, partstat=partstat)) + after
+            before, after, partstat, rsvp = self.calendar
+            return before + ics.attendee_line(ics.Attendee(
+                email=addresses.for_smtp(personal.email), name=personal.name, partstat=partstat,
+                rsvp=rsvp)) + after
         if self.content_type == "text/plain":
             return _swap(self.content.decode(), STAND_INS[0], personal).encode()
         return _swap(self.content.decode(), STAND_INS[0], personal, escape).encode()  # HTML
@@ -236,13 +238,14 @@ def _details_pattern(personal: Personal, quote: Callable[[str], str]) -> re.Patt
                                for field in ("name", "email", "token")))
 
 
-def _split_at_attendee(calendar: bytes) -> tuple[bytes, bytes, str]:
-    for partstat in sorted(ics.PARTSTATS):
-        line = ics.attendee_line(ics.Attendee(email=STAND_INS[0].email, name=STAND_INS[0].name,
-                                              partstat=partstat))
-        if calendar.count(line) == 1:
-            before, after = calendar.split(line)
-            return before, after, partstat
+def _split_at_attendee(calendar: bytes) -> tuple[bytes, bytes, str | None, bool]:
+    for partstat in [None, *sorted(ics.PARTSTATS)]:
+        for rsvp in (True, False):
+            line = ics.attendee_line(ics.Attendee(email=STAND_INS[0].email, name=STAND_INS[0].name,
+                                                  partstat=partstat, rsvp=rsvp))
+            if calendar.count(line) == 1:
+                before, after = calendar.split(line)
+                return before, after, partstat, rsvp
     raise NotMergeable("no ATTENDEE line for the stand-in in the calendar part")
 
 

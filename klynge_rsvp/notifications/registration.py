@@ -62,7 +62,9 @@ def compose_already_registered(registration: Registration, *, position: int | No
     return to_registrant(
         "already_registered", registration,
         _("Du er allerede påmeldt: %(title)s", title=registration.gathering.title), now=now,
-        calendar=calendars.invitation(registration, now=now) if confirmed else None,
+        calendar=calendars.invitation(registration, now=now,
+                                      answered=calendars.standing_answer(registration))
+        if confirmed else None,
         method="REQUEST" if confirmed else None, position=position,
     )
 
