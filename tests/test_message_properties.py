@@ -39,10 +39,12 @@ def test_any_name_and_subject_round_trip(app_context, name, subject):
     assert parsed["Subject"] == subject
     [address] = parsed["To"].addresses
     assert address.addr_spec == "person@example.no"
-    # Every character survives; white space may not: a display name's runs of spaces fold
-    # (RFC 5322), and Python's parser also keeps the space between two encoded-words that
-    # RFC 2047 says is not part of the text (mail programs drop it).
-    assert "".join(address.display_name.split()) == "".join(name.split())
+    # Every character survives, runs of white space as one space; a name with an "@", or one
+    # whose encoded run needs more than one encoded word, is left out (headers.py says why).
+    if "@" in name or not message.mail_headers.display_name_words(name):
+        assert address.display_name == ""
+    else:
+        assert address.display_name == " ".join(name.split())
     assert all(not part.defects for part in parsed.walk())
     # Nothing a person typed can add a header of its own.
     assert parsed.get_all("Bcc") is None

@@ -80,7 +80,7 @@ def mailbox(name: str, display_name: str, address: str) -> bytes:
 
 def mailboxes(name: str, people: Iterable[tuple[str, str]]) -> bytes:
     """An address-list field: each `Display Name <address>`, separated by commas."""
-    folder = _Folder(name)
+    folder = _Folder(name, structured=True)
     for index, (display_name, address) in enumerate(people):
         if index:
             folder.append(",")
@@ -145,7 +145,7 @@ def uri_list(name: str, uris: Iterable[str]) -> bytes:
 
 def list_id(description: str, identifier: str) -> bytes:
     """List-Id (RFC 2919): an optional phrase and the list's <id>."""
-    folder = _Folder("List-Id")
+    folder = _Folder("List-Id", structured=True)
     _refuse_line_breaks("List-Id", description + identifier)
     phrase = display_name_words(description)
     if phrase:
@@ -316,23 +316,24 @@ def _next_word(pending: list[bytes], limit: int) -> tuple[str, int] | None:
 class _Folder:
     """Builds one header field line by line; folds only at white space (CRLF before it)."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, *, structured: bool = False):
         self.name = name
         self.lines = [f"{name}:"]
+        # An unstructured value (Subject, a URI list) never begins on a continuation line:
+        # some parsers (Python's among them) then read it with a leading space. An address
+        # field may: a leading fold is only white space to every address parser.
+        self.structured = structured
 
     def append(self, text: str) -> None:
         """Text glued to what came before (the comma after an address)."""
         self.lines[-1] += text
 
     def add(self, separator: str, word: str) -> None:
-        """A word after white space: on this line if it fits, else at the start of the next.
-
-        Never folded straight after the field's colon: a value that begins on a continuation
-        line is read with a leading space by some parsers (Python's among them), and a word
-        too long for that line would not fit the next one either.
-        """
+        """A word after white space: on this line if it fits, else at the start of the next
+        (straight after the colon only in a structured field, and only if that helps)."""
         at_colon = len(self.lines) == 1 and self.lines[0] == f"{self.name}:"
-        if at_colon or len(self.lines[-1]) + len(separator) + len(word) <= MAX_LINE:
+        fits = len(self.lines[-1]) + len(separator) + len(word) <= MAX_LINE
+        if fits or (at_colon and not (self.structured and len(separator + word) <= MAX_LINE)):
             self.lines[-1] += separator + word
         else:
             self.lines.append(separator + word)
