@@ -84,11 +84,12 @@ class Verdict:
 def judge(headers: list[str], *, sender: str, authserv_id: str) -> Verdict:
     """The verdict on a message from its Authentication-Results headers (top first) and its
     From address."""
+    authserv_id = authserv_id.strip()
     parsed = [(" ".join(str(value).split()), parse(str(value))) for value in headers]
-    others = tuple(dict.fromkeys(h.authserv_id or "?" for _, h in parsed
-                                 if not authserv_id or h.authserv_id.lower() != authserv_id.lower()))
+    others = tuple(dict.fromkeys(h.authserv_id for _, h in parsed
+                                 if h.authserv_id and h.authserv_id.lower() != authserv_id.lower()))
     domain = domain_of(sender)
-    if not authserv_id.strip():
+    if not authserv_id:
         return Verdict(Problem.NOT_CONFIGURED, authserv_id, sender_domain=domain, other_servers=others)
     ours = next(((text, h) for text, h in parsed if h.authserv_id.lower() == authserv_id.lower()),
                 None)

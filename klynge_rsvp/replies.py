@@ -334,8 +334,8 @@ def why_held(verdict: mail_authentication.Verdict) -> str:
                 "avsenderadressen (%(domain)s).", claimed=verdict.claimed_domain, domain=domain)
     else:
         why = _("Avsenderens e-posttjener beviste ikke hvem avsenderen er: e-posttjeneren vår fant "
-                "verken DMARC-pass eller en DKIM-signatur fra avsenderens domene (%(domain)s).",
-                domain=domain)
+                "verken DMARC-pass eller en gyldig DKIM-signatur fra avsenderens domene "
+                "(%(domain)s).", domain=domain)
     return _("%(why)s Resultatene fra e-posttjeneren vår: %(results)s.", why=why, results=results)
 
 

@@ -599,7 +599,7 @@ def test_the_page_names_each_kind_of_unproven_sender(app, organiser_client):
     assert ("Our mail server (mx.rsvp.test) did not confirm the sender: the message has no "
             "Authentication-Results header from it.") in shown
     assert ("The sender's mail server did not prove who the sender is: our mail server found neither "
-            "a DMARC pass nor a DKIM signature from the sender's domain (example.no). Our mail "
+            "a DMARC pass nor a valid DKIM signature from the sender's domain (example.no). Our mail "
             "server's results: dkim=pass (header.d=evil.example), "
             "spf=pass (smtp.mailfrom=evil.example).") in shown
     assert "Our mail server's results: spf=none (smtp.mailfrom=example.no)." in shown
