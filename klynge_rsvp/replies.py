@@ -3,7 +3,9 @@ Accept, Tentative or Decline, read from a message and applied to their registrat
 
 Reading is pure (bytes in, data out). Applying is a service: it records every reply it sees as
 a CalendarReply (fingerprint = sha256 of the raw message, unique, so a message counts once even
-with several fetchers) and changes nothing but the replying person's own registration.
+with several fetchers) and changes nothing but the replying person's own registration. A reply
+is applied by itself only when our mail server proved who sent it (mail_authentication); any
+other waits for an organiser.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from email.utils import getaddresses
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from . import calendars, history, rsvp
+from . import calendars, history, mail_authentication, rsvp
 from .errors import DomainError
 from .extensions import db
 from .models import (
@@ -65,20 +67,6 @@ class EventReply:
 
 
 @dataclass(frozen=True)
-class AuthenticationVerdict:
-    """What the receiving server's Authentication-Results header said (RFC 8601)."""
-
-    header: str  # the header as received, white space folded; "" when there is none
-    results: tuple[tuple[str, str], ...]  # (method, result), e.g. ("dkim", "pass")
-
-    @property
-    def failures(self) -> list[str]:
-        """The DKIM and DMARC results that failed, e.g. ["dkim=fail"]."""
-        return [f"{method}={result}" for method, result in self.results
-                if method in ("dkim", "dmarc") and result == "fail"]
-
-
-@dataclass(frozen=True)
 class ReplyMessage:
     """A message that holds at least one calendar reply."""
 
@@ -88,7 +76,7 @@ class ReplyMessage:
     subject: str
     sender: str  # the From address; "" unless there is exactly one well-formed one
     events: tuple[EventReply, ...]
-    authentication: AuthenticationVerdict
+    authentication: mail_authentication.Verdict
 
 
 def fingerprint(raw: bytes) -> str:
@@ -270,74 +258,11 @@ def sender_address(message: Message) -> str:
     return addresses[0]
 
 
-def authentication_verdict(message: Message, *, authserv_id: str = "") -> AuthenticationVerdict:
-    """The receiving server's Authentication-Results: the topmost such header (servers add
-    theirs on top), or, when `authserv_id` is given, the topmost one that server wrote."""
-    for value in message.get_all("Authentication-Results") or []:
-        header = " ".join(str(value).split())
-        server, results = parse_authentication_results(header)
-        if authserv_id and server.lower() != authserv_id.lower():
-            continue
-        return AuthenticationVerdict(header=header, results=tuple(results))
-    return AuthenticationVerdict(header="", results=())
-
-
-def parse_authentication_results(value: str) -> tuple[str, list[tuple[str, str]]]:
-    """(authserv-id, [(method, result), …]) of one Authentication-Results header (RFC 8601)."""
-    segments = _split_outside_quotes(_strip_comments(value), ";")
-    server = segments[0].split()[0].strip('"') if segments and segments[0].split() else ""
-    results = []
-    for segment in segments[1:]:
-        match = re.match(r"\s*([A-Za-z0-9_.-]+)\s*(?:/\s*\d+\s*)?=\s*([A-Za-z0-9_-]+)", segment)
-        if match:
-            results.append((match.group(1).lower(), match.group(2).lower()))
-    return server, results
-
-
-def _strip_comments(value: str) -> str:
-    """The header without its (comments), which may nest and hold escapes and quotes."""
-    out, depth, quoted, i = [], 0, False, 0
-    while i < len(value):
-        char = value[i]
-        if char == "\\" and (depth or quoted):
-            if not depth:
-                out.append(value[i:i + 2])
-            i += 2
-            continue
-        if char == '"' and not depth:
-            quoted = not quoted
-        elif char == "(" and not quoted:
-            depth += 1
-            i += 1
-            continue
-        elif char == ")" and depth and not quoted:
-            depth -= 1
-            i += 1
-            continue
-        if not depth:
-            out.append(char)
-        i += 1
-    return "".join(out)
-
-
-def _split_outside_quotes(value: str, separator: str) -> list[str]:
-    parts, current, quoted, i = [], [], False, 0
-    while i < len(value):
-        char = value[i]
-        if char == "\\" and quoted:
-            current.append(value[i:i + 2])
-            i += 2
-            continue
-        if char == '"':
-            quoted = not quoted
-        if char == separator and not quoted:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-        i += 1
-    parts.append("".join(current))
-    return [part.strip() for part in parts]
+def authentication_verdict(message: Message, *, authserv_id: str = "") -> mail_authentication.Verdict:
+    """Whether our mail server (REPLY_AUTHSERV_ID) proved the From address: see
+    mail_authentication. Without `authserv_id` nothing is proven."""
+    headers = [str(value) for value in message.get_all("Authentication-Results") or []]
+    return mail_authentication.judge(headers, sender=sender_address(message), authserv_id=authserv_id)
 
 
 # --- applying a reply (service) -----------------------------------------------------------------
@@ -354,7 +279,8 @@ class Decision:
 
 
 def receive(message: ReplyMessage, *, now: datetime) -> CalendarReply | None:
-    """Record a reply read from the mailbox and apply it, or hold it when DKIM/DMARC failed.
+    """Record a reply read from the mailbox and apply it, or hold it for an organiser when our
+    mail server did not prove the sender (see mail_authentication).
 
     Returns None when this message was recorded before. The CalendarReply row is flushed
     before anything changes, so a second fetcher reading the same message at the same time
@@ -373,19 +299,44 @@ def receive(message: ReplyMessage, *, now: datetime) -> CalendarReply | None:
     db.session.flush()  # a concurrent fetcher with the same message waits or fails here
     decision = decide(message, now=now)
     _describe(row, decision, message)
-    failures = message.authentication.failures
     if decision.reason:
         row.reason = _fit(decision.reason, 2000)
-    elif failures:
+    elif not message.authentication.proven:
         row.outcome = ReplyOutcome.HELD
-        row.reason = _("Avsenderen kunne ikke bekreftes (%(failures)s): venter på at en arrangør "
-                       "godkjenner eller avviser svaret.", failures=", ".join(failures))
+        row.reason = _fit(_("%(why)s Svaret venter på at en arrangør godkjenner eller avviser det.",
+                            why=why_held(message.authentication)), 2000)
         row.raw = message.raw
     else:
         _apply(decision, now=now)
         row.outcome = ReplyOutcome.APPLIED
     db.session.flush()
     return row
+
+
+def why_held(verdict: mail_authentication.Verdict) -> str:
+    """Why a reply waits for an organiser, in words, with our server's results; "" if proven."""
+    problem, domain = verdict.problem, verdict.sender_domain or _("ukjent")
+    if problem is None:
+        return ""
+    if problem == mail_authentication.Problem.NOT_CONFIGURED:
+        return _("Appen vet ikke hvilken e-posttjener som er vår (REPLY_AUTHSERV_ID er ikke satt). "
+                 "Uten den kan ingen autentiseringsheader stoles på, for avsenderen kan skrive en "
+                 "slik header selv.")
+    if problem == mail_authentication.Problem.NO_HEADER:
+        return _("E-posttjeneren vår (%(server)s) har ikke bekreftet avsenderen: meldingen har "
+                 "ingen Authentication-Results-header fra den.", server=verdict.authserv_id)
+    results = ", ".join(verdict.relevant) or _("ingen resultater")
+    if problem == mail_authentication.Problem.DMARC_FAIL:
+        why = _("E-posttjeneren vår sier at DMARC feilet for avsenderens domene (%(domain)s): "
+                "svaret kan være forfalsket.", domain=domain)
+    elif problem == mail_authentication.Problem.OTHER_DOMAIN:
+        why = _("E-posttjeneren vår sjekket DMARC for et annet domene (%(claimed)s) enn "
+                "avsenderadressen (%(domain)s).", claimed=verdict.claimed_domain, domain=domain)
+    else:
+        why = _("Avsenderens e-posttjener beviste ikke hvem avsenderen er: e-posttjeneren vår fant "
+                "verken DMARC-pass eller en gyldig DKIM-signatur fra avsenderens domene "
+                "(%(domain)s).", domain=domain)
+    return _("%(why)s Resultatene fra e-posttjeneren vår: %(results)s.", why=why, results=results)
 
 
 def decide(message: ReplyMessage, *, now: datetime) -> Decision:
@@ -396,14 +347,14 @@ def decide(message: ReplyMessage, *, now: datetime) -> Decision:
         decision.reason = _("Kalendersvaret har ingen deltaker (ATTENDEE).")
         return decision
     own = [(event, answer) for event, answer in answers
-           if message.sender and answer.address.lower() == message.sender.lower()]
+           if message.sender and rsvp.email_key(answer.address) == rsvp.email_key(message.sender)]
     if not own:
         decision.event, decision.answer = answers[0]
         decision.reason = _("Avsenderen (%(sender)s) er ikke deltakeren i svaret (%(attendee)s): et svar "
                             "kan bare gjelde avsenderens egen påmelding.",
                             sender=message.sender or _("ukjent"), attendee=answers[0][1].address)
         return decision
-    distinct = {(event.uid, event.sequence, answer.address.lower(), answer.partstat)
+    distinct = {(event.uid, event.sequence, rsvp.email_key(answer.address), answer.partstat)
                 for event, answer in own}
     decision.event, decision.answer = own[0]
     if len(distinct) > 1:
@@ -505,7 +456,7 @@ def _like_escape(value: str) -> str:
 
 
 def held(limit: int = 200) -> list[CalendarReply]:
-    """Replies set aside because the sender could not be verified, oldest first."""
+    """Replies set aside because our mail server did not prove the sender, oldest first."""
     return list(db.session.scalars(
         sa.select(CalendarReply).where(CalendarReply.outcome == ReplyOutcome.HELD)
         .order_by(CalendarReply.received_at, CalendarReply.id).limit(limit)))
@@ -521,6 +472,25 @@ def recent(limit: int = 50) -> list[CalendarReply]:
 def held_message(reply: CalendarReply, *, authserv_id: str = "") -> ReplyMessage | None:
     """The held reply's message, read again from the raw bytes kept for the organiser."""
     return read_message(reply.raw, authserv_id=authserv_id) if reply.raw else None
+
+
+@dataclass(frozen=True)
+class HeldReply:
+    """A held reply as an organiser sees it: the message, and why it waits, in their language."""
+
+    reply: CalendarReply
+    message: ReplyMessage | None
+    why: str
+
+
+def held_for_review(*, authserv_id: str, limit: int = 200) -> list[HeldReply]:
+    """The held replies, each with its message read again (with today's REPLY_AUTHSERV_ID)."""
+    found = []
+    for reply in held(limit):
+        message = held_message(reply, authserv_id=authserv_id)
+        why = why_held(message.authentication) if message is not None else ""
+        found.append(HeldReply(reply, message, why or reply.reason))
+    return found
 
 
 def confirm(reply: CalendarReply, *, by: Organiser, now: datetime) -> CalendarReply:

@@ -34,8 +34,8 @@ def _require_login():
 def index():
     """Held replies waiting for an organiser, and what became of the latest ones."""
     authserv_id = current_app.config["REPLY_AUTHSERV_ID"]
-    held = [(reply, replies.held_message(reply, authserv_id=authserv_id)) for reply in replies.held()]
-    return render_template("replies/index.html", held=held, recent=replies.recent(),
+    return render_template("replies/index.html", held=replies.held_for_review(authserv_id=authserv_id),
+                           recent=replies.recent(), authserv_id=authserv_id,
                            answers=ANSWER_LABELS, outcomes=OUTCOME_LABELS)
 
 

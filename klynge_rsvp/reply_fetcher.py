@@ -121,6 +121,9 @@ def fetch_replies() -> FetchReport:
                 report.not_moved += 1
     finally:
         _logout(connection)
+    if report.held and not config["REPLY_AUTHSERV_ID"]:
+        log.warning("REPLY_AUTHSERV_ID is not set: no calendar reply is applied by itself, every "
+                    "one waits for an organiser (see the README, Calendar replies)")
     return report
 
 

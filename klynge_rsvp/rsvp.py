@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -114,6 +114,21 @@ def waiting_position(registration: Registration) -> int | None:
     return ahead + 1
 
 
+def last_in_line(gathering: Gathering, *, now: datetime) -> datetime:
+    """The waiting_since that puts a newcomer last on the waiting list (caller holds the lock).
+
+    The list is ordered by waiting_since, then id. A request's `now` is taken before it waits
+    for the gathering lock, so under a rush a request can reach the list later than one with a
+    later `now`; ordered by its own `now` it would step in ahead of people already told their
+    number. Joining after the last one keeps the list in the order people were told.
+    """
+    with db.session.no_autoflush:  # the caller's new registration is not ready to be written
+        last = db.session.scalar(sa.select(sa.func.max(Registration.waiting_since)).where(
+            Registration.gathering_id == gathering.id,
+            Registration.status == RegistrationStatus.WAITING))
+    return now if last is None or now > last else last + timedelta(microseconds=1)
+
+
 def register(gathering: Gathering, request: RegistrationRequest, *, now: datetime,
              by: Organiser | None = None) -> list[Outcome]:
     """Register the person and their colleagues: a seat each while seats last, then the list.
@@ -171,7 +186,7 @@ def register(gathering: Gathering, request: RegistrationRequest, *, now: datetim
             free = None if free is None else free - 1
         else:
             registration.status = RegistrationStatus.WAITING
-            registration.waiting_since = now
+            registration.waiting_since = last_in_line(gathering, now=now)
         if existing is None:
             db.session.add(registration)
         db.session.flush()
@@ -332,7 +347,8 @@ def register_on_behalf(gathering: Gathering, request: RegistrationRequest, *, no
     if free is None or free > 0:
         registration.status, registration.waiting_since = RegistrationStatus.CONFIRMED, None
     else:
-        registration.status, registration.waiting_since = RegistrationStatus.WAITING, now
+        registration.status = RegistrationStatus.WAITING
+        registration.waiting_since = last_in_line(gathering, now=now)
     if existing is None:
         db.session.add(registration)
     db.session.flush()

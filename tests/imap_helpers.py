@@ -190,8 +190,11 @@ class Dovecot:
 # --- REPLY messages as the calendar programs send them ----------------------------------------
 
 ORGANIZER = "klynge@rsvp.test"
-PASS = ("mx.rsvp.test; dkim=pass (2048-bit key; unprotected) header.d=example.no header.s=sel1 "
-        "header.b=AbCdEf12; spf=pass (mx.rsvp.test: domain of x@example.no designates 192.0.2.7 "
+# The organiser mailbox's own server: its authserv-id (REPLY_AUTHSERV_ID in the tests' apps), and
+# the header it writes for mail from example.no that it proved (aligned DKIM and DMARC pass).
+AUTHSERV_ID = "mx.rsvp.test"
+PASS = (f"{AUTHSERV_ID}; dkim=pass (2048-bit key; unprotected) header.d=example.no header.s=sel1 "
+        f"header.b=AbCdEf12; spf=pass ({AUTHSERV_ID}: domain of x@example.no designates 192.0.2.7 "
         "as permitted sender) smtp.mailfrom=example.no; dmarc=pass (p=QUARANTINE sp=NONE) "
         "header.from=example.no")
 
@@ -241,7 +244,7 @@ def _finish(message, *, sender: str, name: str, subject: str, auth: list[str] | 
     message["Date"] = formatdate(1768294800)
     message["Message-ID"] = message_id or make_msgid(domain="example.no")
     top = "".join(f"Authentication-Results: {value}\r\n" for value in (auth if auth is not None else [PASS]))
-    received = "Received: from mail.example.no (mail.example.no [192.0.2.7]) by mx.rsvp.test\r\n"
+    received = f"Received: from mail.example.no (mail.example.no [192.0.2.7]) by {AUTHSERV_ID}\r\n"
     body = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
     return (top + received).encode() + body
 

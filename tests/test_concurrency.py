@@ -1,7 +1,10 @@
-"""Many people at once: never more confirmed than seats, one registration per address."""
+"""Many people at once: never more confirmed than seats, one registration per address, and
+everyone on the waiting list told the place they really have."""
 
+import re
 import threading
 from datetime import timedelta
+from email import message_from_bytes, policy
 
 import sqlalchemy as sa
 
@@ -76,3 +79,53 @@ def test_same_form_submitted_twice_at_once_makes_one_registration(app, make_gath
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Registration)) == 1
         kinds = db.session.scalars(sa.select(OutboxMessage.kind)).all()
         assert kinds.count("confirmation") == 1
+
+
+def told_place(raw: bytes) -> int | None:
+    """The waiting-list number a queued mail's text body tells its reader (Bokmål)."""
+    body = message_from_bytes(raw, policy=policy.default).get_body(("plain",)).get_content()
+    found = re.findall(r"venteliste som nummer (\d+)", body)
+    assert len(found) <= 1, body
+    return int(found[0]) if found else None
+
+
+def test_everyone_on_the_waiting_list_is_told_their_real_place(app, make_gathering):
+    seats, people = 7, 60
+    with app.app_context():
+        gathering_id = make_gathering(capacity=seats, now=utcnow(),
+                                      starts_at=utcnow() + timedelta(days=5)).id
+        db.session.commit()
+
+    def register(n):
+        now = utcnow()  # as a view does: the request's time, before it waits for the seat lock
+
+        def job():
+            gathering = db.session.get(Gathering, gathering_id)
+            rsvp.register(gathering, registration_request(n), now=now)
+        return job
+
+    # Sixty people, the last six of whom press the button twice.
+    jobs = [register(n) for n in range(people)] + [register(n) for n in range(people - 6, people)]
+    errors = run_at_once(app, jobs)
+    assert errors == []
+    with app.app_context():
+        gathering = db.session.get(Gathering, gathering_id)
+        places = rsvp.waiting_positions(gathering)
+        assert sorted(places.values()) == list(range(1, people - seats + 1))
+        told = {mail.registration_id: told_place(mail.message) for mail in db.session.scalars(
+            sa.select(OutboxMessage).where(OutboxMessage.kind == "waiting_list"))}
+        # Each number told once, none missing, and each is the person's place in the list's order.
+        assert sorted(told.values()) == list(range(1, people - seats + 1))
+        assert told == places
+        again = {mail.registration_id: told_place(mail.message) for mail in db.session.scalars(
+            sa.select(OutboxMessage).where(OutboxMessage.kind == "already_registered"))}
+        assert len(again) == 6
+        for registration_id, place in again.items():
+            assert place == places.get(registration_id), registration_id
+        # Promotion follows the same order: the first seat freed goes to number 1.
+        first = next(rid for rid, place in places.items() if place == 1)
+        confirmed = db.session.scalars(sa.select(Registration).where(
+            Registration.gathering_id == gathering_id,
+            Registration.status == RegistrationStatus.CONFIRMED)).first()
+        [promoted] = rsvp.cancel(confirmed, now=utcnow())
+        assert promoted.id == first

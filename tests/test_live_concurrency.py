@@ -17,8 +17,14 @@ from klynge_rsvp.extensions import db
 from klynge_rsvp.models import Registration, RegistrationStatus
 from tests.live_server import serving
 
-SEATS = 4
-PEOPLE = 24
+SEATS = 7
+PEOPLE = 60
+
+
+def told_place(message) -> int:
+    """The waiting-list number in a delivered mail's text body (Bokmål)."""
+    [number] = re.findall(r"venteliste som nummer (\d+)", message.get_body(("plain",)).get_content())
+    return int(number)
 
 
 def register_over_http(base_url: str, slug: str, n: int, barrier: threading.Barrier) -> int:
@@ -84,3 +90,8 @@ def test_last_seats_over_http_never_overbook_and_everyone_gets_one_mail(
     with app.app_context():
         for person in confirmed:
             assert subjects[person.email].startswith("Påmeldt")
+        # Each person on the waiting list was mailed the place they really have.
+        places = {p.email: place for p, place in zip(waiting, range(1, PEOPLE - SEATS + 1), strict=True)}
+    told = {m["To"].addresses[0].addr_spec: told_place(m) for m in smtp_server.handler.parsed()
+            if str(m["Subject"]).startswith("Venteliste")}
+    assert told == places

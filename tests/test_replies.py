@@ -1,5 +1,5 @@
-"""Calendar replies: reading them from messages (pure), applying them (service), and the
-organiser page for held replies."""
+"""Calendar replies: reading them from messages (pure), applying them (service), holding the
+ones whose sender our mail server did not prove, and the organiser page for held replies."""
 
 from datetime import timedelta
 from email import message_from_bytes
@@ -22,9 +22,11 @@ from klynge_rsvp.models import (
     RegistrationStatus,
     ReplyOutcome,
 )
-from tests.conftest import NOW, registration_request
+from tests.conftest import NOW, person, registration_request
 from tests.imap_helpers import (
+    AUTHSERV_ID,
     ORGANIZER,
+    PASS,
     apple_reply,
     gmail_reply,
     outlook_reply,
@@ -38,6 +40,13 @@ FAIL = ("mx.rsvp.test; dkim=fail (body hash did not verify) header.d=example.no 
         "spf=softfail smtp.mailfrom=example.no; dmarc=fail (p=NONE) header.from=example.no")
 
 
+@pytest.fixture
+def app_config(app_config):
+    """The organiser mailbox's server is mx.rsvp.test (the helpers' replies pass there)."""
+    app_config["REPLY_AUTHSERV_ID"] = AUTHSERV_ID
+    return app_config
+
+
 # --- reading (pure) ------------------------------------------------------------------------------
 
 
@@ -45,7 +54,7 @@ FAIL = ("mx.rsvp.test; dkim=fail (body hash did not verify) header.d=example.no 
 @pytest.mark.parametrize("partstat", ["ACCEPTED", "TENTATIVE", "DECLINED"])
 def test_each_calendar_program_shape_is_read(build, partstat):
     raw = build(uid=UID, address="Kari.Nordmann@Example.no", partstat=partstat, sequence=2)
-    message = replies.read_message(raw)
+    message = replies.read_message(raw, authserv_id=AUTHSERV_ID)
     assert message is not None
     assert message.sender == "Kari.Nordmann@Example.no"
     assert message.fingerprint == replies.fingerprint(raw)
@@ -55,7 +64,8 @@ def test_each_calendar_program_shape_is_read(build, partstat):
     [answer] = event.answers
     assert answer.address.lower() == "kari.nordmann@example.no"
     assert answer.partstat == partstat
-    assert message.authentication.failures == []
+    assert message.authentication.proven
+    assert message.authentication.sender_domain == "example.no"
 
 
 def test_display_names_with_commas_and_quotes_survive_folding():
@@ -120,31 +130,6 @@ def test_sender_needs_exactly_one_well_formed_from_address():
     assert replies.sender_address(message_from_bytes(odd)) == ""
 
 
-def test_authentication_results_parsing():
-    server, results = replies.parse_authentication_results(
-        'mx.rsvp.test 1; dkim=pass (good; signature (nested) ok) header.d=a.no; '
-        'dkim/1=fail reason="bad; sig" header.d=b.no; spf = none smtp.mailfrom=x; dmarc=FAIL')
-    assert server == "mx.rsvp.test"
-    assert results == [("dkim", "pass"), ("dkim", "fail"), ("spf", "none"), ("dmarc", "fail")]
-    assert replies.parse_authentication_results("mx.rsvp.test; none") == ("mx.rsvp.test", [])
-
-
-def test_the_receiving_servers_header_is_the_topmost():
-    forged_pass = "mx.rsvp.test; dkim=pass header.d=example.no; dmarc=pass"
-    raw = outlook_reply(uid=UID, address="kari@example.no", auth=[FAIL, forged_pass])
-    verdict = replies.read_message(raw).authentication
-    assert verdict.failures == ["dkim=fail", "dmarc=fail"]
-    # A "pass" lower down (the sender can write any header) does not outrank it …
-    raw = outlook_reply(uid=UID, address="kari@example.no", auth=[forged_pass, FAIL])
-    assert replies.read_message(raw).authentication.failures == []
-    # … and with REPLY_AUTHSERV_ID only our own server's header counts.
-    raw = outlook_reply(uid=UID, address="kari@example.no",
-                        auth=["relay.example.org; dkim=pass", FAIL.replace("mx.rsvp.test", "mx.ours")])
-    verdict = replies.read_message(raw, authserv_id="MX.OURS").authentication
-    assert verdict.failures == ["dkim=fail", "dmarc=fail"]
-    assert verdict.header.startswith("mx.ours; dkim=fail (body hash did not verify)")
-
-
 def test_imap_folder_names():
     assert reply_fetcher.mailbox_name("Klynge/Behandlet", ".") == "Klynge.Behandlet"
     assert reply_fetcher.mailbox_name("Klynge/Behandlet", "/") == "Klynge/Behandlet"
@@ -182,8 +167,8 @@ def events(reg) -> list[tuple[str, str]]:
         .order_by(RegistrationEvent.id))]
 
 
-def receive(raw, now=NOW):
-    return replies.receive(replies.read_message(raw), now=now)
+def receive(raw, now=NOW, authserv_id=AUTHSERV_ID):
+    return replies.receive(replies.read_message(raw, authserv_id=authserv_id), now=now)
 
 
 def test_decline_cancels_frees_the_seat_and_mails_the_person(gathering):
@@ -326,6 +311,99 @@ def test_strangers_text_is_stored_within_bounds(gathering):
     assert len(row.uid) == 300 and "\x00" not in row.message_id and len(row.message_id) <= 998
 
 
+# --- who sent it: only our own server's proof applies a reply -----------------------------------
+
+# Each is a Decline "from" deltaker1@example.no that anyone could send: the UID is in every
+# invitation, and a higher SEQUENCE is easy to guess. Headers are listed top first.
+OURS = AUTHSERV_ID
+FORGED = {
+    "no header at all": [],
+    "another server's header": ["mx.other.example; dkim=pass header.d=example.no; "
+                                "dmarc=pass header.from=example.no"],
+    "a pass with our id forged below ours": [
+        f"{OURS}; dkim=none (message not signed); spf=none smtp.mailfrom=example.no; dmarc=none",
+        f"{OURS}; dkim=pass header.d=example.no; dmarc=pass header.from=example.no"],
+    "a pass from another id above ours": [
+        "relay.example.org; dkim=pass header.d=example.no; dmarc=pass header.from=example.no",
+        f"{OURS}; spf=softfail smtp.mailfrom=example.no"],
+    "a pass without an authserv-id (as Microsoft 365 writes it)": [
+        "spf=pass (sender IP is 192.0.2.7) smtp.mailfrom=example.no; dkim=pass (signature was "
+        "verified) header.d=example.no;dmarc=pass action=none header.from=example.no;compauth=pass "
+        "reason=100"],
+    "dkim=none": [f"{OURS}; dkim=none (message not signed) header.d=none; dmarc=none"],
+    "spf=pass alone": [f"{OURS}; spf=pass (domain of example.no designates 192.0.2.7) "
+                       "smtp.mailfrom=example.no"],
+    "spf=fail": [f"{OURS}; spf=fail smtp.mailfrom=example.no"],
+    "permerror": [f"{OURS}; dkim=permerror (no key) header.d=example.no; "
+                  "dmarc=permerror header.from=example.no"],
+    "temperror": [f"{OURS}; dkim=temperror (dns timeout) header.d=example.no; "
+                  "spf=temperror smtp.mailfrom=example.no"],
+    "dkim=pass for an unaligned domain": [f"{OURS}; dkim=pass header.d=evil.example header.s=s1; "
+                                          "spf=pass smtp.mailfrom=evil.example"],
+    "dkim=pass for a domain that only ends like it": [f"{OURS}; dkim=pass header.d=xample.no"],
+    "dkim=pass for the public suffix": [f"{OURS}; dkim=pass header.d=no"],
+    "dkim=pass with header.i of another domain": [f"{OURS}; dkim=pass header.i=@evil.example"],
+    "dmarc=pass for another header.from": [f"{OURS}; dmarc=pass (p=reject) header.from=evil.example"],
+    "dmarc=fail beside an unaligned dkim=pass": [
+        f"{OURS}; dkim=pass header.d=evil.example; dmarc=fail (p=none) header.from=example.no"],
+}
+
+
+@pytest.mark.parametrize("auth", FORGED.values(), ids=FORGED.keys())
+def test_a_reply_our_server_did_not_prove_is_held_and_changes_nothing(gathering, auth):
+    row = receive(outlook_reply(uid=gathering.ical_uid, address="deltaker1@example.no",
+                                partstat="DECLINED", sequence=5, auth=auth))
+    assert row.outcome == ReplyOutcome.HELD
+    kari = registration(gathering, 1)
+    assert (kari.status, kari.calendar_partstat) == (RegistrationStatus.CONFIRMED, None)
+    assert registration(gathering, 3).status == RegistrationStatus.WAITING
+    assert row.reason.endswith("Svaret venter på at en arrangør godkjenner eller avviser det.")
+
+
+def test_without_reply_authserv_id_nothing_is_trusted(gathering):
+    row = receive(outlook_reply(uid=gathering.ical_uid, address="deltaker1@example.no",
+                                partstat="DECLINED"), authserv_id="")  # the helpers' passing header
+    assert row.outcome == ReplyOutcome.HELD
+    assert "REPLY_AUTHSERV_ID er ikke satt" in row.reason
+    assert registration(gathering, 1).status == RegistrationStatus.CONFIRMED
+
+
+GENUINE = {
+    "dmarc=pass": [f"{OURS}; spf=pass smtp.mailfrom=example.no; dmarc=pass (p=none dis=none) "
+                   "header.from=example.no"],
+    "dmarc=pass without header.from": [f"{OURS}; dmarc=pass"],
+    "aligned dkim=pass (a subdomain signs)": [
+        f"{OURS}; dkim=pass (2048-bit key) header.d=mail.example.no header.s=s1; "
+        "spf=none smtp.mailfrom=bounce.esp.example"],
+    "aligned dkim=pass in header.i (as Gmail writes it)": [
+        f"{OURS}; dkim=pass header.i=@example.no header.s=20230601 header.b=Ab12; spf=softfail"],
+    "a broken signature beside an aligned one": [
+        f"{OURS}; dkim=fail (body hash) header.d=list.example; dkim=pass header.d=example.no"],
+    "ours on top, in other letters, a forged fail below": [
+        "MX.RSVP.TEST 1; DKIM=Pass header.d=EXAMPLE.NO; dmarc=none",
+        f"{OURS}; dkim=fail; dmarc=fail header.from=example.no"],
+}
+
+
+@pytest.mark.parametrize("auth", GENUINE.values(), ids=GENUINE.keys())
+def test_a_reply_our_server_proved_is_applied(gathering, auth):
+    row = receive(apple_reply(uid=gathering.ical_uid, address="deltaker1@example.no", auth=auth))
+    assert (row.outcome, row.reason) == (ReplyOutcome.APPLIED, "")
+    assert registration(gathering, 1).status == RegistrationStatus.CANCELLED
+    assert registration(gathering, 3).status == RegistrationStatus.CONFIRMED
+
+
+def test_dkim_of_the_parent_domain_proves_a_subdomain_sender(ctx, make_gathering):
+    gathering = make_gathering()
+    rsvp.register(gathering, registration_request(person=person(email="ola@post.firma.no")), now=NOW)
+    raw = gmail_reply(uid=gathering.ical_uid, address="ola@post.firma.no", partstat="TENTATIVE",
+                      auth=[f"{OURS}; dkim=pass header.d=firma.no header.s=google; spf=pass "
+                            "smtp.mailfrom=ola@post.firma.no"])
+    row = receive(raw)
+    assert row.outcome == ReplyOutcome.APPLIED
+    assert row.registration.calendar_partstat == "TENTATIVE"
+
+
 # --- held replies ------------------------------------------------------------------------------
 
 
@@ -343,7 +421,8 @@ def test_failed_dkim_or_dmarc_is_held_until_an_organiser_confirms(gathering, org
     row = receive(raw)
     assert row.outcome == ReplyOutcome.HELD
     assert row.raw == raw
-    assert "dkim=fail, dmarc=fail" in row.reason
+    assert "DMARC feilet for avsenderens domene (example.no)" in row.reason
+    assert "dkim=fail (header.d=example.no), spf=softfail (smtp.mailfrom=example.no)" in row.reason
     assert registration(gathering, 1).status == RegistrationStatus.CONFIRMED
     assert replies.held() == [row]
 
@@ -403,21 +482,22 @@ def app(app):
     return app
 
 
-def held_reply(app, *, subject_attack=False):
+def held_reply(app, *, subject_attack=False, auth=(FAIL,), authserv_id=AUTHSERV_ID, n=1):
     with app.app_context():
         from klynge_rsvp import gatherings
         gathering = gatherings.create(
             title="Øvelse <Bergen>", format="Seminar", starts_at=NOW + timedelta(days=400),
             ends_at=NOW + timedelta(days=400, hours=2), venue_name="Ole Bull Scene", now=NOW,
             status=GatheringStatus.PUBLISHED)
-        rsvp.register(gathering, registration_request(1), now=NOW)
-        raw = outlook_reply(uid=gathering.ical_uid, address="deltaker1@example.no",
-                            partstat="DECLINED", auth=[FAIL])
+        rsvp.register(gathering, registration_request(n), now=NOW)
+        raw = outlook_reply(uid=gathering.ical_uid, address=f"deltaker{n}@example.no",
+                            partstat="DECLINED", auth=list(auth))
         if subject_attack:
             raw = raw.replace(b"Subject: =?utf-8?q?Avsl=C3=A5tt=3A_Frokostm=C3=B8te_om_beredskap?=",
                               b"Subject: <script>alert(1)</script>")
-        row = receive(raw)
+        row = receive(raw, authserv_id=authserv_id)
         db.session.commit()
+        assert row.outcome == ReplyOutcome.HELD
         return row.id
 
 
@@ -482,3 +562,56 @@ def test_organiser_rejects_a_held_reply(app, organiser_client):
 
 def test_organizer_constant_matches_the_test_app(app):
     assert app.config["MAIL_DEFAULT_SENDER"].endswith(f"<{ORGANIZER}>")
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("nb", ["Hvorfor svaret venter",
+            "E-posttjeneren vår sier at DMARC feilet for avsenderens domene (example.no): svaret kan "
+            "være forfalsket. Resultatene fra e-posttjeneren vår: dkim=fail (header.d=example.no), "
+            "spf=softfail (smtp.mailfrom=example.no), dmarc=fail (header.from=example.no).",
+            "verken DMARC-pass eller DKIM-pass for avsenderens domene"]),
+    ("nn", ["Kvifor svaret ventar",
+            "E-posttenaren vår seier at DMARC feila for domenet til avsendaren (example.no)",
+            "Resultata frå e-posttenaren vår: dkim=fail (header.d=example.no)"]),
+    ("en", ["Why the reply is waiting",
+            "Our mail server says DMARC failed for the sender's domain (example.no): the reply may be "
+            "forged. Our mail server's results: dkim=fail (header.d=example.no)",
+            "Anyone who knows the invitation can forge a reply."]),
+])
+def test_the_page_says_why_a_reply_waits_in_the_organisers_language(app, organiser_client, language,
+                                                                     expected):
+    held_reply(app)
+    organiser_client.get(f"/sprak/{language}")
+    shown = text(organiser_client.get("/arrangor/kalendersvar/").text)
+    for words in expected:
+        assert words in shown
+
+
+def test_the_page_names_each_kind_of_unproven_sender(app, organiser_client):
+    held_reply(app, auth=[], n=1)
+    held_reply(app, auth=[f"{OURS}; dkim=pass header.d=evil.example; spf=pass smtp.mailfrom=evil.example"],
+               n=2)
+    held_reply(app, auth=["mx.evil.example; dkim=pass header.d=example.no; dmarc=pass",
+                          f"{OURS}; spf=none smtp.mailfrom=example.no"], n=3)
+    organiser_client.get("/sprak/en")
+    shown = text(organiser_client.get("/arrangor/kalendersvar/").text)
+    assert "Awaiting review (3)" in shown
+    assert ("Our mail server (mx.rsvp.test) did not confirm the sender: the message has no "
+            "Authentication-Results header from it.") in shown
+    assert ("The sender's mail server did not prove who the sender is: our mail server found neither "
+            "a DMARC pass nor a valid DKIM signature from the sender's domain (example.no). Our mail "
+            "server's results: dkim=pass (header.d=evil.example), "
+            "spf=pass (smtp.mailfrom=evil.example).") in shown
+    assert "Our mail server's results: spf=none (smtp.mailfrom=example.no)." in shown
+    assert "Other Authentication-Results in the message (not used) mx.evil.example" in shown
+    assert "REPLY_AUTHSERV_ID is not set" not in shown
+
+
+def test_without_reply_authserv_id_the_page_says_every_reply_waits(app, organiser_client):
+    app.config["REPLY_AUTHSERV_ID"] = ""
+    held_reply(app, auth=[PASS], authserv_id="")
+    shown = text(organiser_client.get("/arrangor/kalendersvar/").text)
+    assert "REPLY_AUTHSERV_ID er ikke satt, så appen kan ikke se om" in shown
+    assert "Appen vet ikke hvilken e-posttjener som er vår (REPLY_AUTHSERV_ID er ikke satt)." in shown
+    # The ids of the headers the message has: where an administrator finds the value to set.
+    assert "Andre Authentication-Results i meldingen (ikke brukt) mx.rsvp.test" in shown

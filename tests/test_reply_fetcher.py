@@ -22,10 +22,18 @@ from klynge_rsvp.models import (
     ReplyOutcome,
 )
 from tests.conftest import registration_request
-from tests.imap_helpers import Dovecot, apple_reply, gmail_reply, outlook_reply, plain_mail
+from tests.imap_helpers import (
+    AUTHSERV_ID,
+    Dovecot,
+    apple_reply,
+    gmail_reply,
+    outlook_reply,
+    plain_mail,
+)
 
 DONE = "Klynge.Behandlet"  # REPLY_IMAP_DONE_FOLDER "Klynge/Behandlet" in Dovecot's maildir terms
-FAIL = "mx.rsvp.test; dkim=fail (signature did not verify) header.d=example.no; dmarc=pass"
+FAIL = (f"{AUTHSERV_ID}; dkim=fail (signature did not verify) header.d=example.no; "
+        "dmarc=fail (p=none) header.from=example.no")
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +58,8 @@ def app_config(app_config, mailbox):
         "REPLY_IMAP_HOST": mailbox.host, "REPLY_IMAP_PORT": mailbox.port,
         "REPLY_IMAP_USER": mailbox.user, "REPLY_IMAP_PASSWORD": mailbox.password,
         "REPLY_IMAP_TLS": False, "REPLY_IMAP_TIMEOUT": 10.0,
+        # The helpers' replies carry a passing header from this server (imap_helpers.PASS).
+        "REPLY_AUTHSERV_ID": AUTHSERV_ID,
     })
     return app_config
 
@@ -134,21 +144,31 @@ def test_forged_stale_unknown_and_cancelled_are_logged_and_moved(gathering, mail
     mailbox.append(outlook_reply(uid="ffff-unknown@rsvp.test", address="deltaker1@example.no"))
     mailbox.append(outlook_reply(uid=cancelled.ical_uid, address="deltaker1@example.no",
                                  partstat="DECLINED"))
+    # A Decline "from" Kari that our server never authenticated (no header, or only a pass
+    # the sender wrote under another server's name): anyone could have sent these.
+    mailbox.append(gmail_reply(uid=uid, address="deltaker1@example.no", partstat="DECLINED",
+                               sequence=9, auth=[]))
+    mailbox.append(gmail_reply(uid=uid, address="deltaker1@example.no", partstat="DECLINED",
+                               sequence=9, message_id="<forged-2@example.no>",
+                               auth=["mx.example.no; dkim=pass header.d=example.no; dmarc=pass"]))
 
     # …Kari's reply without SEQUENCE (0) is stale once she has a newer invitation.
     registration(gathering, 1).ical_sequence_bump = 2
     db.session.commit()
 
     report = reply_fetcher.fetch_replies()
-    assert (report.applied, report.ignored, report.held, report.moved) == (0, 4, 1, 5)
+    assert (report.applied, report.ignored, report.held, report.moved) == (0, 4, 3, 7)
     assert outcomes() == [ReplyOutcome.IGNORED, ReplyOutcome.HELD, ReplyOutcome.IGNORED,
-                          ReplyOutcome.IGNORED, ReplyOutcome.IGNORED]
+                          ReplyOutcome.IGNORED, ReplyOutcome.IGNORED, ReplyOutcome.HELD,
+                          ReplyOutcome.HELD]
     reasons = list(db.session.scalars(sa.select(CalendarReply.reason).order_by(CalendarReply.id)))
     assert "ikke deltakeren" in reasons[0]
     assert "dkim=fail" in reasons[1]
     assert "eldre invitasjon (SEQUENCE 0, gjeldende er 2)" in reasons[2]
     assert "Ukjent kalenderoppføring" in reasons[3]
     assert "er avlyst" in reasons[4]
+    assert "ingen Authentication-Results-header fra den" in reasons[5]
+    assert "ingen Authentication-Results-header fra den" in reasons[6]
     held = db.session.scalar(sa.select(CalendarReply).where(CalendarReply.outcome == ReplyOutcome.HELD))
     assert held.raw is not None and b"Authentication-Results: " + FAIL.encode() in held.raw
     for n in (1, 2, 3):
@@ -156,7 +176,7 @@ def test_forged_stale_unknown_and_cancelled_are_logged_and_moved(gathering, mail
         assert reg.calendar_partstat is None
         assert reg.status == (RegistrationStatus.WAITING if n == 3 else RegistrationStatus.CONFIRMED)
     assert mailbox.messages("INBOX") == []
-    assert len(mailbox.messages(DONE)) == 5
+    assert len(mailbox.messages(DONE)) == 7
 
 
 def test_the_same_message_twice_is_applied_once(gathering, mailbox):

@@ -233,7 +233,7 @@ def _register(gathering, n, **overrides):
 def seed_world(app, smtp_server) -> World:
     """Gatherings in every state, registrations in every status, announcements, subscribers,
     calendar replies, delivered and failed mail; an administrator to log in as (ADMIN_EMAIL)."""
-    from tests.imap_helpers import outlook_reply
+    from tests.imap_helpers import AUTHSERV_ID, outlook_reply
 
     world = World()
     with app.app_context():
@@ -306,7 +306,8 @@ def seed_world(app, smtp_server) -> World:
             uid=full.ical_uid, address="deltaker2@example.no", partstat="DECLINED",
             auth=[FAILED_AUTH])), now=now)
         replies.receive(replies.read_message(outlook_reply(
-            uid=full.ical_uid, address=third.email, partstat="TENTATIVE")), now=now)
+            uid=full.ical_uid, address=third.email, partstat="TENTATIVE"),
+            authserv_id=AUTHSERV_ID), now=now)
         world.scan = checkin.sign(first.id)
         db.session.commit()
 
