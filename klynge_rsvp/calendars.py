@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from urllib.parse import quote, urlencode
 
@@ -146,21 +147,52 @@ def withdrawal(registration: Registration, *, now: datetime) -> bytes:
                               attendee=_attendee(registration, None, rsvp=False))
 
 
+# How often a subscribed calendar should fetch the feed again (REFRESH-INTERVAL and
+# X-PUBLISHED-TTL). An hour: a move or cancellation a day or two ahead reaches subscribers in
+# time, and with ETag/Last-Modified a poll that finds nothing new is a 304 without a body.
+# Clients treat it as a hint (Google Calendar polls on its own schedule, hours apart).
+FEED_REFRESH_INTERVAL = timedelta(hours=1)
+
+
 def published(gathering: Gathering, *, now: datetime) -> bytes:
-    """METHOD:PUBLISH with no attendee: the .ics download."""
+    """METHOD:PUBLISH with no attendee: the .ics download (DTSTAMP: made now)."""
     return ics.build_calendar(public_event(gathering), method="PUBLISH", dtstamp=now)
 
 
 def public_event(gathering: Gathering) -> ics.CalendarEvent:
-    """The gathering for everyone (download, feed): STATUS and SUMMARY as it now stands."""
+    """The gathering for everyone (download, feed), as it now stands, with LAST-MODIFIED.
+
+    A cancelled one is STATUS:CANCELLED "Avlyst: …". A postponed one has no date, and
+    iCalendar no status for that: STATUS:CANCELLED would be wrong (it is not cancelled) and a
+    subscribed Google Calendar ignores it anyway, showing the date as happening. So it stays at
+    its UID as a notice on the date it would have been: "Utsatt: …", no STATUS, TRANSP:
+    TRANSPARENT (the time is free), a description saying that a new date will come and where.
+    The new date arrives under a new UID, and this one leaves the feed (lifecycle.reschedule).
+    """
     marked = gathering.status if gathering.status in (
         GatheringStatus.POSTPONED, GatheringStatus.CANCELLED) else None
-    return gathering_event(gathering, marked=marked)
+    event = dataclasses.replace(gathering_event(gathering, marked=marked),
+                                last_modified=gathering.updated_at)
+    if gathering.status != GatheringStatus.POSTPONED:
+        return event
+    notice = " ".join([
+        _("Samlingen er utsatt på ubestemt tid."),
+        _("Den blir ikke holdt denne dagen. Ny dato kommer og blir kunngjort på %(url)s", url=event.url),
+    ])
+    message = (f"{_('Beskjed fra arrangørene:')} {gathering.status_message}"
+               if gathering.status_message else "")
+    return dataclasses.replace(event, status=None, transparent=True,
+                               description="\n\n".join(p for p in (notice, message) if p))
 
 
-def feed(gatherings: list[Gathering], *, now: datetime, name: str) -> bytes:
-    """METHOD:PUBLISH of many gatherings, each at its current UID and SEQUENCE."""
-    return ics.build_feed([public_event(g) for g in gatherings], dtstamp=now, name=name)
+def feed(gatherings: list[Gathering], *, name: str) -> bytes:
+    """METHOD:PUBLISH of many gatherings, each at its current UID and SEQUENCE.
+
+    Each DTSTAMP is the gathering's last change (updated_at), so the feed's bytes change only
+    when a gathering in it does (or its name's language): see docs/calendars.md.
+    """
+    return ics.build_feed([public_event(g) for g in gatherings], name=name,
+                          refresh_interval=FEED_REFRESH_INTERVAL)
 
 
 def _attendee(registration: Registration, partstat: str | None, *, rsvp: bool) -> ics.Attendee:

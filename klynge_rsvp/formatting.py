@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time
 from functools import lru_cache
 
 from babel import Locale
@@ -52,6 +52,20 @@ def clock_time(instant: datetime, locale: str | None = None) -> str:
     """E.g. "08.00" (Norwegian writes a full stop between hours and minutes)."""
     language, (_date, time_pattern, *_rest) = _style(locale)
     return format_time(local(instant), time_pattern, locale=_babel_locale(language))
+
+
+def wall_date(day: date, locale: str | None = None) -> str:
+    """A calendar date as typed, not an instant: e.g. "søndag 29. mars 2026"."""
+    language, (date_pattern, *_rest) = _style(locale)
+    return format_date(day, date_pattern, locale=_babel_locale(language))
+
+
+def wall_clock(clock: time | datetime, locale: str | None = None) -> str:
+    """A wall-clock time as typed, not an instant (it may not exist): e.g. "02.30"."""
+    language, (_date, time_pattern, *_rest) = _style(locale)
+    if isinstance(clock, datetime):
+        clock = clock.time()
+    return format_time(clock, time_pattern, locale=_babel_locale(language))
 
 
 def when(start: datetime, end: datetime, locale: str | None = None) -> str:

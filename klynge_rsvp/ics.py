@@ -34,12 +34,15 @@ class CalendarEvent:
     location: str
     start: datetime
     end: datetime
-    status: str
+    status: str | None  # None: no STATUS (a notice that is neither confirmed nor cancelled)
     sequence: int
     organizer_email: str
     organizer_name: str
     url: str | None = None
     timezone: str = "Europe/Oslo"
+    transparent: bool = False  # TRANSP:TRANSPARENT, the time stays free (else OPAQUE)
+    # When the event's data last changed (LAST-MODIFIED); a feed also uses it as DTSTAMP.
+    last_modified: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -91,14 +94,32 @@ def attendee_line(attendee: Attendee) -> bytes:
 _ANY_EVENT = icalendar.Event()  # for its content_line(), which is what to_ical() writes with
 
 
-def build_feed(events: list[CalendarEvent], *, dtstamp: datetime, name: str) -> bytes:
-    """A PUBLISH calendar of many VEVENTs with one VTIMEZONE per zone used and no ATTENDEE."""
+def build_feed(events: list[CalendarEvent], *, name: str, dtstamp: datetime | None = None,
+               refresh_interval: timedelta | None = None) -> bytes:
+    """A PUBLISH calendar of many VEVENTs with one VTIMEZONE per zone used and no ATTENDEE.
+
+    Each event's DTSTAMP is its `last_modified` (else `dtstamp`): the instant its published
+    description was made, so the same events give the same bytes, and an HTTP validator
+    (ETag) of the feed changes exactly when the feed does. `refresh_interval` becomes
+    REFRESH-INTERVAL (RFC 7986) and X-PUBLISHED-TTL (its older equivalent, read by Apple
+    Calendar and Outlook): how often a subscriber should fetch the feed again.
+    """
     uids = [event.uid for event in events]
     if len(set(uids)) != len(uids):
         raise ValueError("duplicate UID in feed")
-    cal = _calendar("PUBLISH", events, [_vevent(event, dtstamp) for event in events])
+    stamps = [event.last_modified or dtstamp for event in events]
+    if None in stamps:
+        raise ValueError("a feed event needs last_modified, or build_feed a dtstamp")
+    cal = _calendar("PUBLISH", events,
+                    [_vevent(event, stamp) for event, stamp in zip(events, stamps, strict=True)])
     if clean_text(name):
         cal.add("x-wr-calname", clean_text(name))
+    if refresh_interval is not None:
+        if refresh_interval <= timedelta(0):
+            raise ValueError("the refresh interval must be positive")
+        cal.add("refresh-interval", icalendar.vDuration(refresh_interval),
+                parameters={"VALUE": "DURATION"})
+        cal.add("x-published-ttl", icalendar.vDuration(refresh_interval))
     return cal.to_ical()
 
 
@@ -216,7 +237,7 @@ def _calendar(method: str, events: list[CalendarEvent],
 
 
 def _vevent(event: CalendarEvent, dtstamp: datetime) -> icalendar.Event:
-    if event.status not in STATUSES:
+    if event.status is not None and event.status not in STATUSES:
         raise ValueError(f"unknown STATUS {event.status!r}")
     if not isinstance(event.sequence, int) or event.sequence < 0:
         raise ValueError(f"SEQUENCE must be a non-negative integer, got {event.sequence!r}")
@@ -232,8 +253,12 @@ def _vevent(event: CalendarEvent, dtstamp: datetime) -> icalendar.Event:
                        ("location", event.location)):
         if clean_text(text):  # libical drops the whole property, with an error, when empty
             vevent.add(name, clean_text(text))
-    vevent.add("status", event.status)
-    vevent.add("transp", "OPAQUE")
+    if event.status is not None:
+        vevent.add("status", event.status)
+    vevent.add("transp", "TRANSPARENT" if event.transparent else "OPAQUE")
+    if event.last_modified is not None:
+        vevent.add("last-modified",
+                   _aware(event.last_modified, "last_modified").astimezone(UTC).replace(microsecond=0))
     if event.url is not None:
         vevent.add("url", _verbatim(event.url, "URL"))
     vevent.add("organizer", _address(event.organizer_email, event.organizer_name))

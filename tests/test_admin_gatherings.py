@@ -1,9 +1,12 @@
 """Organisers' gathering pages: list, create, edit, preview, publish, capacity, material."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
+import icalendar
 import pytest
 import sqlalchemy as sa
+import vobject
 
 from klynge_rsvp import checkin, gatherings
 from klynge_rsvp.clock import utcnow
@@ -298,3 +301,143 @@ def test_material_links_show_on_the_public_page(app, organiser_client, client, m
     assert "Opptak og materiale" not in client.get("/samlinger/holdt").text
     with app.app_context():
         assert audit_actions(gathering_id) == ["add_material", "remove_material"]
+
+
+# --- times the clocks skip or repeat (Europe/Oslo, 2030: 31 March and 27 October) -----------------
+
+
+def gathering_count() -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Gathering))
+
+
+def test_a_time_the_clocks_skip_is_stored_only_once_confirmed(app, organiser_client):
+    new = "/arrangor/samlinger/ny"
+    spring = gathering_form(start_date="2030-03-31", start_time="02:30", end_time="04:00",
+                            deadline_date="2030-03-29")
+    asked = post_page(organiser_client, new, spring)
+    assert asked.status_code == 422
+    warning = ("Kl. 02.30 finnes ikke søndag 31. mars 2030: da stilles klokka fram fra 02.00 til "
+               "03.00. Bekrefter du, blir tidspunktet lagret som kl. 03.30.")
+    assert f"Starter kl.: {warning}" in text(asked.text)  # in the error summary, and beside it
+    assert '<a href="#start_time_gap">' in asked.text
+    assert re.search(r'<input type="checkbox" id="start_time_gap" name="start_time_gap" '
+                     r'value="2030-03-31T02:30" aria-describedby="start_time_gap-message" '
+                     r'aria-invalid="true">', asked.text)
+    assert '<label for="start_time_gap">Ja, lagre kl. 03.30</label>' in asked.text
+    for typed in ('value="02:30"', 'value="04:00"', 'value="2030-03-31"', 'value="Ole Bull Scene"',
+                  'value="Frokostmøte om strømbrudd"'):
+        assert typed in asked.text, typed  # nothing typed is lost
+    with app.app_context():
+        assert gathering_count() == 0
+
+    # A confirmation counts for the time it was given for only.
+    other = post_page(organiser_client, new, {**spring, "start_time": "02:45",
+                                              "start_time_gap": "2030-03-31T02:30"})
+    assert other.status_code == 422 and "lagret som kl. 03.45" in text(other.text)
+    with app.app_context():
+        assert gathering_count() == 0
+
+    confirmed = post_page(organiser_client, new, {**spring, "start_time_gap": "2030-03-31T02:30"})
+    assert confirmed.status_code == 303
+    with app.app_context():
+        [gathering] = db.session.scalars(sa.select(Gathering)).all()
+        assert gathering.starts_at == datetime(2030, 3, 31, 1, 30, tzinfo=UTC)  # 03.30 summer time
+        assert gathering.ends_at == datetime(2030, 3, 31, 2, 0, tzinfo=UTC)
+
+
+def test_a_time_the_clocks_repeat_is_asked_and_stored_as_chosen(app, organiser_client, client):
+    new = "/arrangor/samlinger/ny"
+    autumn = gathering_form(start_date="2030-10-27", start_time="02:30", end_time="04:00",
+                            deadline_date="2030-10-20")
+    asked = post_page(organiser_client, new, autumn)
+    assert asked.status_code == 422
+    page = text(asked.text)
+    assert ("Starter kl.: Kl. 02.30 finnes to ganger søndag 27. oktober 2030. "
+            "Velg sommertid eller normaltid.") in page  # the summary entry …
+    assert '<a href="#start_time_occurrence-0">' in asked.text  # … leads to the first choice
+    [fieldset] = re.findall(r"<fieldset class=\"radios[^>]*>.*?</fieldset>", asked.text, re.S)
+    assert re.search(r"<legend>Starter kl.: Kl. 02.30 finnes to ganger søndag 27. oktober 2030. "
+                     r"Hvilken mener du\?</legend>", fieldset)
+    assert ("Da stilles klokka tilbake fra 03.00 til 02.00, så tiden fra 02.00 til 03.00 kommer to "
+            "ganger.") in text(fieldset)
+    assert re.findall(r'<input id="(start_time_occurrence-\d)" name="start_time_occurrence" '
+                      r'type="radio" value="(\w+)">', fieldset) == [
+        ("start_time_occurrence-0", "first"), ("start_time_occurrence-1", "second")]
+    assert "02.30 sommertid (UTC+2), den første" in text(fieldset)
+    assert "02.30 normaltid (UTC+1), den andre, én time senere" in text(fieldset)
+    assert 'value="02:30"' in asked.text and 'value="2030-10-27"' in asked.text
+    with app.app_context():
+        assert gathering_count() == 0
+
+    first = post_page(organiser_client, new, {**autumn, "title": "Den første",
+                                              "start_time_occurrence": "first"})
+    second = post_page(organiser_client, new, {**autumn, "title": "Den andre",
+                                               "start_time_occurrence": "second"})
+    assert (first.status_code, second.status_code) == (303, 303)
+    with app.app_context():
+        starts = dict(db.session.execute(sa.select(Gathering.title, Gathering.starts_at)).all())
+        assert starts == {"Den første": datetime(2030, 10, 27, 0, 30, tzinfo=UTC),
+                          "Den andre": datetime(2030, 10, 27, 1, 30, tzinfo=UTC)}
+        second_id = db.session.scalar(sa.select(Gathering.id).where(Gathering.title == "Den andre"))
+
+    # Editing it shows the choice made; saving again keeps the instant.
+    edit = f"/arrangor/samlinger/{second_id}/endre"
+    shown = organiser_client.get(edit)
+    assert shown.status_code == 200
+    assert '<input checked id="start_time_occurrence-1" name="start_time_occurrence" type="radio" ' \
+           'value="second">' in shown.text
+    assert 'class="error-summary"' not in shown.text
+    assert 'value="02:30"' in shown.text
+    saved = post_page(organiser_client, edit, {**autumn, "title": "Den andre",
+                                               "start_time_occurrence": "second"})
+    assert saved.status_code == 303
+    with app.app_context():
+        gathering = the_gathering(second_id)
+        assert gathering.starts_at == datetime(2030, 10, 27, 1, 30, tzinfo=UTC)
+        gathering.status = GatheringStatus.PUBLISHED
+        slug = gathering.slug
+        db.session.commit()
+
+    # Its calendar file carries the second 02.30 (01.30 UTC), read by two parsers.
+    data = client.get(f"/samlinger/{slug}.ics").data
+    [event] = icalendar.Calendar.from_ical(data).walk("VEVENT")
+    assert event.decoded("DTSTART").astimezone(UTC) == datetime(2030, 10, 27, 1, 30, tzinfo=UTC)
+    vevent = vobject.readOne(data.decode()).vevent
+    assert vevent.dtstart.value.astimezone(UTC) == datetime(2030, 10, 27, 1, 30, tzinfo=UTC)
+
+
+def test_the_end_and_the_deadline_are_asked_about_too(app, organiser_client):
+    new = "/arrangor/samlinger/ny"
+    form = gathering_form(start_date="2030-10-27", start_time="01:00", end_time="02:30",
+                          deadline_date="2030-03-31", deadline_time="02:15")
+    asked = post_page(organiser_client, new, form)
+    assert asked.status_code == 422
+    assert '<a href="#end_time_occurrence-0">' in asked.text
+    assert '<a href="#deadline_time_gap">' in asked.text
+    assert "start_time_occurrence" not in asked.text and "start_time_gap" not in asked.text
+    assert "Påmeldingsfrist, klokkeslett (valgfritt): Kl. 02.15 finnes ikke søndag 31. mars 2030" \
+           in text(asked.text)
+    with app.app_context():
+        assert gathering_count() == 0
+    answered = post_page(organiser_client, new, {**form, "end_time_occurrence": "second",
+                                                 "deadline_time_gap": "2030-03-31T02:15"})
+    assert answered.status_code == 303
+    with app.app_context():
+        [gathering] = db.session.scalars(sa.select(Gathering)).all()
+        assert gathering.starts_at == datetime(2030, 10, 26, 23, 0, tzinfo=UTC)
+        assert gathering.ends_at == datetime(2030, 10, 27, 1, 30, tzinfo=UTC)
+        assert gathering.registration_deadline == datetime(2030, 3, 31, 1, 15, tzinfo=UTC)
+
+
+def test_a_published_gathering_is_asked_about_its_deadline_only(app, organiser_client,
+                                                               make_gathering):
+    gathering_id = upcoming_gathering(app, make_gathering, days=2000)  # after October 2030
+    edit = f"/arrangor/samlinger/{gathering_id}/endre"
+    form = gathering_form(deadline_date="2030-10-27", deadline_time="02:30")
+    asked = post_page(organiser_client, edit, form)
+    assert asked.status_code == 422 and '<a href="#deadline_time_occurrence-0">' in asked.text
+    assert post_page(organiser_client, edit, {**form, "deadline_time_occurrence": "second"}
+                     ).status_code == 303
+    with app.app_context():
+        assert the_gathering(gathering_id).registration_deadline == datetime(
+            2030, 10, 27, 1, 30, tzinfo=UTC)

@@ -1,11 +1,11 @@
 """Dates and times as people read them, in each language, across daylight-saving changes."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 
 import pytest
 from flask_babel import force_locale
 
-from klynge_rsvp.formatting import clock_time, long_date, short_datetime, when
+from klynge_rsvp.formatting import clock_time, long_date, short_datetime, wall_clock, wall_date, when
 
 
 @pytest.mark.parametrize(("language", "expected"), [
@@ -44,3 +44,16 @@ def test_over_midnight(ctx):
 def test_naive_datetimes_are_refused(ctx):
     with pytest.raises(ValueError, match="naive"):
         long_date(datetime(2026, 1, 1, 8, 0))
+
+
+@pytest.mark.parametrize(("language", "day", "clock"), [
+    ("nb", "søndag 29. mars 2026", "02.30"),
+    ("nn", "søndag 29. mars 2026", "02.30"),
+    ("en", "Sunday 29 March 2026", "02:30"),
+])
+def test_a_typed_wall_time_that_no_instant_has(ctx, language, day, clock):
+    # 02.30 on 29 March 2026 never happens in Oslo, yet the form must be able to name it.
+    with force_locale(language):
+        assert wall_date(date(2026, 3, 29)) == day
+        assert wall_clock(time(2, 30)) == clock
+        assert wall_clock(datetime(2026, 3, 29, 2, 30)) == clock

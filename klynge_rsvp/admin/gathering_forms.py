@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, tzinfo
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, StringField, SubmitField, TextAreaField, TimeField
+from wtforms import (
+    BooleanField,
+    DateField,
+    Field,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    StringField,
+    SubmitField,
+    TextAreaField,
+    TimeField,
+)
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from ..clock import from_local, to_local
+from ..clock import Gap, Overlap, ambiguity, from_local, to_local, utc_offset_text
+from ..formatting import wall_clock, wall_date
 from ..models import Gathering, GatheringStatus
 from ..public.forms import _normalise_newlines, _strip, plain_text, single_line
 
@@ -56,6 +70,170 @@ class WholeNumberField(IntegerField):
             raise ValueError(_("Skriv et helt tall, for eksempel 40.")) from error
 
 
+FIRST, SECOND = "first", "second"  # the two readings of a wall time the zone has twice
+
+
+class ConfirmTimeField(BooleanField):
+    """A checkbox that accepts a wall time the zone skips, as what it becomes.
+
+    Its value is the wall time it was shown for, so it confirms that time only: a time changed
+    after ticking it is asked about again.
+    """
+
+    def process_data(self, value):
+        self.shown_for = ""
+        self.data = False
+
+    def process_formdata(self, valuelist):
+        self.shown_for = valuelist[0] if valuelist else ""
+        self.data = bool(self.shown_for)
+
+    def confirms(self, wall: datetime) -> bool:
+        return self.shown_for == _stamp(wall)
+
+    def _value(self):
+        return self.shown_for if self.data else ""
+
+
+class OccurrenceField(RadioField):
+    """Which reading of a wall time the zone has twice: FIRST (fold=0) or SECOND (fold=1)."""
+
+    def __init__(self, label=None, validators=None, **kw):
+        choices = [SelectChoice(FIRST, FIRST), SelectChoice(SECOND, SECOND)]
+        super().__init__(label, validators, choices=choices, validate_choice=False, **kw)
+
+    @property
+    def fold(self) -> int | None:
+        return {FIRST: 0, SECOND: 1}.get(self.data)
+
+    def _value(self):
+        return self.data if self.data in (FIRST, SECOND) else ""
+
+
+def occurrence_of(local: datetime) -> str:
+    """FIRST or SECOND: which reading of its wall time a local (aware) time is (its fold)."""
+    return SECOND if local.fold else FIRST
+
+
+def _stamp(wall: datetime) -> str:
+    return wall.isoformat(timespec="minutes")
+
+
+@dataclass(frozen=True)
+class TimeQuestion:
+    """What the form asks about one typed time (for templates/admin/gatherings/_wall_time.html).
+
+    kind "gap": the time is skipped; `control` is the ConfirmTimeField, shown with `value`.
+    kind "overlap": it happens twice; `control` is the OccurrenceField, its options labelled.
+    """
+
+    kind: str
+    label: str  # the time field's label, e.g. "Starter kl."
+    message: str
+    control: Field
+    value: str = ""
+    confirm_label: str = ""
+    explanation: str = ""
+
+
+class WallTimeQuestions:
+    """Times typed as wall time in `self.zone` that the zone skips or has twice: ask, then read.
+
+    A form lists its times by the time field's name in `wall_times()`; beside each it declares
+    `<name>_gap` (ConfirmTimeField) and `<name>_occurrence` (OccurrenceField). A skipped time
+    must be confirmed as what it becomes, a repeated one chosen; until then the form is not
+    valid, so nothing is stored.
+    """
+
+    zone: tzinfo
+
+    def wall_times(self) -> dict[str, datetime | None]:
+        """The naive wall times typed, by the name of their time field (None: not given)."""
+        raise NotImplementedError
+
+    def instant(self, name: str) -> datetime | None:
+        """The typed time `name` in UTC: a repeated one as chosen (the first until then)."""
+        wall = self.wall_times().get(name)
+        if wall is None:
+            return None
+        repeated = isinstance(ambiguity(wall, self.zone), Overlap)
+        second = repeated and self[f"{name}_occurrence"].fold == 1
+        return from_local(wall, self.zone, fold=1 if second else 0)
+
+    def ask_about_wall_times(self) -> bool:
+        """Add the question as an error to each time not yet confirmed or chosen; True if none."""
+        answered = True
+        for name in self.wall_times():
+            question = self.wall_time_question(name)
+            if question is None:
+                continue
+            control = question.control
+            if question.kind == "gap" and not control.confirms(self.wall_times()[name]):
+                control.errors.append(question.message)
+                answered = False
+            elif question.kind == "overlap" and control.fold is None:
+                control.errors.append(question.message + " " + _("Velg sommertid eller normaltid."))
+                answered = False
+        return answered
+
+    def wall_time_question(self, name: str) -> TimeQuestion | None:
+        """The question about the typed time `name`, or None when the zone has it once."""
+        wall = self.wall_times().get(name)
+        found = ambiguity(wall, self.zone) if wall is not None else None
+        label = str(self[name].label.text)
+        if isinstance(found, Gap):
+            becomes = wall_clock(found.becomes)
+            if found.becomes.date() != wall.date():
+                becomes = f"{wall_date(found.becomes.date())} {becomes}"
+            return TimeQuestion(
+                "gap", label, _("Kl. %(time)s finnes ikke %(date)s: da stilles klokka fram fra "
+                                "%(skipped_from)s til %(skipped_to)s. Bekrefter du, blir tidspunktet "
+                                "lagret som kl. %(becomes)s.",
+                                time=wall_clock(wall), date=wall_date(wall.date()),
+                                skipped_from=wall_clock(found.skipped_from),
+                                skipped_to=wall_clock(found.skipped_to), becomes=becomes),
+                self[f"{name}_gap"], value=_stamp(wall),
+                confirm_label=_("Ja, lagre kl. %(becomes)s", becomes=becomes))
+        if isinstance(found, Overlap):
+            control = self[f"{name}_occurrence"]
+            control.choices = [
+                SelectChoice(FIRST, _("%(time)s %(season)s (%(offset)s), den første",
+                                      time=wall_clock(wall), season=_season(found.first_is_dst),
+                                      offset=utc_offset_text(found.first_offset))),
+                SelectChoice(SECOND, _("%(time)s %(season)s (%(offset)s), den andre, %(later)s senere",
+                                       time=wall_clock(wall), season=_season(found.second_is_dst),
+                                       offset=utc_offset_text(found.second_offset),
+                                       later=_duration(found.second - found.first))),
+            ]
+            return TimeQuestion(
+                "overlap", label, _("Kl. %(time)s finnes to ganger %(date)s.",
+                                    time=wall_clock(wall), date=wall_date(wall.date())),
+                control,
+                explanation=_("Da stilles klokka tilbake fra %(repeated_to)s til %(repeated_from)s, "
+                              "så tiden fra %(repeated_from)s til %(repeated_to)s kommer to ganger.",
+                              repeated_from=wall_clock(found.repeated_from),
+                              repeated_to=wall_clock(found.repeated_to)))
+        return None
+
+
+def _season(daylight_saving: bool) -> str:
+    return _("sommertid") if daylight_saving else _("normaltid")
+
+
+def _duration(length: timedelta) -> str:
+    minutes = int(length.total_seconds()) // 60
+    if minutes == 60:
+        return _("én time")
+    if minutes % 60:
+        return ngettext("%(num)s minutt", "%(num)s minutter", minutes)
+    return ngettext("%(num)s time", "%(num)s timer", minutes // 60)
+
+
+def combine(day: date | None, clock: time | None) -> datetime | None:
+    """The naive wall time of a date and a clock time, if both are given."""
+    return None if day is None or clock is None else datetime.combine(day, clock)
+
+
 def _text(label, *, max_length, required_message=None, **kw):
     presence = InputRequired(required_message) if required_message else Optional()
     too_long = _l("Teksten kan være høyst %(max)s tegn.", max=max_length)
@@ -63,8 +241,9 @@ def _text(label, *, max_length, required_message=None, **kw):
                        validators=[presence, Length(max=max_length, message=too_long), single_line], **kw)
 
 
-class GatheringForm(FlaskForm):
-    """Create or edit a gathering. Times are typed as Oslo wall time and stored as UTC."""
+class GatheringForm(WallTimeQuestions, FlaskForm):
+    """Create or edit a gathering. Times are typed as Oslo wall time and stored as UTC; a time
+    the zone skips or has twice is asked about before anything is stored."""
 
     title = _text(_l("Tittel"), max_length=200, required_message=_l("Skriv inn en tittel."))
     format = _text(_l("Type samling"), max_length=40,
@@ -80,8 +259,12 @@ class GatheringForm(FlaskForm):
     start_date = NorwegianDateField(_l("Dato"), validators=[InputRequired(_l("Velg datoen samlingen er."))])
     start_time = NorwegianTimeField(_l("Starter kl."),
                                     validators=[InputRequired(_l("Skriv når samlingen starter."))])
+    start_time_gap = ConfirmTimeField(_l("Starter kl."))
+    start_time_occurrence = OccurrenceField(_l("Starter kl."))
     end_time = NorwegianTimeField(_l("Slutter kl."),
                                   validators=[InputRequired(_l("Skriv når samlingen slutter."))])
+    end_time_gap = ConfirmTimeField(_l("Slutter kl."))
+    end_time_occurrence = OccurrenceField(_l("Slutter kl."))
     end_date = NorwegianDateField(_l("Sluttdato (valgfritt)"), validators=[Optional()])
     venue_name = _text(_l("Sted"), max_length=200, required_message=_l("Skriv hvor samlingen er."))
     venue_address = _text(_l("Adresse (valgfritt)"), max_length=300)
@@ -94,6 +277,8 @@ class GatheringForm(FlaskForm):
     deadline_date = NorwegianDateField(_l("Påmeldingsfrist, dato (valgfritt)"), validators=[Optional()])
     deadline_time = NorwegianTimeField(_l("Påmeldingsfrist, klokkeslett (valgfritt)"),
                                        validators=[Optional()])
+    deadline_time_gap = ConfirmTimeField(_l("Påmeldingsfrist, klokkeslett (valgfritt)"))
+    deadline_time_occurrence = OccurrenceField(_l("Påmeldingsfrist, klokkeslett (valgfritt)"))
     reminder_days_before = WholeNumberField(
         _l("Påminnelse, antall dager før (valgfritt)"),
         validators=[Optional(), NumberRange(min=0, max=60, message=_l("Skriv et tall fra 0 til 60."))],
@@ -110,7 +295,9 @@ class GatheringForm(FlaskForm):
         self.locked = gathering is not None and gathering.status != GatheringStatus.DRAFT
         self.fixed_start = gathering.starts_at if self.locked else None
         if self.locked:
-            for name in ("start_date", "start_time", "end_time", "end_date", "venue_name", "venue_address"):
+            for name in ("start_date", "start_time", "start_time_gap", "start_time_occurrence",
+                         "end_time", "end_time_gap", "end_time_occurrence", "end_date", "venue_name",
+                         "venue_address"):
                 delattr(self, name)
 
     @classmethod
@@ -123,27 +310,36 @@ class GatheringForm(FlaskForm):
             "title": gathering.title, "format": gathering.format, "theme": gathering.theme,
             "description": gathering.description, "host": gathering.host,
             "start_date": start.date(), "start_time": start.time(), "end_time": end.time(),
+            "start_time_occurrence": occurrence_of(start), "end_time_occurrence": occurrence_of(end),
             "end_date": end.date() if end.date() != start.date() else None,
             "venue_name": gathering.venue_name, "venue_address": gathering.venue_address,
             "capacity": gathering.capacity,
             "deadline_date": deadline.date() if deadline else None,
             "deadline_time": deadline.time() if deadline else None,
+            "deadline_time_occurrence": occurrence_of(deadline) if deadline else None,
             "reminder_days_before": gathering.reminder_days_before,
         }
 
-    def _instant(self, day: date | None, clock: time | None) -> datetime | None:
-        if day is None or clock is None:
-            return None
-        return from_local(datetime.combine(day, clock), self.zone)
+    def wall_times(self) -> dict[str, datetime | None]:
+        walls = {}
+        if not self.locked:
+            walls["start_time"] = combine(self.start_date.data, self.start_time.data)
+            walls["end_time"] = combine(self.end_date.data or self.start_date.data, self.end_time.data)
+        walls["deadline_time"] = combine(self.deadline_date.data, self.deadline_time.data or END_OF_DAY)
+        return walls
+
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        return self.ask_about_wall_times() and valid
 
     def starts_at(self) -> datetime | None:
-        return self.fixed_start or self._instant(self.start_date.data, self.start_time.data)
+        return self.fixed_start or self.instant("start_time")
 
     def ends_at(self) -> datetime | None:
-        return self._instant(self.end_date.data or self.start_date.data, self.end_time.data)
+        return self.instant("end_time")
 
     def deadline(self) -> datetime | None:
-        return self._instant(self.deadline_date.data, self.deadline_time.data or END_OF_DAY)
+        return self.instant("deadline_time")
 
     def validate_end_time(self, field):
         starts, ends = self.starts_at(), self.ends_at()

@@ -26,14 +26,23 @@ from wtforms import StringField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from .. import lifecycle
-from ..clock import from_local, local_zone, to_local, utcnow
+from ..clock import local_zone, to_local, utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..models import Gathering, GatheringStatus, OutboxMessage, RegistrationStatus
 from ..public.forms import _normalise_newlines, _strip, plain_text, single_line
 from ..security import CONTENT_SECURITY_POLICY
 from . import bp
-from .gathering_forms import END_OF_DAY, NorwegianDateField, NorwegianTimeField
+from .gathering_forms import (
+    END_OF_DAY,
+    ConfirmTimeField,
+    NorwegianDateField,
+    NorwegianTimeField,
+    OccurrenceField,
+    WallTimeQuestions,
+    combine,
+    occurrence_of,
+)
 
 
 def _message(required: bool, hint_label: str) -> TextAreaField:
@@ -50,8 +59,9 @@ def _venue(label: str, required: bool, max_length: int) -> StringField:
         Length(max=max_length, message=_l("Teksten kan være høyst %(max)s tegn.", max=max_length))])
 
 
-class ChangeForm(FlaskForm):
-    """What every action's form has: the buttons of the three steps."""
+class ChangeForm(WallTimeQuestions, FlaskForm):
+    """What every action's form has: the buttons of the three steps, and the questions about a
+    typed time the zone skips or has twice (see WallTimeQuestions)."""
 
     preview = SubmitField(_l("Forhåndsvis varselet"))
     confirm = SubmitField(_l("Bekreft og send"))
@@ -68,17 +78,23 @@ class ChangeForm(FlaskForm):
         """The form as keyword arguments for the lifecycle service."""
         return {"message": self.message.data or ""}
 
-    def _instant(self, day, clock) -> datetime | None:
-        if day is None or clock is None:
-            return None
-        return from_local(datetime.combine(day, clock), self.zone)
+    def wall_times(self) -> dict[str, datetime | None]:
+        return {}
+
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        return self.ask_about_wall_times() and valid
 
 
 class TimeAndPlaceForm(ChangeForm):
     start_date = NorwegianDateField(_l("Ny dato"), validators=[InputRequired(_l("Velg datoen."))])
     start_time = NorwegianTimeField(_l("Starter kl."),
                                     validators=[InputRequired(_l("Skriv når den starter."))])
+    start_time_gap = ConfirmTimeField(_l("Starter kl."))
+    start_time_occurrence = OccurrenceField(_l("Starter kl."))
     end_time = NorwegianTimeField(_l("Slutter kl."), validators=[InputRequired(_l("Skriv når den slutter."))])
+    end_time_gap = ConfirmTimeField(_l("Slutter kl."))
+    end_time_occurrence = OccurrenceField(_l("Slutter kl."))
     end_date = NorwegianDateField(_l("Sluttdato (bare hvis den varer over flere dager)"),
                                   validators=[Optional()])
     venue_name = _venue(_l("Sted"), True, 200)
@@ -89,13 +105,19 @@ class TimeAndPlaceForm(ChangeForm):
         self.start_date.data, self.start_time.data = start.date(), start.time()
         self.end_time.data = end.time()
         self.end_date.data = end.date() if end.date() != start.date() else None
+        self.start_time_occurrence.data = occurrence_of(start)
+        self.end_time_occurrence.data = occurrence_of(end)
         self.venue_name.data, self.venue_address.data = gathering.venue_name, gathering.venue_address
+
+    def wall_times(self) -> dict[str, datetime | None]:
+        return {"start_time": combine(self.start_date.data, self.start_time.data),
+                "end_time": combine(self.end_date.data or self.start_date.data, self.end_time.data)}
 
     def arguments(self) -> dict:
         return {
             **super().arguments(),
-            "starts_at": self._instant(self.start_date.data, self.start_time.data),
-            "ends_at": self._instant(self.end_date.data or self.start_date.data, self.end_time.data),
+            "starts_at": self.instant("start_time"),
+            "ends_at": self.instant("end_time"),
             "venue_name": self.venue_name.data, "venue_address": self.venue_address.data or "",
         }
 
@@ -108,14 +130,19 @@ class RescheduleForm(TimeAndPlaceForm):
     deadline_date = NorwegianDateField(_l("Svarfrist, dato"),
                                        validators=[InputRequired(_l("Velg en svarfrist."))])
     deadline_time = NorwegianTimeField(_l("Svarfrist, klokkeslett (valgfritt)"), validators=[Optional()])
+    deadline_time_gap = ConfirmTimeField(_l("Svarfrist, klokkeslett (valgfritt)"))
+    deadline_time_occurrence = OccurrenceField(_l("Svarfrist, klokkeslett (valgfritt)"))
     message = _message(False, _l("Beskjed til de påmeldte (valgfritt)"))
 
     def fill(self, gathering: Gathering) -> None:
         self.venue_name.data, self.venue_address.data = gathering.venue_name, gathering.venue_address
 
-    def arguments(self) -> dict:
-        return {**super().arguments(), "reconfirm_deadline": self._instant(
+    def wall_times(self) -> dict[str, datetime | None]:
+        return {**super().wall_times(), "deadline_time": combine(
             self.deadline_date.data, self.deadline_time.data or END_OF_DAY)}
+
+    def arguments(self) -> dict:
+        return {**super().arguments(), "reconfirm_deadline": self.instant("deadline_time")}
 
 
 class PostponeForm(ChangeForm):
@@ -143,7 +170,9 @@ class Action:
     danger: bool = False
 
 
-TIME_AND_PLACE = ("start_date", "start_time", "end_time", "end_date", "venue_name", "venue_address")
+TIME_AND_PLACE = ("start_date", "start_time", "end_time", "end_date", "venue_name", "venue_address",
+                  # the answers about a time the zone skips or has twice (the preview carries them)
+                  "start_time_gap", "start_time_occurrence", "end_time_gap", "end_time_occurrence")
 
 ACTIONS = {
     "move": Action(
@@ -173,7 +202,8 @@ ACTIONS = {
            "Den som svarer nei, meldes av, og plassen går til ventelisten. Den som ikke har svart "
            "innen svarfristen, får én påminnelse. Påmeldingen åpner igjen."),
         RescheduleForm, lifecycle.reschedule,
-        (*TIME_AND_PLACE, "deadline_date", "deadline_time", "message"),
+        (*TIME_AND_PLACE, "deadline_date", "deadline_time", "deadline_time_gap",
+         "deadline_time_occurrence", "message"),
         _l("Gi ny dato og send invitasjoner"), _l("Samlingen har fått ny dato."),
         _l("Samlingen hadde allerede fått denne datoen. Ingen fikk invitasjonen to ganger."),
         _l("Samlingen har allerede fått denne datoen.")),

@@ -4,7 +4,7 @@ schema.org data on gathering pages (template globals, registered with this bluep
 from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -17,31 +17,39 @@ from ..models import Gathering, GatheringStatus
 
 bp = Blueprint("feeds", __name__)
 
-FEED_CACHE_SECONDS = 900  # calendar programs poll every few hours; a proxy may keep it briefly
+FEED_CACHE_SECONDS = 900  # a proxy or client may reuse it this long, then revalidates (ETag)
 
 
 def feed_gatherings() -> list[Gathering]:
     """Every gathering the public may see, each as it now stands (moved, postponed, cancelled).
 
-    Postponed ones stay in the feed as STATUS:CANCELLED "Utsatt: …" at their UID: a subscribed
-    calendar then shows (or hides) the date as cancelled, as DESIGN.md's table prescribes for
-    the feed, instead of silently dropping it; the new date arrives under the new UID.
+    A postponed one stays as a notice on the date it would have been (calendars.public_event);
+    when it gets a new date it appears under its new UID instead.
     """
     return list(db.session.scalars(
-        sa.select(Gathering).where(Gathering.status.in_(VISIBLE)).order_by(Gathering.starts_at)
+        sa.select(Gathering).where(Gathering.status.in_(VISIBLE))
+        .order_by(Gathering.starts_at, Gathering.id)
     ))
 
 
 @bp.get("/kalender.ics")
 def calendar():
-    """All gatherings as one calendar to subscribe to (METHOD:PUBLISH, no attendees)."""
+    """All gatherings as one calendar to subscribe to (METHOD:PUBLISH, no attendees).
+
+    The bytes depend only on the gatherings and the language (each DTSTAMP is a gathering's
+    last change), so the ETag is a hash of them: it changes exactly when the feed does, and a
+    calendar asking again with If-None-Match gets 304 without a body. Last-Modified is the
+    latest change of a gathering in it, for clients that only send If-Modified-Since.
+    """
+    gatherings = feed_gatherings()
     name = _("%(network)s: samlinger", network=current_app.config["KLYNGE_NETWORK_NAME"])
-    response = Response(calendars.feed(feed_gatherings(), now=utcnow(), name=name),
-                        mimetype="text/calendar")
+    response = Response(calendars.feed(gatherings, name=name), mimetype="text/calendar")
     response.headers["Content-Disposition"] = 'inline; filename="samlinger.ics"'
     response.headers["Cache-Control"] = f"public, max-age={FEED_CACHE_SECONDS}"
     response.vary.update(("Accept-Language", "Cookie"))  # the calendar's name follows the language
-    return response
+    response.add_etag()
+    response.last_modified = max((g.updated_at for g in gatherings), default=None)
+    return response.make_conditional(request)
 
 
 @bp.app_template_global()
