@@ -273,7 +273,12 @@ class OutboxMessage(db.Model):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # A worker's claim on the row; a claim whose worker died expires and the row is retried.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Why the last attempt failed: a kind from outcomes.py (named in notifications/labels.py),
+    # the SMTP reply code if the server gave one, and the server's words (or what went wrong).
+    # Rows from before kinds were stored hold only the text (outcomes.of_stored reads it).
     last_error: Mapped[str] = mapped_column(sa.Text, default="")
+    error_kind: Mapped[str] = mapped_column(sa.String(30), default="", server_default="")
+    smtp_code: Mapped[int | None] = mapped_column(sa.Integer)
     # "smtp", or "mailbox" when no SMTP server is configured and mail is read in the browser.
     transport: Mapped[str] = mapped_column(sa.String(20), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

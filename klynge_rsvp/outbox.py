@@ -84,7 +84,7 @@ def enqueue_many(mails: list[tuple[ComposedMail, str, Registration | None]], *,
          "subject": mail.subject, "message": mail.message,
          "registration_id": registration.id if registration is not None else None,
          "status": OutboxStatus.PENDING, "attempts": 0, "next_attempt_at": now,
-         "created_at": now, "last_error": "", "transport": ""}
+         "created_at": now, "last_error": "", "error_kind": "", "transport": ""}
         for mail, key, registration in mails
     ])
     db.session.info["mail_queued"] = True
@@ -162,30 +162,40 @@ def mark_sent(message: OutboxMessage, *, transport: str, now: datetime) -> None:
     message.sent_at = now
     message.attempts += 1
     message.claimed_until = None
-    message.last_error = ""
+    _clear_error(message)
 
 
 def record_sent(connection: sa.Connection, message_id: int, *, transport: str,
                 now: datetime) -> None:
     """`mark_sent` as one UPDATE on the sender's own connection (its hot path: nothing loaded,
-    no pool check-out per message); the caller commits, or runs the connection in autocommit."""
+    no pool check-out per message); the caller commits, or runs the connection in autocommit.
+
+    Only a pending row is changed, so running it again (after a connection dropped before the
+    database's answer came back) changes nothing: the attempt is counted once."""
     connection.execute(_RECORD_SENT, {"message_id": message_id, "transport": transport,
                                       "sent_at": now})
 
 
 _RECORD_SENT = (  # built once: the sender runs it for every message
-    sa.update(OutboxMessage).where(OutboxMessage.id == sa.bindparam("message_id"))
+    sa.update(OutboxMessage)
+    .where(OutboxMessage.id == sa.bindparam("message_id"),
+           OutboxMessage.status == OutboxStatus.PENDING)
     .values(status=OutboxStatus.SENT, transport=sa.bindparam("transport"),
             sent_at=sa.bindparam("sent_at", type_=OutboxMessage.sent_at.type),
-            attempts=OutboxMessage.attempts + 1, claimed_until=None, last_error="")
+            attempts=OutboxMessage.attempts + 1, claimed_until=None, last_error="",
+            error_kind="", smtp_code=None)
 )
 
 
-def mark_retry(message: OutboxMessage, error: str, *, now: datetime) -> None:
-    """Record a temporary failure; retry later with exponential backoff, or give up."""
+def mark_retry(message: OutboxMessage, error: str, *, now: datetime, kind: str = "",
+               code: int | None = None) -> None:
+    """Record a temporary failure; retry later with exponential backoff, or give up.
+
+    `error` is the server's words (or what went wrong), `kind` one of outcomes.py's, `code` the
+    SMTP reply code."""
     config = current_app.config
     message.attempts += 1
-    message.last_error = error[:2000]
+    _set_error(message, error, kind, code)
     message.claimed_until = None
     if message.attempts >= config["OUTBOX_MAX_ATTEMPTS"]:
         message.status = OutboxStatus.FAILED
@@ -197,12 +207,24 @@ def mark_retry(message: OutboxMessage, error: str, *, now: datetime) -> None:
     message.next_attempt_at = now + timedelta(seconds=delay)
 
 
-def mark_failed(message: OutboxMessage, error: str) -> None:
-    """Record a permanent failure (a 5xx reply): never retried on its own, shown to organisers."""
+def mark_failed(message: OutboxMessage, error: str, *, kind: str = "",
+                code: int | None = None) -> None:
+    """Record a permanent failure (a 5xx reply, an address no server can take): never retried
+    on its own, shown to organisers."""
     message.attempts += 1
     message.status = OutboxStatus.FAILED
-    message.last_error = error[:2000]
+    _set_error(message, error, kind, code)
     message.claimed_until = None
+
+
+def _set_error(message: OutboxMessage, error: str, kind: str, code: int | None) -> None:
+    message.last_error = error[:2000]
+    message.error_kind = kind
+    message.smtp_code = code
+
+
+def _clear_error(message: OutboxMessage) -> None:
+    message.last_error, message.error_kind, message.smtp_code = "", "", None
 
 
 def release(message_ids: list[int]) -> None:

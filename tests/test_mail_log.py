@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from klynge_rsvp import outbox, rsvp, sender
 from klynge_rsvp.errors import DomainError
 from klynge_rsvp.extensions import db
 from klynge_rsvp.models import AuditEntry, OutboxMessage, OutboxStatus
-from tests.conftest import NOW, registration_request
+from tests.conftest import NOW, RecordingHandler, registration_request
 from tests.overview_helpers import token
 from tests.pages import text
 
@@ -133,3 +134,88 @@ def test_resend_needs_csrf_and_an_existing_message(organiser_client):
     response = organiser_client.post("/arrangor/e-postlogg/999/send-igjen",
                                      data={"csrf_token": token(page.text)})
     assert response.status_code == 404
+
+
+def fail(message: OutboxMessage, error: str, kind: str, code: int | None) -> None:
+    outbox.mark_failed(message, error, kind=kind, code=code)
+
+
+SAID = {  # what each language says about the rows made in the test below
+    "nb": ["Mottakeradressen finnes ikke", "Mottakerens postkasse er full",
+           "Avvist som søppelpost eller av mottakerens regler",
+           "E-posttjeneren ba oss prøve igjen senere",
+           "Ga opp etter 12 forsøk: Fikk ikke kontakt med e-posttjeneren",
+           "Adressen har tegn før @ som e-posttjeneren ikke kan levere til (krever SMTPUTF8)",
+           "Hva gikk galt"],
+    "nn": ["Mottakaradressa finst ikkje", "Postkassa til mottakaren er full",
+           "Avvist som søppelpost eller av reglane til mottakaren",
+           "E-posttenaren bad oss prøve igjen seinare",
+           "Gav opp etter 12 forsøk: Fekk ikkje kontakt med e-posttenaren",
+           "Adressa har teikn før @ som e-posttenaren ikkje kan levere til (krev SMTPUTF8)",
+           "Kva gjekk gale"],
+    "en": ["The recipient’s address does not exist", "The recipient’s mailbox is full",
+           "Refused as spam or by the recipient’s rules",
+           "The email server asked us to try again later",
+           "Gave up after 12 attempts: Could not reach the email server",
+           "The address has characters before the @ that the email server cannot deliver to "
+           "(needs SMTPUTF8)",
+           "What went wrong"],
+}
+
+
+def test_the_log_says_what_went_wrong_in_plain_words_beside_the_servers(app, organiser_client):
+    with app.app_context():
+        fail(queue(1), "550 5.1.1 <person1@example.no>: Recipient address rejected: User unknown",
+             "no_such_recipient", 550)
+        fail(queue(2), "552 5.2.2 Mailbox full", "mailbox_full", 552)
+        fail(queue(3), "554 5.7.1 Message rejected as spam", "policy", 554)
+        outbox.mark_retry(queue(4), "451 4.3.0 Try again later", kind="try_later", code=451,
+                          now=NOW)
+        outbox.mark_retry(queue(5, attempts=11), "Connection refused", kind="unreachable", now=NOW)
+        fail(queue(6), "øyvind@example.org: the mail server does not offer SMTPUTF8",
+             "utf8_address", None)
+        # A row failed by the sender before outcomes were stored: only Python's words for it.
+        queue(7, status=OutboxStatus.FAILED, attempts=1, error=(
+            "SMTPRecipientsRefused: {'person7@example.no': (550, b'5.1.1 <person7@example.no>: "
+            "Recipient address rejected: User unknown')}"))
+        db.session.commit()
+        assert db.session.get(OutboxMessage, 5).status == OutboxStatus.FAILED  # 12 attempts
+
+    for language, phrases in SAID.items():
+        words = text(organiser_client.get("/arrangor/e-postlogg",
+                                          headers={"Accept-Language": language}).text)
+        for phrase in phrases:
+            assert phrase in words, (language, phrase)
+        for detail in ("550 5.1.1 <person1@example.no>: Recipient address rejected: User unknown",
+                       "552 5.2.2 Mailbox full", "554 5.7.1 Message rejected as spam",
+                       "451 4.3.0 Try again later", "Connection refused",
+                       "550 5.1.1 <person7@example.no>: Recipient address rejected: User unknown"):
+            assert detail in words, (language, detail)
+        # The old row in plain words too: never Python's repr of an error.
+        assert words.count(SAID[language][0]) == 2
+        assert "SMTPRecipientsRefused" not in words and "b'" not in words
+
+
+def test_a_registrations_page_says_what_became_of_its_mail(smtp_app, organiser_client,
+                                                           smtp_server, make_gathering):
+    app = smtp_app
+
+    @dataclass
+    class UnknownUser(RecordingHandler):
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            return "550 5.1.1 <deltaker1@example.no>: Recipient address rejected: User unknown"
+
+    smtp_server.handler = UnknownUser()
+    with app.app_context():
+        [outcome] = rsvp.register(make_gathering(), registration_request(1), now=NOW)
+        db.session.commit()
+        registration_id = outcome.registration.id
+        assert len(sender.deliver_due().failed) == 1
+
+    for language in ("nb", "nn", "en"):
+        page = organiser_client.get(f"/arrangor/pameldinger/{registration_id}",
+                                    headers={"Accept-Language": language})
+        words = text(page.text)
+        assert SAID[language][0] in words
+        assert "550 5.1.1 <deltaker1@example.no>: Recipient address rejected: User unknown" in words
+        assert "SMTPRecipientsRefused" not in words

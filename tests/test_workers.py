@@ -3,6 +3,7 @@ worker is killed in the middle of a batch."""
 
 import asyncio
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from email import message_from_bytes, policy
 
 import pytest
 import sqlalchemy as sa
@@ -32,7 +34,8 @@ def queue_messages(count: int) -> None:
     db.session.commit()
 
 
-def start_worker(config: dict, port: int, **extra_env) -> subprocess.Popen:
+def start_worker(config: dict, port: int, log=None, **extra_env) -> subprocess.Popen:
+    """A `flask klynge worker` process; its output goes to `log` (a path) or a pipe."""
     env = {
         **os.environ,
         "FLASK_APP": "wsgi",
@@ -45,8 +48,12 @@ def start_worker(config: dict, port: int, **extra_env) -> subprocess.Popen:
         "OUTBOX_POLL_SECONDS": "0.2",
         **extra_env,
     }
-    return subprocess.Popen([sys.executable, "-m", "flask", "klynge", "worker"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if log is None:
+        return subprocess.Popen([sys.executable, "-m", "flask", "klynge", "worker"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with open(log, "ab") as out:  # a file: a pipe nobody reads blocks a worker that logs a lot
+        return subprocess.Popen([sys.executable, "-m", "flask", "klynge", "worker"], env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
 
 
 def stop(workers: list[subprocess.Popen]) -> None:
@@ -149,3 +156,111 @@ def test_killed_worker_messages_are_reclaimed_and_sent_once(app_config, app, sta
     received = Counter(e.rcpt_tos[0] for e in handler.messages)
     assert len(received) == 20
     assert set(received.values()) == {1}
+
+
+# --- the database drops its connections in the middle of a run ---------------------------------
+
+
+@dataclass
+class CountingHandler(RecordingHandler):
+    """Accepts every message, a little slowly (a relay's few milliseconds): a run of 300 takes
+    long enough for the database to be cut off several times in the middle of it."""
+
+    delay: float = 0.02
+
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+    def message_ids(self) -> Counter:
+        with self.lock:
+            contents = [e.original_content for e in self.messages]
+        return Counter(message_from_bytes(c, policy=policy.default)["Message-ID"] for c in contents)
+
+
+@pytest.fixture
+def counting_server():
+    controller = EphemeralController(CountingHandler(), hostname="127.0.0.1", port=0)
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+OBSERVER = "klynge-test-observer"  # the test's own connections, which are never cut
+
+
+def observer(url: str) -> sa.Engine:
+    return sa.create_engine(url, poolclass=sa.pool.NullPool,
+                            connect_args={"application_name": OBSERVER})
+
+
+def terminate_other_connections(url: str) -> int:
+    """What a failover, a restarted PgBouncer or an administrator does: every connection to the
+    database is cut (but the test's own)."""
+    engine = observer(url)
+    try:
+        with engine.connect() as connection:
+            return len(connection.execute(sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name <> :observer"),
+                {"observer": OBSERVER}).all())
+    finally:
+        engine.dispose()
+
+
+def statuses(url: str) -> Counter:
+    engine = observer(url)
+    try:
+        with engine.connect() as connection:
+            return Counter(status for (status,) in connection.execute(
+                sa.select(OutboxMessage.status)))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_database_connections_cut_during_a_run_send_each_mail_exactly_once(app_config, app,
+                                                                            counting_server,
+                                                                            tmp_path):
+    """A real worker delivers 300 mails while every connection it has to PostgreSQL is cut
+    again and again (while it claims, sends, records, releases, or waits): each mail arrives
+    once, and every row ends sent."""
+    url = app_config["SQLALCHEMY_DATABASE_URI"]
+    if not url.startswith("postgresql"):
+        pytest.skip("cuts PostgreSQL connections (set TEST_DATABASE_URL)")
+    with app.app_context():
+        queue_messages(300)
+        db.session.remove()
+        db.engine.dispose()  # (pooled, they would be cut too; the test reads as OBSERVER)
+    handler = counting_server.handler
+    # A short claim: a message accepted but never recorded as sent would go again within the
+    # test (the duplicate this test exists to catch), not five minutes later.
+    log = tmp_path / "worker.log"
+    # Batches of 40: more passes, so claims, reads and releases are cut too, not only "sent".
+    worker = start_worker(app_config, counting_server.port, log, OUTBOX_LEASE_SECONDS="8",
+                          SMTP_TIMEOUT="1", OUTBOX_BATCH_SIZE="40")
+    cuts = []
+    done = threading.Event()
+
+    def cut_now_and_then():
+        while not done.wait(random.uniform(0.05, 0.4)):
+            cuts.append(terminate_other_connections(url))
+
+    cutter = threading.Thread(target=cut_now_and_then, name="cutter", daemon=True)
+    try:
+        cutter.start()
+        assert wait_for(lambda: statuses(url)[OutboxStatus.SENT] == 300, timeout=60), statuses(url)
+        done.set()
+        cutter.join()
+        time.sleep(1)  # a late duplicate, if any, would arrive now
+    finally:
+        done.set()
+        stop([worker])
+    print(log.read_text())  # what the worker said, shown if the test fails
+    assert len(cuts) >= 5 and sum(cuts) >= 5  # the worker's connections really were cut
+    ids = handler.message_ids()
+    assert len(ids) == 300
+    duplicates = {message_id: n for message_id, n in ids.items() if n > 1}
+    assert duplicates == {}, f"{sum(duplicates.values()) - len(duplicates)} sent twice"
+    assert statuses(url) == Counter({OutboxStatus.SENT: 300})
+    assert worker.returncode == 0

@@ -1,18 +1,20 @@
 """The mail log: every message in the outbox, and resending one that failed."""
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import history, outbox
+from .. import history, outbox, outcomes
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..i18n import DEFAULT_LANGUAGE
 from ..models import Announcement, OutboxMessage, OutboxStatus, Registration
-from ..notifications.labels import KIND_LABELS, MAIL_STATUS_LABELS
+from ..notifications.labels import KIND_LABELS, MAIL_STATUS_LABELS, OUTCOME_LABELS
 from . import bp
 
 PAGE_SIZE = 50
@@ -69,3 +71,24 @@ def _gathering_of(message: OutboxMessage):
 def _is_local(target: str | None) -> bool:
     return bool(target) and target.startswith("/") and not target.startswith("//") \
         and "\\" not in target
+
+
+@dataclass(frozen=True)
+class ShownOutcome:
+    """What the mail log and a registration's page say about a message that did not go (yet)."""
+
+    label: str | None  # plain words; None for an old row whose text says nothing we know
+    detail: str  # the server's code and words, or what went wrong
+    gave_up: bool  # failed after OUTBOX_MAX_ATTEMPTS tries, not refused for good
+
+
+@bp.app_template_filter("mail_outcome")
+def mail_outcome(message: OutboxMessage) -> ShownOutcome | None:
+    """Why `message` was not delivered (or not yet); None when nothing went wrong."""
+    if message.status == OutboxStatus.SENT:
+        return None
+    outcome = outcomes.of_stored(message.error_kind, message.smtp_code, message.last_error)
+    if outcome is None:
+        return None
+    gave_up = message.status == OutboxStatus.FAILED and bool(outcome.kind) and not outcome.permanent
+    return ShownOutcome(OUTCOME_LABELS.get(outcome.kind), outcome.text, gave_up)
