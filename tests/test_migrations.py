@@ -31,3 +31,30 @@ def test_drift_check_can_fail(app):
             connection.execute(sa.text("CREATE TABLE stray_table (id INTEGER PRIMARY KEY)"))
         with pytest.raises(SystemExit):  # Flask-Migrate turns alembic's drift error into exit 1
             check()
+
+
+def test_keys_stored_in_unicode_are_rewritten_in_punycode(app, make_gathering):
+    """0007: `ola@bølle.no` stored before as its own key becomes `ola@xn--blle-gra.no`, unless
+    that mailbox is also registered in punycode (both are left for an organiser to see)."""
+    from klynge_rsvp import mailing_list, rsvp
+    from klynge_rsvp.models import Registration, Subscriber
+    from tests.conftest import NOW, person, registration_request
+
+    with app.app_context():
+        gathering = make_gathering()
+        for n, email in enumerate(["ola@bølle.no", "kari@bølle.no", "kari.ascii@example.no"], 1):
+            rsvp.register(gathering, registration_request(n, person=person(n, email=email)), now=NOW)
+        mailing_list.sign_up("per@bølle.no", now=NOW)
+        db.session.commit()
+        with db.engine.begin() as connection:  # as the code before 0007 stored them
+            connection.execute(sa.text("UPDATE registrations SET email_key = lower(email)"))
+            connection.execute(sa.text("UPDATE registrations SET email_key = 'kari@xn--blle-gra.no' "
+                                       "WHERE email = 'kari.ascii@example.no'"))
+            connection.execute(sa.text("UPDATE subscribers SET email_key = 'per@bølle.no'"))
+        downgrade(revision="0006_outbox_error_kind")
+        upgrade()
+        db.session.expire_all()
+        keys = {r.email: r.email_key for r in db.session.scalars(sa.select(Registration))}
+        assert keys == {"ola@bølle.no": "ola@xn--blle-gra.no", "kari@bølle.no": "kari@bølle.no",
+                        "kari.ascii@example.no": "kari@xn--blle-gra.no"}
+        assert db.session.scalar(sa.select(Subscriber.email_key)) == "per@xn--blle-gra.no"
