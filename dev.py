@@ -5,7 +5,7 @@
     python3 dev.py test    install the test tools and run the whole test suite (and ruff)
 
 Python packages go into .venv/ beside this file. The tests also drive real system programs:
-Chromium (browser tests), Dovecot (IMAP) and PostgreSQL; on Debian, run as root, `test`
+Chromium (browser tests), Dovecot (IMAP), PostgreSQL and Redis; on Debian, run as root, `test`
 installs any that are missing with apt-get and starts PostgreSQL with a test database.
 """
 
@@ -65,6 +65,7 @@ SYSTEM_PACKAGES = {  # program on PATH → Debian package
     "chromium": "chromium",
     "dovecot": "dovecot-imapd",
     "pg_ctlcluster": "postgresql",
+    "redis-server": "redis-server",  # shared rate-limit counters, as in production
 }
 TEST_POSTGRES_URL = "postgresql+psycopg://klynge:klynge@127.0.0.1:5432/klynge_test"
 

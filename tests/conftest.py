@@ -263,6 +263,42 @@ def smtp_config(app_config, smtp_server):
     return app_config
 
 
+# --- a real Redis server (rate-limit counters shared by processes) -------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A Redis server of the test session's own on 127.0.0.1, keeping nothing on disk; its URL
+    for RATELIMIT_STORAGE_URI. Skips where the redis-server program is missing."""
+    import socket
+    import subprocess
+    import time
+
+    program = shutil.which("redis-server")
+    if program is None:
+        pytest.skip("redis-server is not installed (python3 dev.py test installs it on Debian)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [program, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+         "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(timeout=10)
+
+
 # --- organisers ------------------------------------------------------------------------------
 
 ORGANISER_PASSWORD = "korrekt hest batteri stift"
