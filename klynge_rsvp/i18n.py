@@ -15,6 +15,8 @@ from babel.messages.pofile import read_po
 from flask import Flask, redirect, request
 from flask_babel import Babel, get_locale
 
+from .redirects import same_site_path
+
 LANGUAGES = {"nb": "Norsk (bokmål)", "nn": "Norsk (nynorsk)", "en": "English"}
 DEFAULT_LANGUAGE = "nb"
 COOKIE = "sprak"
@@ -77,10 +79,7 @@ def init_app(app: Flask) -> None:
     @app.get("/sprak/<language>")
     def choose_language(language):
         """Remember the visitor's language and go back to where they were."""
-        target = request.args.get("tilbake", "/")
-        if not target.startswith("/") or target.startswith("//") or "\\" in target:
-            target = "/"
-        response = redirect(target, 303)
+        response = redirect(same_site_path(request.args.get("tilbake"), "/"), 303)
         if language in LANGUAGES:
             response.set_cookie(COOKIE, language, max_age=365 * 24 * 3600, samesite="Lax",
                                 secure=app.config["SESSION_COOKIE_SECURE"], httponly=True)

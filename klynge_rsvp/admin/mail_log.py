@@ -15,6 +15,7 @@ from ..extensions import db
 from ..i18n import DEFAULT_LANGUAGE
 from ..models import Announcement, OutboxMessage, OutboxStatus, Registration
 from ..notifications.labels import KIND_LABELS, MAIL_STATUS_LABELS, OUTCOME_LABELS
+from ..redirects import same_site_path
 from . import bp
 
 PAGE_SIZE = 50
@@ -56,8 +57,7 @@ def resend_mail(message_id):
         db.session.commit()
         flash(_("E-posten til %(recipient)s er lagt i køen igjen.", recipient=message.recipient),
               "success")
-    back = request.form.get("next")
-    return redirect(back if _is_local(back) else url_for(".mail_log", status="failed"), 303)
+    return redirect(same_site_path(request.form.get("next"), url_for(".mail_log", status="failed")), 303)
 
 
 def _gathering_of(message: OutboxMessage):
@@ -66,11 +66,6 @@ def _gathering_of(message: OutboxMessage):
     if message.announcement_id is not None:
         return db.session.get(Announcement, message.announcement_id).gathering
     return None
-
-
-def _is_local(target: str | None) -> bool:
-    return bool(target) and target.startswith("/") and not target.startswith("//") \
-        and "\\" not in target
 
 
 @dataclass(frozen=True)

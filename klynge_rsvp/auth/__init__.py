@@ -12,6 +12,7 @@ from .. import organisers
 from ..clock import utcnow
 from ..extensions import db, limiter, login_manager
 from ..models import Organiser
+from ..redirects import same_site_path
 
 bp = Blueprint("auth", __name__, url_prefix="/arrangor")
 
@@ -34,9 +35,7 @@ def _login_limit():
 
 def _safe_next(target: str | None) -> str:
     # Only a path on this site: never an open redirect to somewhere else.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("admin.index")
+    return same_site_path(target, url_for("admin.index"))
 
 
 @bp.route("/innlogging", methods=["GET", "POST"])
