@@ -26,7 +26,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 from ..clock import Gap, Overlap, ambiguity, from_local, to_local, utc_offset_text
 from ..formatting import wall_clock, wall_date
 from ..models import Gathering, GatheringStatus
-from ..public.forms import _normalise_newlines, _strip, plain_text, single_line
+from ..public.forms import _normalise_newlines, _strip, no_invisible_characters, plain_text, single_line
 
 FORMAT_SUGGESTIONS = [_l("Frokostmøte"), _l("Seminar"), _l("Webinar"), _l("Konferanse"), _l("Workshop"),
                       _l("Øvelse")]
@@ -238,7 +238,8 @@ def _text(label, *, max_length, required_message=None, **kw):
     presence = InputRequired(required_message) if required_message else Optional()
     too_long = _l("Teksten kan være høyst %(max)s tegn.", max=max_length)
     return StringField(label, filters=[_strip],
-                       validators=[presence, Length(max=max_length, message=too_long), single_line], **kw)
+                       validators=[presence, Length(max=max_length, message=too_long), single_line,
+                                   no_invisible_characters], **kw)
 
 
 class GatheringForm(WallTimeQuestions, FlaskForm):

@@ -24,7 +24,7 @@ from ..extensions import db
 from ..i18n import DEFAULT_LANGUAGE
 from ..models import Organiser, OrganiserRole
 from ..organisers import ROLE_LABELS
-from ..public.forms import single_line
+from ..public.forms import no_invisible_characters, single_line
 from . import administrator_required, bp
 
 # --- the rules ---------------------------------------------------------------------------------
@@ -120,7 +120,7 @@ class NewOrganiserForm(FlaskForm):
     ], render_kw={"autocomplete": "off", "type": "email"})
     name = StringField(_l("Navn"), filters=[_strip], validators=[
         DataRequired(_l("Skriv inn navnet.")), Length(max=200, message=_l("Navnet er for langt.")),
-        single_line,
+        single_line, no_invisible_characters,
     ], render_kw={"autocomplete": "off"})
     role = RadioField(_l("Rolle"), choices=_ROLE_CHOICES, default=OrganiserRole.ORGANISER.value,
                       validators=[InputRequired(_l("Velg en rolle."))])

@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..public.forms import RegistrationForm, _strip, single_line
+from ..public.forms import RegistrationForm, _strip, no_invisible_characters, single_line
 
 
 class OnBehalfForm(RegistrationForm):
@@ -14,13 +14,15 @@ class OnBehalfForm(RegistrationForm):
     name = StringField(
         _l("Navn"), filters=[_strip],
         validators=[DataRequired(_l("Skriv inn navnet.")),
-                    Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line],
+                    Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
+                    no_invisible_characters],
         render_kw={"autocomplete": "off"},
     )
     organisation = StringField(
         _l("Virksomhet eller organisasjon"), filters=[_strip],
         validators=[DataRequired(_l("Skriv inn hvilken virksomhet personen kommer fra.")),
-                    Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line],
+                    Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
+                    no_invisible_characters],
         render_kw={"autocomplete": "off"},
     )
     consent = BooleanField(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -31,6 +32,21 @@ MAX_COLLEAGUES = 20
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
+# Characters that show nothing but change what is shown: the bidi controls (U+202A–U+202E,
+# U+2066–U+2069, U+200E/U+200F, U+061C) that make "Kari" read as another name in organiser pages
+# and exports, and the other invisible format characters (category Cf: U+200B zero-width space,
+# U+2060, U+FEFF, U+00AD …), private-use characters and the blank "letters" used to fake an
+# empty name (Hangul fillers, the blank Braille pattern).
+_INVISIBLE_CATEGORIES = {"Cf", "Co"}
+_BLANK_LETTERS = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}
+# Joiners are part of how some languages are written: U+200D inside an emoji sequence (👩‍🚒), and
+# U+200C/U+200D between two letters of a script that shapes with them (Persian names take
+# U+200C). Kept there only: between Latin letters or at either end they only hide something.
+_ZERO_WIDTH_JOINERS = {"\u200c", "\u200d"}
+_JOINING_SCRIPTS = {"ARABIC", "SYRIAC", "NKO", "MONGOLIAN", "DEVANAGARI", "BENGALI", "GURMUKHI",
+                    "GUJARATI", "ORIYA", "TAMIL", "TELUGU", "KANNADA", "MALAYALAM", "SINHALA"}
+_EMOJI_MODIFIERS = re.compile("[\ufe0f\U0001f3fb-\U0001f3ff]")
+
 SECTOR_CHOICES = [SelectChoice(sector.value, label) for sector, label in SECTOR_LABELS.items()]
 
 
@@ -46,6 +62,39 @@ def single_line(form, field):
     """Refuse line breaks and control characters in one-line fields."""
     if field.data and _CONTROL.search(field.data):
         raise ValidationError(_("Feltet kan ikke inneholde linjeskift eller kontrolltegn."))
+
+
+def invisible_characters(text: str) -> list[str]:
+    """The invisible and direction-changing characters in `text` (joiners where a script or an
+    emoji sequence needs them excepted), as U+XXXX."""
+    found = []
+    for index, character in enumerate(text):
+        if character in _ZERO_WIDTH_JOINERS and _joins(text, index):
+            continue
+        if unicodedata.category(character) in _INVISIBLE_CATEGORIES or character in _BLANK_LETTERS:
+            found.append(f"U+{ord(character):04X}")
+    return found
+
+
+def _joins(text: str, index: int) -> bool:
+    before = _EMOJI_MODIFIERS.sub("", text[:index])[-1:]
+    after = text[index + 1:index + 2]
+    if not before or not after:
+        return False
+    if text[index] == "\u200d" and unicodedata.category(before) == unicodedata.category(after) == "So":
+        return True
+    scripts = {unicodedata.name(character, "").split(" ")[0] for character in (before, after)}
+    return len(scripts) == 1 and scripts <= _JOINING_SCRIPTS
+
+
+def no_invisible_characters(form, field):
+    """Refuse invisible characters and direction controls in names, titles and organisations:
+    they can make one name look like another (U+202E turns "Kari" around) and hide in exports."""
+    if isinstance(field.data, str) and (found := invisible_characters(field.data)):
+        raise ValidationError(_(
+            "Teksten inneholder usynlige tegn eller tegn som snur skriveretningen (%(characters)s), "
+            "ofte fra kopiering. Skriv den inn på nytt for hånd, uten dem.",
+            characters=", ".join(dict.fromkeys(found))))
 
 
 def plain_text(form, field):
@@ -97,12 +146,14 @@ class ColleagueForm(Form):
 
     name = StringField(_l("Navn"), filters=[_strip],
                        validators=[Optional(), Length(max=200, message=_l("Navnet er for langt.")),
-                                   single_line], render_kw={"autocomplete": "off"})
+                                   single_line, no_invisible_characters],
+                       render_kw={"autocomplete": "off"})
     email = StringField(_l("E-post"), filters=[_strip], validators=_email_validators(False),
                         render_kw={"autocomplete": "off", "type": "email"})
     job_title = StringField(_l("Stilling"), filters=[_strip],
                             validators=[Optional(), Length(max=200, message=_l("Stillingen er for lang.")),
-                                        single_line], render_kw={"autocomplete": "off"})
+                                        single_line, no_invisible_characters],
+                            render_kw={"autocomplete": "off"})
 
     def is_blank(self) -> bool:
         return not (self.name.data or self.email.data or self.job_title.data)
@@ -126,7 +177,8 @@ class RegistrationForm(FlaskForm):
     name = StringField(
         _l("Navn"), filters=[_strip],
         validators=[DataRequired(_l("Skriv inn navnet ditt.")),
-                    Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line],
+                    Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
+                    no_invisible_characters],
         render_kw={"autocomplete": "name"},
     )
     email = StringField(_l("E-post"), filters=[_strip], validators=_email_validators(True),
@@ -134,13 +186,14 @@ class RegistrationForm(FlaskForm):
     job_title = StringField(
         _l("Stilling"), filters=[_strip],
         validators=[Optional(), Length(max=200, message=_l("Stillingen kan være høyst 200 tegn.")),
-                    single_line],
+                    single_line, no_invisible_characters],
         render_kw={"autocomplete": "organization-title"},
     )
     organisation = StringField(
         _l("Virksomhet eller organisasjon"), filters=[_strip],
         validators=[DataRequired(_l("Skriv inn hvilken virksomhet du kommer fra.")),
-                    Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line],
+                    Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
+                    no_invisible_characters],
         render_kw={"autocomplete": "organization"},
     )
     sector = RadioField(_l("Sektor"), choices=SECTOR_CHOICES,

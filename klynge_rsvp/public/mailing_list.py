@@ -15,7 +15,7 @@ from .. import mailing_list
 from ..clock import utcnow
 from ..extensions import csrf, db, limiter
 from . import bp
-from .forms import mail_address, single_line
+from .forms import mail_address, no_invisible_characters, single_line
 
 
 def _strip(value):
@@ -33,6 +33,7 @@ class SignUpForm(FlaskForm):
     ], render_kw={"autocomplete": "email", "type": "email"})
     name = StringField(_l("Navn (valgfritt)"), filters=[_strip], validators=[
         Optional(), Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
+        no_invisible_characters,
     ], render_kw={"autocomplete": "name"})
     submit = SubmitField(_l("Meld meg på nyhetsbrevet"))
 
