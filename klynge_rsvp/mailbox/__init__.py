@@ -1,14 +1,18 @@
 """The browser mailbox: with no SMTP server configured, "sent" mail is read here.
 
 Registered only when no SMTP server is configured. It shows every message, so outside debug
-mode only a logged-in organiser may read it.
+mode only a logged-in organiser may read it. In debug mode, where it is open, it answers only
+when it was asked for by the name of this machine (Host 127.0.0.1, localhost or [::1], any port):
+a page on another site cannot read the manage links in it by pointing its own name at 127.0.0.1
+(DNS rebinding), since the browser then sends that name as Host.
 """
 
 import base64
+import re
 from email import message_from_bytes, policy
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, current_app, render_template
+from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_login import current_user
 
 from ..extensions import db, login_manager
@@ -16,10 +20,22 @@ from ..models import OutboxMessage
 
 bp = Blueprint("mailbox", __name__, url_prefix="/e-post")
 
+_THIS_MACHINE = re.compile(r"(?:127\.0\.0\.1|localhost|\[::1\])(?::[0-9]{1,5})?")
+
+
+def is_this_machine(host: str) -> bool:
+    """Whether a Host header names this machine by its loopback address or `localhost`."""
+    return _THIS_MACHINE.fullmatch(host.lower()) is not None
+
 
 @bp.before_request
 def _organisers_only():
-    if not current_app.debug and not current_user.is_authenticated:
+    if current_app.debug:
+        # The header as sent (request.host drops a trailing ":80" and empties odd values).
+        if not is_this_machine(request.headers.get("Host", request.host)):
+            abort(404)
+        return None
+    if not current_user.is_authenticated:
         return login_manager.unauthorized()
     return None
 
