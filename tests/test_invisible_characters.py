@@ -156,3 +156,20 @@ def test_a_gatherings_one_line_texts_are_refused_them(app, organiser_client, fie
     assert "(U+202E)" in response.text
     with app.app_context():
         assert _count(Gathering) == 0
+
+
+@pytest.mark.parametrize("field", ["venue_name", "venue_address"])
+def test_moving_a_gathering_refuses_them_in_the_new_place(app, organiser_client, make_gathering,
+                                                          field):
+    gathering_id = upcoming_gathering(app, make_gathering)
+    with app.app_context():
+        before = db.session.get(Gathering, gathering_id).venue_name
+    data = {"start_date": "2030-06-11", "start_time": "08:00", "end_time": "10:00", "end_date": "",
+            "venue_name": "Bergen rådhus", "venue_address": "Rådhusgaten 10", "message": "",
+            field: "Bergen\u202e rådhus", "preview": "1"}
+    response = post_page(organiser_client, f"/arrangor/samlinger/{gathering_id}/flytt", data)
+    assert response.status_code == 422
+    assert "(U+202E)" in response.text
+    with app.app_context():
+        assert db.session.get(Gathering, gathering_id).venue_name == before
+        assert _count(OutboxMessage) == 0

@@ -30,7 +30,7 @@ from ..clock import local_zone, to_local, utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..models import Gathering, GatheringStatus, OutboxMessage, RegistrationStatus
-from ..public.forms import _normalise_newlines, _strip, plain_text, single_line
+from ..public.forms import _normalise_newlines, _strip, no_invisible_characters, plain_text, single_line
 from ..security import CONTENT_SECURITY_POLICY
 from . import bp
 from .gathering_forms import (
@@ -55,7 +55,7 @@ def _message(required: bool, hint_label: str) -> TextAreaField:
 def _venue(label: str, required: bool, max_length: int) -> StringField:
     presence = InputRequired(_l("Skriv hvor samlingen skal være.")) if required else Optional()
     return StringField(label, filters=[_strip], validators=[
-        presence, single_line,
+        presence, single_line, no_invisible_characters,
         Length(max=max_length, message=_l("Teksten kan være høyst %(max)s tegn.", max=max_length))])
 
 
