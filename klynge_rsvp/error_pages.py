@@ -4,6 +4,7 @@ import logging
 
 from flask import Flask, render_template
 from sqlalchemy.exc import (
+    DataError,
     DBAPIError,
     DisconnectionError,
     InterfaceError,
@@ -51,9 +52,25 @@ def init_app(app: Flask) -> None:
         return render_template("errors/400.html"), 413
 
     def database_error(error):
+        if isinstance(error, DataError) and not error.connection_invalidated:
+            return value_refused(error)
         if not is_database_unavailable(error):
             raise error  # a mistake of ours: Flask logs it and shows the 500 page
         return database_unavailable(error)
+
+    def value_refused(error):
+        # The database refused a value no form check stopped (a number out of its range, a
+        # character PostgreSQL cannot store): the request was bad, nothing was changed. Logged
+        # as an error all the same: a form may be missing a check.
+        log.error("the database refused a value from the request: %s", error)
+        _roll_back()
+        return render_template("errors/400.html"), 400
+
+    def _roll_back():
+        try:
+            db.session.rollback()
+        except SQLAlchemyError as rollback_error:  # the connection died under the rollback too
+            log.warning("rollback after the database error failed too: %s", rollback_error)
 
     for kind in (DBAPIError, DisconnectionError, PoolTimeoutError):
         app.register_error_handler(kind, database_error)
@@ -61,10 +78,7 @@ def init_app(app: Flask) -> None:
     def database_unavailable(error):
         # The transaction is gone with the connection: nothing half-written stays behind.
         log.error("database unavailable: %s", error)
-        try:
-            db.session.rollback()
-        except SQLAlchemyError as rollback_error:  # the connection died under the rollback too
-            log.warning("rollback after the database error failed too: %s", rollback_error)
+        _roll_back()
         try:
             body = render_template("errors/503.html")
         except Exception:  # the page itself needed something that is not there

@@ -117,6 +117,9 @@ def test_whatever_the_target_the_answer_stays_on_the_site(target):
 @pytest.mark.parametrize("target", BYPASSES)
 def test_language_switch_never_leaves_the_site(client, target):
     response = client.get("/sprak/en", query_string={"tilbake": target})
+    if "\x00" in target:  # refused before anything reads it (see test_no_500)
+        assert response.status_code == 400
+        return
     assert response.status_code == 303
     assert response.headers["Location"] == "/"
 
@@ -155,7 +158,7 @@ def _log_in_with_next(client, email: str, target: str):
 
 def test_login_next_never_leaves_the_site(many_logins, app, make_organiser):
     email = make_organiser()
-    for target in BYPASSES:
+    for target in (target for target in BYPASSES if "\x00" not in target):  # those are a 400
         client = app.test_client()
         response = _log_in_with_next(client, email, target)
         assert response.status_code == 302, (target, response.status_code)
@@ -195,5 +198,8 @@ def test_mail_log_resend_goes_back_only_within_the_site(app, organiser_client):
 @given(target=tricky_targets)
 def test_language_switch_answers_every_target_with_a_redirect_on_site(client, target):
     response = client.get("/sprak/en", query_string={"tilbake": target})
+    if "\x00" in target:
+        assert response.status_code == 400
+        return
     assert response.status_code == 303
     assert_on_site(response.headers["Location"])

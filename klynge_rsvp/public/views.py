@@ -5,6 +5,7 @@ from email.utils import parseaddr
 from flask import Response, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import NotFound
 
 from .. import calendars, gatherings, rsvp
 from ..clock import utcnow
@@ -86,7 +87,10 @@ def expired_form(error):
     show it again with everything the person typed, with a fresh token, instead of losing it."""
     if request.endpoint != "public.register":
         return render_template("errors/400.html"), 400
-    gathering = gatherings.get_public_or_404(request.view_args["slug"])
+    try:
+        gathering = gatherings.get_public_or_404(request.view_args["slug"])
+    except NotFound:  # raised in an error handler, a 404 is not handled again (it would be a 500)
+        return render_template("errors/404.html"), 404
     form = RegistrationForm()  # filled from the request; renders a fresh token
     form.form_errors.append(_("Skjemaet var utløpt av sikkerhetsgrunner, så ingenting er sendt ennå. "
                               "Det du skrev, er tatt vare på: se over og send på nytt."))
