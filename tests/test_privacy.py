@@ -1,4 +1,5 @@
-"""Retention: personal data of old gatherings is anonymised; the statistics survive."""
+"""Retention: personal data of old gatherings is anonymised, the statistics survive, and every
+place a person is stored is purged in its time; needs answers go first; a person's export."""
 
 import json
 from datetime import timedelta
@@ -35,6 +36,7 @@ from klynge_rsvp.models import (
 )
 from tests.conftest import NOW, registration_request
 from tests.imap_helpers import gmail_reply, outlook_reply
+from tests.pages import text
 from tests.privacy_helpers import Person as Traced
 from tests.privacy_helpers import scan
 
@@ -279,3 +281,26 @@ def test_the_export_holds_the_mail_sent_and_the_history(app, client, make_gather
     assert [e["hendelse"] for e in data["historikk"]] == ["registered", "cancelled", "registered"]
     assert data["historikk"][2]["merknad"] == "påmeldt på nytt etter avmelding"
     assert data["kalendersvar"] == []
+
+
+@pytest.mark.parametrize(("language", "hint", "statement"), [
+    ("nb", "Svaret slettes 9 dager etter samlingen.",
+     "Derfor slettes de allerede 9 dager etter samlingen."),
+    ("nn", "Svaret blir sletta 9 dagar etter samlinga.",
+     "Difor blir dei sletta allereie 9 dagar etter samlinga."),
+    ("en", "The answer is deleted 9 days after the gathering.",
+     "That is why they are deleted as early as 9 days after the gathering."),
+])
+def test_the_form_and_the_privacy_statement_say_when_needs_answers_go(
+        app_config, make_app, make_gathering, language, hint, statement):
+    app_config["NEEDS_RETENTION_DAYS"] = 9
+    application = make_app(app_config)
+    with application.app_context():
+        now = utcnow()
+        slug = make_gathering(now=now, starts_at=now + timedelta(days=10)).slug
+        db.session.commit()
+    client = application.test_client()
+    headers = {"Accept-Language": language}
+    form = text(client.get(f"/samlinger/{slug}", headers=headers).text)
+    assert hint in form  # the hint under the needs field
+    assert statement in text(client.get("/personvern", headers=headers).text)
