@@ -215,9 +215,9 @@ def _exported_reply(reply: CalendarReply) -> dict:
 
 
 def erase(registration: Registration, *, now: datetime) -> None:
-    """Cancel (freeing the seat, with a last mail) and remove the person for good: from the
-    registration, the mail sent to them, the audit log, the history, calendar replies and what
-    others of the gathering wrote about them.
+    """Cancel (freeing the seat, with a last mail; not once the gathering is over) and remove the
+    person for good: from the registration, the mail sent to them, the audit log, the history,
+    calendar replies and what others of the gathering wrote about them.
 
     The order: the cancellation is queued first, while their name and address are still known.
     It is the one mail that still goes (it confirms the erasure and takes the gathering out of
@@ -230,7 +230,9 @@ def erase(registration: Registration, *, now: datetime) -> None:
     stops working.
     """
     trace = Trace.of(registration)
-    if registration.status != RegistrationStatus.CANCELLED:
+    # After the gathering there is no seat to free and no calendar entry to clear: the status
+    # stays as it was, for the attendance figures, and no mail goes.
+    if registration.status != RegistrationStatus.CANCELLED and not registration.gathering.is_past(now):
         rsvp.cancel(registration, now=now)
     db.session.flush()
     scrub = Scrubber([trace])

@@ -214,3 +214,29 @@ def test_the_organiser_pages_no_longer_show_the_erased_person(
         assert page.status_code == 200
         assert all(form.casefold() not in page.text.casefold()
                    for form in (NAME, ADDRESS, PUNY)), url
+
+
+def test_after_the_gathering_erasure_sends_nothing_and_keeps_the_attendance(app, client,
+                                                                           make_gathering):
+    with app.app_context():
+        now = utcnow()
+        gathering = make_gathering(now=now - timedelta(days=20), starts_at=now - timedelta(days=3))
+        registration = rsvp.register_on_behalf(
+            gathering, RegistrationRequest(person=Person(NAME, ADDRESS), consent=True,
+                                           organisation_name="Bergen kommune", sector=Sector.PUBLIC),
+            now=now - timedelta(days=10), by=organisers.create(ORGANISER, "x" * 20, now=now))
+        registration.checked_in_at = gathering.starts_at
+        db.session.commit()
+        sender.deliver_due()
+        token, registration_id = registration.token, registration.id
+
+    page = client.get(f"/pamelding/{token}/slett")
+    assert "meldt av" not in page.text  # nothing to cancel any more
+    assert client.post(f"/pamelding/{token}/slett", data={
+        "csrf_token": csrf_token(page.text), "confirm": "y"}).status_code == 303
+    with app.app_context():
+        assert scan(ASE) == []  # at once: no last mail to wait for
+        erased = db.session.get(Registration, registration_id)
+        assert erased.status == RegistrationStatus.CONFIRMED and erased.checked_in_at is not None
+        assert db.session.scalar(sa.select(sa.func.count()).where(
+            OutboxMessage.status == OutboxStatus.PENDING)) == 0
