@@ -42,13 +42,12 @@ def worker():
 
 @klynge.command("purge-personal-data")
 def purge_personal_data():
-    """Anonymise registrations of gatherings past the retention period (the worker does it daily)."""
+    """Forget personal data past its retention period: exactly what the worker does daily."""
     from .privacy import purge_personal_data as purge
 
     report = purge(now=utcnow())
     db.session.commit()
-    click.echo(f"Anonymised {report.registrations} registrations; deleted {report.messages} "
-               "sent messages about them.")
+    click.echo(report.summary())
 
 
 @klynge.command("create-organiser")

@@ -52,7 +52,14 @@ def from_environment(instance_path: str) -> dict:
         "REPLY_IMAP_TIMEOUT": float(os.environ.get("REPLY_IMAP_TIMEOUT", "30")),
         "REPLY_FETCH_SECONDS": float(os.environ.get("REPLY_FETCH_SECONDS", "120")),
         "REPLY_AUTHSERV_ID": os.environ.get("REPLY_AUTHSERV_ID", ""),
+        # Days after a gathering ends that its personal data is kept (privacy.purge_personal_data).
         "PERSONAL_DATA_RETENTION_DAYS": _int("PERSONAL_DATA_RETENTION_DAYS", 365),
+        # Days after a gathering ends that diet and accessibility answers (possibly health data,
+        # GDPR article 9) are kept.
+        "NEEDS_RETENTION_DAYS": _int("NEEDS_RETENTION_DAYS", 14),
+        # Days a mailing-list sign-up waits to be confirmed, and an address that left is kept.
+        "MAILING_LIST_UNCONFIRMED_DAYS": _int("MAILING_LIST_UNCONFIRMED_DAYS", 30),
+        "MAILING_LIST_UNSUBSCRIBED_DAYS": _int("MAILING_LIST_UNSUBSCRIBED_DAYS", 30),
     }
 
 

@@ -114,7 +114,8 @@ def erase(token):
         flash(_("Påmeldingen og opplysningene dine er slettet."), "success")
         return redirect(url_for("public.gathering", slug=registration.gathering.slug), 303)
     return _private(render_template("manage/erase.html", registration=registration,
-                                    gathering=registration.gathering, form=form),
+                                    gathering=registration.gathering, form=form,
+                                    past=registration.gathering.is_past(utcnow())),
                     status=422 if form.errors else 200)
 
 
