@@ -85,7 +85,7 @@ def reset_totp(email):
     if organiser is None:
         raise click.ClickException(f"No organiser account has the address {email}.")
     had = two_factor.reset(organiser)
-    login_throttle.forget(login_throttle.key(organiser.email))
+    login_throttle.forget(login_throttle.key(organiser.email), now=utcnow())
     history.audit("organiser_totp_reset", by=None, now=utcnow(),
                   summary=f"{organiser.email} (flask klynge reset-totp)")
     db.session.commit()

@@ -87,9 +87,11 @@ def failed(throttle_key: str, *, now: datetime) -> LoginThrottle:
     return row
 
 
-def forget(throttle_key: str) -> None:
+def forget(throttle_key: str, *, now: datetime) -> None:
     """Clear the address's failures and lock (a complete login, or an administrator)."""
     db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == throttle_key))
+    _forget_old(now - timedelta(hours=current_app.config["LOGIN_FAILURES_FORGOTTEN_HOURS"]),
+                now=now)
 
 
 def _forget_old(cutoff: datetime, *, now: datetime) -> None:

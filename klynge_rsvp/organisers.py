@@ -105,7 +105,7 @@ def check_second_factor(organiser: Organiser, code: str, *, now: datetime) -> st
 
 def complete_login(organiser: Organiser, *, now: datetime) -> None:
     """The organiser is in: forget failed attempts, note the time."""
-    login_throttle.forget(login_throttle.key(organiser.email))
+    login_throttle.forget(login_throttle.key(organiser.email), now=now)
     organiser.last_login_at = now
     db.session.flush()
 

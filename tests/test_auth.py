@@ -142,8 +142,9 @@ def test_a_cookie_copied_before_logout_is_worthless_after_it(app, client, make_o
 
 def test_logout_ends_the_accounts_sessions_on_other_devices_and_servers(app, make_app, app_config,
                                                                        make_organiser):
+    other_server = make_app(dict(app_config))  # (made first: on PostgreSQL it empties the tables)
     email = make_organiser()
-    laptop, phone = app.test_client(), make_app(dict(app_config)).test_client()  # two servers
+    laptop, phone = app.test_client(), other_server.test_client()
     log_in(laptop, email)
     log_in(phone, email)
     assert phone.get("/arrangor/").status_code == 200
@@ -287,8 +288,8 @@ def test_an_account_is_locked_after_five_failures_even_from_many_addresses(app, 
 
 
 def test_a_lock_does_not_tell_whether_the_account_exists(app_config, make_app, make_organiser):
-    email = make_organiser()
     application = make_app({**app_config, "LOGIN_RATE_LIMIT": "100 per minute"})
+    email = make_organiser()
     answers = {}
     for address in (email, "finnes.ikke@bergen.kommune.no"):
         browser = application.test_client()
@@ -298,12 +299,16 @@ def test_a_lock_does_not_tell_whether_the_account_exists(app_config, make_app, m
     assert answers[email][0] == answers["finnes.ikke@bergen.kommune.no"][0] == [422] * 5 + [429]
     assert answers[email][1].replace(email, "X") == \
         answers["finnes.ikke@bergen.kommune.no"][1].replace("finnes.ikke@bergen.kommune.no", "X")
+    with application.app_context():
+        from klynge_rsvp import organisers
+
+        assert organisers.find_by_email(email) is not None  # one of them does have an account
 
 
 def test_the_lock_is_in_the_database_shared_by_every_server(app, make_app, app_config,
                                                             make_organiser):
-    email = make_organiser()
     other_server = make_app(dict(app_config))
+    email = make_organiser()
     assert fail(app.test_client(), email, 3) == [422] * 3
     assert fail(other_server.test_client(), email, 2) == [422] * 2
     assert log_in(app.test_client(), email).status_code == 429
@@ -415,3 +420,31 @@ def test_an_unknown_second_factor_policy_stops_the_app(app_config):
 
     with pytest.raises(RuntimeError, match="KLYNGE_REQUIRE_TOTP"):
         create_app({**app_config, "KLYNGE_REQUIRE_TOTP": "nobody"})
+
+
+def test_failures_at_the_same_moment_all_count(app):
+    """Eight servers counting a failure for one address at once: no error, eight failures."""
+    from klynge_rsvp import login_throttle
+    from klynge_rsvp.clock import utcnow
+    from klynge_rsvp.extensions import db
+    from tests.test_concurrency import run_at_once
+
+    with app.app_context():
+        key = login_throttle.key("samtidig@example.no")
+    errors = run_at_once(app, [lambda: login_throttle.failed(key, now=utcnow())] * 8)
+    assert errors == []
+    with app.app_context():
+        row = db.session.get(LoginThrottle, key)
+        assert row.failures == 8 and row.locked_until is not None
+
+
+def test_rows_of_addresses_nobody_tried_for_a_day_are_deleted(ctx, app):
+    from klynge_rsvp import login_throttle
+    from klynge_rsvp.extensions import db
+
+    old, recent = login_throttle.key("gammel@example.no"), login_throttle.key("ny@example.no")
+    login_throttle.failed(old, now=NOW)
+    login_throttle.failed(recent, now=NOW + timedelta(hours=20))
+    login_throttle.forget(login_throttle.key("annen@example.no"), now=NOW + timedelta(hours=25))
+    assert db.session.get(LoginThrottle, old) is None
+    assert db.session.get(LoginThrottle, recent) is not None

@@ -109,7 +109,7 @@ def set_password(account: Organiser, password: str, *, by: Organiser, now: datet
     if account.id == by.id:
         raise DomainError(_("Bytt ditt eget passord under Min konto."))
     organisers.set_password(account, password)
-    login_throttle.forget(login_throttle.key(account.email))
+    login_throttle.forget(login_throttle.key(account.email), now=now)
     history.audit("organiser_password", by=by, now=now, summary=account.email)
 
 
@@ -130,7 +130,7 @@ def unlock(account: Organiser, *, by: Organiser, now: datetime) -> bool:
     key = login_throttle.key(account.email)
     if login_throttle.locked_until(key, now=now) is None:
         return False
-    login_throttle.forget(key)
+    login_throttle.forget(key, now=now)
     history.audit("organiser_unlock", by=by, now=now, summary=account.email)
     return True
 

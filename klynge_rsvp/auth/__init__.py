@@ -23,7 +23,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from .. import organisers, two_factor
+from .. import database, organisers, two_factor
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db, limiter, login_manager
@@ -193,6 +193,8 @@ def two_factor_setup():
     if me.has_second_factor:
         flash(_("Tofaktor er allerede slått på."), "info")
         return redirect(url_for(".account"), 303)
+    if me.totp_pending_secret is None:
+        database.begin_writing()  # a GET that writes: SQLite's write lock first
     secret = two_factor.pending_secret(me)
     db.session.commit()
     form = EnrolForm()
