@@ -99,20 +99,20 @@ def login():
 def login_code():
     """The second step: the code from the app, or a recovery code."""
     now = utcnow()
-    found = _pending(sessions.CODE)
-    if found is None:
+    organiser = _pending(sessions.CODE)
+    if organiser is None:
         return _start_over()
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            kind = organisers.check_second_factor(found, form.code.data, now=now)
+            kind = organisers.check_second_factor(organiser, form.code.data, now=now)
         except LockedOut as error:
             return _locked_out("auth/login_code.html", form, error)
         if kind is not None:
-            organisers.complete_login(found, now=now)
-            left = two_factor.recovery_codes_left(found)
+            organisers.complete_login(organiser, now=now)
+            left = two_factor.recovery_codes_left(organiser)
             db.session.commit()
-            _log_in(found)
+            _log_in(organiser)
             if kind == "recovery":
                 flash(_("Du logget inn med en gjenopprettingskode, og har %(num)s igjen. Du kan "
                         "lage nye under Min konto.", num=left), "info")
