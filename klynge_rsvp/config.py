@@ -60,6 +60,11 @@ def from_environment(instance_path: str) -> dict:
         # Days a mailing-list sign-up waits to be confirmed, and an address that left is kept.
         "MAILING_LIST_UNCONFIRMED_DAYS": _int("MAILING_LIST_UNCONFIRMED_DAYS", 30),
         "MAILING_LIST_UNSUBSCRIBED_DAYS": _int("MAILING_LIST_UNSUBSCRIBED_DAYS", 30),
+        # Organiser sessions end after this long without a request, and this long after login.
+        "KLYNGE_SESSION_IDLE_MINUTES": _int("KLYNGE_SESSION_IDLE_MINUTES", 120),
+        "KLYNGE_SESSION_MAX_HOURS": _int("KLYNGE_SESSION_MAX_HOURS", 12),
+        # Who must log in with a second factor (TOTP): "administrators" or "all".
+        "KLYNGE_REQUIRE_TOTP": os.environ.get("KLYNGE_REQUIRE_TOTP", "administrators").strip(),
     }
 
 
@@ -93,7 +98,21 @@ DEFAULTS = {
     # Per client address: generous enough for an office behind one address, too little to spam.
     "REGISTRATION_RATE_LIMIT": "20 per minute;100 per hour",
     "MAILING_LIST_RATE_LIMIT": "5 per hour",
+    # Failed logins (password or code) per address, counted in the database for every server:
+    # from the fifth in a row, the address is locked for a minute, doubling with each further
+    # failure up to an hour. A day without failures forgets them.
+    "LOGIN_LOCKOUT_THRESHOLD": 5,
+    "LOGIN_LOCKOUT_SECONDS": 60,
+    "LOGIN_LOCKOUT_MAX_SECONDS": 3600,
+    "LOGIN_FAILURES_FORGOTTEN_HOURS": 24,
+    # Time to type the code from the app after the password, before starting over.
+    "LOGIN_CODE_SECONDS": 300,
+    # … and to install an app and set up the second factor where it is required.
+    "LOGIN_ENROL_SECONDS": 1800,
     "PASSWORD_MIN_LENGTH": 12,
+    # zxcvbn's score (0-4) a new password must reach: 3 is "safely unguessable" online and
+    # against a slow hash (at least 10^8 guesses).
+    "PASSWORD_MIN_SCORE": 3,
     "PASSWORD_HASH_METHOD": "scrypt",
     "RATELIMIT_HEADERS_ENABLED": True,
 }

@@ -24,7 +24,7 @@ from klynge_rsvp.models import (
     Sector,
 )
 from klynge_rsvp.rsvp import Person, RegistrationRequest
-from tests.conftest import EphemeralController, RecordingHandler, registration_request
+from tests.conftest import ORGANISER_PASSWORD, EphemeralController, RecordingHandler, registration_request
 from tests.imap_helpers import AUTHSERV_ID, gmail_reply, outlook_reply
 from tests.pages import csrf_token
 from tests.privacy_helpers import Person as Traced
@@ -224,7 +224,7 @@ def test_after_the_gathering_erasure_sends_nothing_and_keeps_the_attendance(app,
         registration = rsvp.register_on_behalf(
             gathering, RegistrationRequest(person=Person(NAME, ADDRESS), consent=True,
                                            organisation_name="Bergen kommune", sector=Sector.PUBLIC),
-            now=now - timedelta(days=10), by=organisers.create(ORGANISER, "x" * 20, now=now))
+            now=now - timedelta(days=10), by=organisers.create(ORGANISER, ORGANISER_PASSWORD, now=now))
         registration.checked_in_at = gathering.starts_at
         db.session.commit()
         sender.deliver_due()

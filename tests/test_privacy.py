@@ -34,7 +34,7 @@ from klynge_rsvp.models import (
     Registration,
     Subscriber,
 )
-from tests.conftest import NOW, registration_request
+from tests.conftest import NOW, ORGANISER_PASSWORD, registration_request
 from tests.imap_helpers import gmail_reply, outlook_reply
 from tests.pages import text
 from tests.privacy_helpers import Person as Traced
@@ -245,7 +245,7 @@ def test_needs_retention_is_configurable(app_config, make_app, make_gathering):
         gathering = make_gathering(now=now - timedelta(days=10), starts_at=now - timedelta(days=5))
         rsvp.register_on_behalf(gathering, registration_request(1, needs="Vegetar"),
                                 now=now - timedelta(days=5, hours=1),
-                                by=organisers.create("a@bergen.kommune.no", "x" * 20, now=now))
+                                by=organisers.create("a@bergen.kommune.no", ORGANISER_PASSWORD, now=now))
         db.session.commit()
         gathering_id = gathering.id
     result = application.test_cli_runner().invoke(args=["klynge", "purge-personal-data"])
