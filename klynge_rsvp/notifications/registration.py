@@ -2,40 +2,76 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 
 from .. import calendars, checkin
+from ..links import absolute_url
 from ..models import Registration, RegistrationStatus
 from ..outbox import ComposedMail
 from .message import in_registrants_language, to_registrant
 
+if TYPE_CHECKING:
+    from ..rsvp import Person
+
+# What makes a typed name read as a link, an address or a domain: a scheme, an @, "www", a dot
+# (or a full stop IDNA reads as one) joining a word to two or more letters ("evil.example",
+# "prize.xn--p1ai"), or an IPv4 address. Mail programs turn such text into links, so a name
+# like "Win a prize at evil.example" would carry a stranger's link into our mail. A real name
+# rarely looks like this; when one does ("Anne St.Clair"), the mail greets with "Hei," alone.
+_LINK_LIKE = re.compile(r"://|@|\bwww\b|[\w-][.\uff0e\u3002\uff61][^\W\d_]{2,}|\d+\.\d+\.\d+\.\d+",
+                        re.IGNORECASE)
+
+
+def looks_like_a_link(text: str) -> bool:
+    """Whether a typed name reads as a link, an address or a domain (never shown in mail)."""
+    return bool(_LINK_LIKE.search(text or ""))
+
+
+def greeting_name(name: str) -> str:
+    """The name to greet with: the name as typed, or "" when it looks like a link."""
+    return "" if looks_like_a_link(name) else name
+
+
+def _mail(kind: str, registration: Registration, subject: str, *, now: datetime,
+          from_form: bool = False, **context) -> ComposedMail:
+    """to_registrant, with the greeting's name and (for mail the public form caused) the
+    "not me" link."""
+    not_me_url = absolute_url("manage.not_me", token=registration.token) if from_form else None
+    return to_registrant(kind, registration, subject, now=now,
+                         greeting_name=greeting_name(registration.name), not_me_url=not_me_url,
+                         **context)
+
 
 @in_registrants_language
-def compose_confirmation(registration: Registration, *, now: datetime) -> ComposedMail:
-    """You have a seat: the invitation (REQUEST)."""
-    return to_registrant(
+def compose_confirmation(registration: Registration, *, now: datetime, from_form: bool = False,
+                         registrar: Person | None = None) -> ComposedMail:
+    """You have a seat: the invitation (REQUEST). `registrar`: the person who typed in this
+    colleague's address, named in the mail."""
+    return _mail(
         "confirmation", registration, _("Påmeldt: %(title)s", title=registration.gathering.title), now=now,
         calendar=calendars.invitation(registration, now=now), method="REQUEST",
-        **_checkin_qr(registration),
+        from_form=from_form, **_registrar(registrar), **_checkin_qr(registration),
     )
 
 
 @in_registrants_language
-def compose_waiting_list(registration: Registration, *, position: int,
-                         now: datetime) -> ComposedMail:
+def compose_waiting_list(registration: Registration, *, position: int, now: datetime,
+                         from_form: bool = False, registrar: Person | None = None) -> ComposedMail:
     """You are on the waiting list, at this place. No invitation until a seat is yours."""
-    return to_registrant(
+    return _mail(
         "waiting_list", registration, _("Venteliste: %(title)s", title=registration.gathering.title), now=now,
-        position=position,
+        position=position, from_form=from_form, **_registrar(registrar),
     )
 
 
 @in_registrants_language
 def compose_promotion(registration: Registration, *, now: datetime) -> ComposedMail:
     """A seat became free and it is yours: the invitation (REQUEST)."""
-    return to_registrant(
+    return _mail(
         "promotion", registration,
         _("Du har fått plass: %(title)s", title=registration.gathering.title), now=now,
         calendar=calendars.invitation(registration, now=now), method="REQUEST",
@@ -44,13 +80,15 @@ def compose_promotion(registration: Registration, *, now: datetime) -> ComposedM
 
 
 @in_registrants_language
-def compose_cancellation(registration: Registration, *, had_seat: bool,
-                         now: datetime) -> ComposedMail:
-    """Your registration is cancelled; the calendar entry is removed (CANCEL) if you had one."""
+def compose_cancellation(registration: Registration, *, had_seat: bool, now: datetime,
+                         refused: bool = False) -> ComposedMail:
+    """Your registration is cancelled; the calendar entry is removed (CANCEL) if you had one.
+    `refused`: the person said "not me"; the mail says what that did, and has no manage link
+    (their data is erased, so the link stops working)."""
     calendar = calendars.cancellation(registration, now=now) if had_seat else None
-    return to_registrant(
+    return _mail(
         "cancellation", registration, _("Avmeldt: %(title)s", title=registration.gathering.title), now=now,
-        calendar=calendar, method="CANCEL" if had_seat else None,
+        calendar=calendar, method="CANCEL" if had_seat else None, refused=refused,
     )
 
 
@@ -59,23 +97,31 @@ def compose_already_registered(registration: Registration, *, position: int | No
                                now: datetime) -> ComposedMail:
     """Someone registered this address again: the manage link once more, nothing new booked."""
     confirmed = registration.status == RegistrationStatus.CONFIRMED
-    return to_registrant(
+    return _mail(
         "already_registered", registration,
         _("Du er allerede påmeldt: %(title)s", title=registration.gathering.title), now=now,
         calendar=calendars.invitation(registration, now=now,
                                       answered=calendars.standing_answer(registration))
         if confirmed else None,
-        method="REQUEST" if confirmed else None, position=position,
+        method="REQUEST" if confirmed else None, position=position, from_form=True,
     )
 
 
 @in_registrants_language
 def compose_new_link(registration: Registration, *, now: datetime) -> ComposedMail:
     """The old manage link was revoked: here is the new one."""
-    return to_registrant(
+    return _mail(
         "new_link", registration,
         _("Ny lenke til påmeldingen: %(title)s", title=registration.gathering.title), now=now,
     )
+
+
+def _registrar(person: Person | None) -> dict:
+    """Who registered a colleague, as the mail names them: the name and address they typed,
+    or the address alone when the name looks like a link."""
+    if person is None:
+        return {"registrar_name": None, "registrar_email": None}
+    return {"registrar_name": greeting_name(person.name) or None, "registrar_email": person.email}
 
 
 def _checkin_qr(registration: Registration) -> dict:
