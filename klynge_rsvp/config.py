@@ -74,8 +74,8 @@ FORM_LIMITS = {
     # Mail to an address someone else typed: a colleague's (or a "not me" address typed as
     # the person's own).
     "UNSOLICITED_MAIL_RATE_LIMIT": "1 per day",
-    # "You are already registered" with the link again, to one address.
-    "LINK_RESEND_RATE_LIMIT": "1 per hour",
+    # "You are already registered" with the link again, to one address (whoever types it).
+    "LINK_RESEND_RATE_LIMIT": "1 per hour;3 per day",
 }
 
 

@@ -27,6 +27,7 @@ from .models import (
     RegistrationStatus,
     Sector,
 )
+from .outbox import ComposedMail
 
 
 @dataclass(frozen=True)
@@ -165,8 +166,12 @@ def register(gathering: Gathering, request: RegistrationRequest, *, now: datetim
             )
         )
         if existing is not None and existing.status != RegistrationStatus.CANCELLED:
+            # Composed whether it goes or not: the answer takes about as long for an address
+            # registered before as for a new one (composing is most of the work).
+            mail = notifications.compose_already_registered(
+                existing, position=waiting_position(existing), now=now)
             if person is request.person and (may_resend_link is None or may_resend_link(key)):
-                _resend_link(existing, now=now)
+                _resend_link(existing, mail, now=now)
             outcomes.append(Outcome(existing, already_registered=True))
             registered_by = registered_by or existing
             continue
@@ -291,12 +296,10 @@ def _announce_new_status(registration: Registration, *, now: datetime, from_form
     outbox.enqueue(mail, key=key, now=now, registration=registration)
 
 
-def _resend_link(registration: Registration, *, now: datetime) -> None:
+def _resend_link(registration: Registration, mail: ComposedMail, *, now: datetime) -> None:
     # Keyed by the minute: a double-submitted form sends the link once, a later request again.
     outbox.enqueue(
-        notifications.compose_already_registered(
-            registration, position=waiting_position(registration), now=now
-        ),
+        mail,
         key=f"link:{registration.id}:{now:%Y%m%d%H%M}",
         now=now, registration=registration,
     )

@@ -95,7 +95,8 @@ def compose_cancellation(registration: Registration, *, had_seat: bool, now: dat
 @in_registrants_language
 def compose_already_registered(registration: Registration, *, position: int | None,
                                now: datetime) -> ComposedMail:
-    """Someone registered this address again: the manage link once more, nothing new booked."""
+    """Someone registered this address again: the manage link once more (and, with a seat, the
+    invitation and the check-in code), nothing new booked."""
     confirmed = registration.status == RegistrationStatus.CONFIRMED
     return _mail(
         "already_registered", registration,
@@ -104,6 +105,7 @@ def compose_already_registered(registration: Registration, *, position: int | No
                                       answered=calendars.standing_answer(registration))
         if confirmed else None,
         method="REQUEST" if confirmed else None, position=position, from_form=True,
+        **(_checkin_qr(registration) if confirmed else {}),
     )
 
 

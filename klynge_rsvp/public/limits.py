@@ -68,8 +68,8 @@ class FormBudget:
                  colleagues: list[Recipient], suppressed: set[str]):
         # Unsolicited mail: to an address someone else typed. A colleague's, and the person's
         # own when its owner once said "not me" (whoever types it now may not be them).
-        unsolicited = list({r.key: r for r in reversed(
-            [*([registrant] if registrant.key in suppressed else []), *colleagues])}.values())
+        unsolicited = list({r.key: r for r in [
+            *([registrant] if registrant.key in suppressed else []), *colleagues]}.values())
         self.refused = [r for r in colleagues if r.key in suppressed]
         self.counts = [
             _Count("REGISTRATION_RATE_LIMIT", ("client", client), 1, Stop(_(
@@ -97,7 +97,7 @@ class FormBudget:
         self.counts += [
             _Count("UNSOLICITED_MAIL_RATE_LIMIT", ("unsolicited", _hash(r.key)), 1,
                    _unsolicited_stop(r, own=r is registrant), say_when=False)
-            for r in unsolicited if r.key not in suppressed
+            for r in unsolicited if r not in self.refused
         ]
 
     def stops(self) -> list[Stop]:
@@ -110,15 +110,15 @@ class FormBudget:
         return _guard(lambda: [self._stop(c) for c in self.counts if _over(c, test=False)])
 
     def may_resend_link(self, key: str) -> bool:
-        """Count a mail with the link to an address already registered: whether it may go (at
-        most LINK_RESEND_RATE_LIMIT, one an hour, whoever types the address)."""
+        """Count a mail with the link to an address already registered: whether it may go
+        (LINK_RESEND_RATE_LIMIT: one an hour and three a day, whoever types the address)."""
         count = _Count("LINK_RESEND_RATE_LIMIT", ("link", _hash(key)), 1, Stop(""))
         return not _guard(lambda: _over(count, test=False))
 
     def _stop(self, count: _Count) -> Stop:
         if not count.say_when:
             return count.stop
-        wait = max(math.ceil(limiter.limiter.get_window_stats(item, *count.identity).reset_time
+        wait = max(math.ceil(limiter.limiter.get_window_stats(item, *_identity(count)).reset_time
                              - time.time()) for item in _over(count, test=True) or _items(count))
         return Stop(f"{count.stop.message} {_try_again_in(wait)}", count.stop.field, max(wait, 1))
 
@@ -130,11 +130,15 @@ def _items(count: _Count) -> list[RateLimitItem]:
 def _over(count: _Count, *, test: bool) -> list[RateLimitItem]:
     """The limits of `count` it would go over (test) or went over (hit; every one is hit)."""
     strategy = limiter.limiter
-    identity = ("form", *count.identity)
+    identity = _identity(count)
     if test:
         return [item for item in _items(count)
                 if not strategy.test(item, *identity, cost=count.cost)]
     return [item for item in _items(count) if not strategy.hit(item, *identity, cost=count.cost)]
+
+
+def _identity(count: _Count) -> tuple[str, ...]:
+    return ("form", *count.identity)
 
 
 def _guard(check):
