@@ -230,3 +230,22 @@ def test_security_headers(client):
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_the_receipt_does_not_tell_whether_an_address_was_registered(app, client, upcoming):
+    """A stranger typing a registered address sees what they typed and "check your inbox", the
+    same page as for a new address: never the stored name, never whether it was known."""
+    post_form(client, f"/samlinger/{upcoming}", name="Kari Nordmann", email="kari@example.no")
+
+    def receipt_for(email):
+        stranger = app.test_client()
+        response = post_form(stranger, f"/samlinger/{upcoming}", name="Noen Andre", email=email)
+        assert response.status_code == 303
+        with stranger.session_transaction() as session:  # the cookie says no more than the page
+            assert session["receipt"]["people"] == [["Noen Andre", email]]
+        return text(stranger.get(response.headers["Location"]).text)
+
+    known, new = receipt_for("kari@example.no"), receipt_for("ny@example.no")
+    assert "Kari Nordmann" not in known
+    assert "Noen Andre (kari@example.no)" in known and "Sjekk innboksen." in known
+    assert known.replace("kari@example.no", "@") == new.replace("ny@example.no", "@")
