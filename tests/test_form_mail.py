@@ -123,6 +123,7 @@ def test_an_address_someone_else_typed_gets_one_mail_a_day(app, client, gatherin
     assert again.status_code == 429
     assert 'id="colleagues-0-email-error"' in again.text
     assert "på vegne av andre akkurat nå" in text(again.text)
+    assert "Påmeldingen ble ikke sendt Rett opp feltene som er merket nedenfor." in text(again.text)
     assert "Retry-After" not in again.headers  # when someone else used it is not ours to tell
     # What was typed is all there.
     for typed in ('value="Per Hansen"', 'value="per@example.no"', 'value="Ola N."'):

@@ -115,6 +115,10 @@ def _stopped(gathering, form: RegistrationForm, stops: list[limits.Stop]):
             fields[stop.field].errors.append(stop.message)
         else:
             form.form_errors.append(stop.message)
+    if any(stop.field in fields for stop in stops):
+        # The summary above the form (form.errors does not see errors added after validation).
+        form.form_errors.append(_("Rett opp feltene som er merket nedenfor. Det du har skrevet, "
+                                  "er tatt vare på."))
     body, status = _gathering_page(gathering, form, status=429)
     wait = max((stop.retry_after for stop in stops), default=0)
     return body, status, {"Retry-After": str(wait)} if wait else {}
