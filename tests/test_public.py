@@ -249,3 +249,18 @@ def test_the_receipt_does_not_tell_whether_an_address_was_registered(app, client
     assert "Kari Nordmann" not in known
     assert "Noen Andre (kari@example.no)" in known and "Sjekk innboksen." in known
     assert known.replace("kari@example.no", "@") == new.replace("ny@example.no", "@")
+
+
+def test_a_long_receipt_is_cut_down_to_fit_the_cookie(app, client, make_gathering):
+    with app.app_context():
+        make_gathering(slug="stor", now=utcnow(), starts_at=utcnow() + timedelta(days=3))
+        db.session.commit()
+    fields = {}
+    for n in range(20):
+        fields[f"colleagues-{n}-name"] = f"Kollega {n} " + "Langt-Etternavn " * 11
+        fields[f"colleagues-{n}-email"] = f"kollega.med.en.lang.adresse.{n}@bergen.kommune.no"
+    response = post_form(client, "/samlinger/stor", **fields)
+    assert response.status_code == 303
+    assert len(response.headers["Set-Cookie"]) < 2000
+    receipt = text(client.get(response.headers["Location"]).text)
+    assert "Kari Nordmann (kari@example.no) og 20 kolleger til Sjekk innboksen." in receipt
