@@ -18,6 +18,7 @@ from .clock import local_zone, to_local
 from .formatting import when
 from .links import absolute_url
 from .models import Gathering, GatheringStatus, Registration
+from .names import shown_name
 
 
 def summary(gathering: Gathering, marked: GatheringStatus | None = None) -> str:
@@ -196,8 +197,8 @@ def feed(gatherings: list[Gathering], *, name: str) -> bytes:
 
 
 def _attendee(registration: Registration, partstat: str | None, *, rsvp: bool) -> ics.Attendee:
-    return ics.Attendee(email=addresses.for_smtp(registration.email), name=registration.name,
-                        partstat=partstat, rsvp=rsvp)
+    return ics.Attendee(email=addresses.for_smtp(registration.email),
+                        name=shown_name(registration.name), partstat=partstat, rsvp=rsvp)
 
 
 def describe_when(gathering: Gathering) -> str:

@@ -65,7 +65,30 @@ def from_environment(instance_path: str) -> dict:
         "KLYNGE_SESSION_MAX_HOURS": _int("KLYNGE_SESSION_MAX_HOURS", 12),
         # Who must log in with a second factor (TOTP): "administrators" or "all".
         "KLYNGE_REQUIRE_TOTP": os.environ.get("KLYNGE_REQUIRE_TOTP", "administrators").strip(),
+        **{key: os.environ.get(key) or default for key, default in FORM_LIMITS.items()},
     }
+
+
+# The registration form's limits (public/limits.py), in the `limits` notation: "200 per hour",
+# "10 per hour;30 per day". Each window starts with its first count. Only a valid form counts;
+# adding a colleague row never does. README ("Limits on the registration form") says why each.
+FORM_LIMITS = {
+    # Forms from one client address: an office of many behind one address (NAT) gets through.
+    "REGISTRATION_RATE_LIMIT": "200 per hour",
+    # Forms giving one address as the person's own: a person registers for a few gatherings.
+    "REGISTRATION_ADDRESS_RATE_LIMIT": "10 per hour",
+    # People (the person and colleagues) registered for one gathering by the form.
+    "REGISTRATION_GATHERING_RATE_LIMIT": "300 per hour",
+    # Colleagues registered by one address: two full forms (20 colleagues each) a day.
+    "COLLEAGUE_RATE_LIMIT": "40 per day",
+    # Colleagues registered from one client address.
+    "COLLEAGUE_CLIENT_RATE_LIMIT": "100 per hour",
+    # Mail to an address someone else typed: a colleague's (or a "not me" address typed as
+    # the person's own).
+    "UNSOLICITED_MAIL_RATE_LIMIT": "1 per day",
+    # "You are already registered" with the link again, to one address (whoever types it).
+    "LINK_RESEND_RATE_LIMIT": "1 per hour;3 per day",
+}
 
 
 def tuning_from_environment() -> dict:
@@ -95,8 +118,6 @@ DEFAULTS = {
     "OUTBOX_SMTP_CONNECTIONS": 2,
     "OUTBOX_POLL_SECONDS": 2.0,
     "LOGIN_RATE_LIMIT": "10 per minute;50 per hour",
-    # Per client address: generous enough for an office behind one address, too little to spam.
-    "REGISTRATION_RATE_LIMIT": "20 per minute;100 per hour",
     "MAILING_LIST_RATE_LIMIT": "5 per hour",
     # Failed logins (password or code) per address, counted in the database for every server:
     # from the fifth in a row, the address is locked for a minute, doubling with each further

@@ -516,3 +516,15 @@ class CalendarReply(db.Model):
 
     registration: Mapped[Registration | None] = relationship()
     decided_by: Mapped[Organiser | None] = relationship()
+
+
+class FormMailSuppression(db.Model):
+    """An address whose owner said "not me" to mail the registration form sent them because
+    someone else typed it: the form sends it nothing more until the person registers themselves
+    (which deletes the row). Keyed like registrations (addresses.key)."""
+
+    __tablename__ = "form_mail_suppressions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_key: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

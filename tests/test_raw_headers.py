@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from klynge_rsvp.names import looks_like_a_link
 from klynge_rsvp.notifications import headers, message
 from tests.mail_checks import check_raw, header_fields, perl_available, perl_decode, readings
 
@@ -49,9 +50,9 @@ def app_context():
 
 def expected_name(name: str) -> str:
     """The display name as it should arrive: white space runs as one space; none at all for a
-    name with an "@" (it could pass for a second recipient) or one that cannot be written
-    alike for every reader (headers.display_name_words)."""
-    if "@" in name or (name.split() and not headers.display_name_words(name)):
+    name that reads as a link or holds an "@" (names.py: it could pass for a second recipient)
+    or one that cannot be written alike for every reader (headers.display_name_words)."""
+    if looks_like_a_link(name) or (name.split() and not headers.display_name_words(name)):
         return ""
     return " ".join(name.split())
 

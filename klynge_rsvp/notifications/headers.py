@@ -63,7 +63,7 @@ class HeaderError(ValueError):
 
 def unstructured(name: str, text: str) -> bytes:
     """An unstructured field such as Subject: plain words as they are, the rest encoded."""
-    _refuse_line_breaks(name, text)
+    refuse_line_breaks(name, text)
     folder = _Folder(name)
     for separator, word, encode in _words(text, _needs_encoding):
         if encode:
@@ -89,7 +89,7 @@ def mailboxes(name: str, people: Iterable[tuple[str, str]]) -> bytes:
         if index:
             folder.append(",")
         address = addresses.for_smtp(address)
-        _refuse_line_breaks(name, display_name + address)
+        refuse_line_breaks(name, display_name + address)
         phrase = display_name_words(display_name)
         if not phrase:
             folder.add(" ", address)
@@ -154,7 +154,7 @@ def uri_list(name: str, uris: Iterable[str]) -> bytes:
 def list_id(description: str, identifier: str) -> bytes:
     """List-Id (RFC 2919): an optional phrase and the list's <id>."""
     folder = _Folder("List-Id", structured=True)
-    _refuse_line_breaks("List-Id", description + identifier)
+    refuse_line_breaks("List-Id", description + identifier)
     phrase = display_name_words(description)
     if phrase:
         _add_phrase(folder, phrase)
@@ -166,7 +166,7 @@ def list_id(description: str, identifier: str) -> bytes:
 
 def token(name: str, value: str) -> bytes:
     """A field whose value is a short fixed ASCII text (List-Unsubscribe-Post, MIME-Version)."""
-    _refuse_line_breaks(name, value)
+    refuse_line_breaks(name, value)
     if not re.fullmatch(r"[ -~]+", value) or len(name) + 2 + len(value) > MAX_LINE:
         raise HeaderError(f"{name}: the value must be short printable ASCII")
     return f"{name}: {value}\r\n".encode("ascii")
@@ -187,7 +187,7 @@ def date(when) -> bytes:
 # --- words, runs and encoded words --------------------------------------------------------------
 
 
-def _refuse_line_breaks(name: str, value: str) -> None:
+def refuse_line_breaks(name: str, value: str) -> None:
     if any(char in value for char in "\r\n\x00\u2028\u2029\x85\x0b\x0c"):
         raise HeaderError(f"a line break in the mail header {name}")
 

@@ -62,6 +62,7 @@ def public_pages(w) -> list[Visit]:
         Visit("manage-cancelled", f"/pamelding/{w.cancelled_token}", variant=True),
         Visit("manage-reconfirm", f"/pamelding/{w.reconfirm_token}/ny-dato"),
         Visit("manage-erase", f"/pamelding/{w.confirmed_token}/slett"),
+        Visit("manage-not-me", f"/pamelding/{w.confirmed_token}/ikke-meg"),
         Visit("manage-unknown-link", "/pamelding/ukjent", 404),
         Visit("not-found", "/finnes-ikke", 404),
         Visit("login", "/arrangor/innlogging"),
