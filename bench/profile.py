@@ -42,7 +42,9 @@ def main() -> None:
     sink = None
     config = {"SECRET_KEY": services.SECRET, "SQLALCHEMY_DATABASE_URI": url,
               "KLYNGE_BASE_URL": "http://127.0.0.1", "MAIL_DEFAULT_SENDER": services.SENDER,
-              "REGISTRATION_RATE_LIMIT": "1000000 per minute", "LOGIN_RATE_LIMIT": "1000 per minute"}
+              "REGISTRATION_RATE_LIMIT": "1000000 per minute",
+              "REGISTRATION_GATHERING_RATE_LIMIT": "1000000 per minute",
+              "LOGIN_RATE_LIMIT": "1000 per minute"}
     if scenario == "send":
         port = services.free_port()
         sink = subprocess.Popen([services.PYTHON, "-m", "bench.smtp_sink", str(port),

@@ -18,6 +18,7 @@ from .clock import local_zone, to_local
 from .formatting import when
 from .links import absolute_url
 from .models import Gathering, GatheringStatus, Registration
+from .names import shown_name
 
 
 def summary(gathering: Gathering, marked: GatheringStatus | None = None) -> str:
@@ -86,7 +87,7 @@ def gathering_event(gathering: Gathering, *, sequence: int | None = None,
     )
 
 
-# What each personal calendar message says about the registrant (docs/calendars.md has the table
+# What each personal calendar message says about the registrant (docs/calendar.md has the table
 # and the reasons): a REQUEST asks for an answer unless the person's calendar already gave one
 # for this very invitation; a CANCEL asks for nothing.
 ANSWERS_KEPT = frozenset({"ACCEPTED", "TENTATIVE"})
@@ -189,15 +190,15 @@ def feed(gatherings: list[Gathering], *, name: str) -> bytes:
     """METHOD:PUBLISH of many gatherings, each at its current UID and SEQUENCE.
 
     Each DTSTAMP is the gathering's last change (updated_at), so the feed's bytes change only
-    when a gathering in it does (or its name's language): see docs/calendars.md.
+    when a gathering in it does (or its name's language): see docs/calendar.md.
     """
     return ics.build_feed([public_event(g) for g in gatherings], name=name,
                           refresh_interval=FEED_REFRESH_INTERVAL)
 
 
 def _attendee(registration: Registration, partstat: str | None, *, rsvp: bool) -> ics.Attendee:
-    return ics.Attendee(email=addresses.for_smtp(registration.email), name=registration.name,
-                        partstat=partstat, rsvp=rsvp)
+    return ics.Attendee(email=addresses.for_smtp(registration.email),
+                        name=shown_name(registration.name), partstat=partstat, rsvp=rsvp)
 
 
 def describe_when(gathering: Gathering) -> str:

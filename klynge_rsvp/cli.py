@@ -42,13 +42,12 @@ def worker():
 
 @klynge.command("purge-personal-data")
 def purge_personal_data():
-    """Anonymise registrations of gatherings past the retention period (the worker does it daily)."""
+    """Forget personal data past its retention period: exactly what the worker does daily."""
     from .privacy import purge_personal_data as purge
 
     report = purge(now=utcnow())
     db.session.commit()
-    click.echo(f"Anonymised {report.registrations} registrations; deleted {report.messages} "
-               "sent messages about them.")
+    click.echo(report.summary())
 
 
 @klynge.command("create-organiser")
@@ -68,6 +67,29 @@ def create_organiser(email, name, role, password):
         raise click.ClickException(str(error)) from error
     db.session.commit()
     click.echo(f"Created {organiser.role.value} {organiser.email}.")
+    if organisers.needs_second_factor(organiser, current_app.config["KLYNGE_REQUIRE_TOTP"]):
+        click.echo("At the first login (/arrangor/innlogging) the account sets up its second "
+                   "factor: an authenticator app on a phone, and ten recovery codes.")
+
+
+@klynge.command("reset-totp")
+@click.argument("email")
+def reset_totp(email):
+    """Remove an organiser's second factor (a lost phone and recovery codes) and lift any lock
+    on their login; they set up a new one at the next login. For when no other administrator
+    can do it on the Arrangører page."""
+    from . import history, login_throttle, two_factor
+
+    organiser = organisers.find_by_email(email)
+    if organiser is None:
+        raise click.ClickException(f"No organiser account has the address {email}.")
+    had = two_factor.reset(organiser)
+    login_throttle.forget(login_throttle.key(organiser.email), now=utcnow())
+    history.audit("organiser_totp_reset", by=None, now=utcnow(),
+                  summary=f"{organiser.email} (flask klynge reset-totp)")
+    db.session.commit()
+    click.echo(f"Second factor of {organiser.email} reset; they set up a new one at the next "
+               "login." if had else f"{organiser.email} had no second factor; any lock lifted.")
 
 
 @klynge.command("fetch-replies")

@@ -52,8 +52,43 @@ def from_environment(instance_path: str) -> dict:
         "REPLY_IMAP_TIMEOUT": float(os.environ.get("REPLY_IMAP_TIMEOUT", "30")),
         "REPLY_FETCH_SECONDS": float(os.environ.get("REPLY_FETCH_SECONDS", "120")),
         "REPLY_AUTHSERV_ID": os.environ.get("REPLY_AUTHSERV_ID", ""),
+        # Days after a gathering ends that its personal data is kept (privacy.purge_personal_data).
         "PERSONAL_DATA_RETENTION_DAYS": _int("PERSONAL_DATA_RETENTION_DAYS", 365),
+        # Days after a gathering ends that diet and accessibility answers (possibly health data,
+        # GDPR article 9) are kept.
+        "NEEDS_RETENTION_DAYS": _int("NEEDS_RETENTION_DAYS", 14),
+        # Days a mailing-list sign-up waits to be confirmed, and an address that left is kept.
+        "MAILING_LIST_UNCONFIRMED_DAYS": _int("MAILING_LIST_UNCONFIRMED_DAYS", 30),
+        "MAILING_LIST_UNSUBSCRIBED_DAYS": _int("MAILING_LIST_UNSUBSCRIBED_DAYS", 30),
+        # Organiser sessions end after this long without a request, and this long after login.
+        "KLYNGE_SESSION_IDLE_MINUTES": _int("KLYNGE_SESSION_IDLE_MINUTES", 120),
+        "KLYNGE_SESSION_MAX_HOURS": _int("KLYNGE_SESSION_MAX_HOURS", 12),
+        # Who must log in with a second factor (TOTP): "administrators" or "all".
+        "KLYNGE_REQUIRE_TOTP": os.environ.get("KLYNGE_REQUIRE_TOTP", "administrators").strip(),
+        **{key: os.environ.get(key) or default for key, default in FORM_LIMITS.items()},
     }
+
+
+# The registration form's limits (public/limits.py), in the `limits` notation: "200 per hour",
+# "10 per hour;30 per day". Each window starts with its first count. Only a valid form counts;
+# adding a colleague row never does. README ("Limits on the registration form") says why each.
+FORM_LIMITS = {
+    # Forms from one client address: an office of many behind one address (NAT) gets through.
+    "REGISTRATION_RATE_LIMIT": "200 per hour",
+    # Forms giving one address as the person's own: a person registers for a few gatherings.
+    "REGISTRATION_ADDRESS_RATE_LIMIT": "10 per hour",
+    # People (the person and colleagues) registered for one gathering by the form.
+    "REGISTRATION_GATHERING_RATE_LIMIT": "300 per hour",
+    # Colleagues registered by one address: two full forms (20 colleagues each) a day.
+    "COLLEAGUE_RATE_LIMIT": "40 per day",
+    # Colleagues registered from one client address.
+    "COLLEAGUE_CLIENT_RATE_LIMIT": "100 per hour",
+    # Mail to an address someone else typed: a colleague's (or a "not me" address typed as
+    # the person's own).
+    "UNSOLICITED_MAIL_RATE_LIMIT": "1 per day",
+    # "You are already registered" with the link again, to one address (whoever types it).
+    "LINK_RESEND_RATE_LIMIT": "1 per hour;3 per day",
+}
 
 
 def tuning_from_environment() -> dict:
@@ -83,10 +118,22 @@ DEFAULTS = {
     "OUTBOX_SMTP_CONNECTIONS": 2,
     "OUTBOX_POLL_SECONDS": 2.0,
     "LOGIN_RATE_LIMIT": "10 per minute;50 per hour",
-    # Per client address: generous enough for an office behind one address, too little to spam.
-    "REGISTRATION_RATE_LIMIT": "20 per minute;100 per hour",
     "MAILING_LIST_RATE_LIMIT": "5 per hour",
+    # Failed logins (password or code) per address, counted in the database for every server:
+    # from the fifth in a row, the address is locked for a minute, doubling with each further
+    # failure up to an hour. A day without failures forgets them.
+    "LOGIN_LOCKOUT_THRESHOLD": 5,
+    "LOGIN_LOCKOUT_SECONDS": 60,
+    "LOGIN_LOCKOUT_MAX_SECONDS": 3600,
+    "LOGIN_FAILURES_FORGOTTEN_HOURS": 24,
+    # Time to type the code from the app after the password, before starting over.
+    "LOGIN_CODE_SECONDS": 300,
+    # … and to install an app and set up the second factor where it is required.
+    "LOGIN_ENROL_SECONDS": 1800,
     "PASSWORD_MIN_LENGTH": 12,
+    # zxcvbn's score (0-4) a new password must reach: 3 is "safely unguessable" online and
+    # against a slow hash (at least 10^8 guesses).
+    "PASSWORD_MIN_SCORE": 3,
     "PASSWORD_HASH_METHOD": "scrypt",
     "RATELIMIT_HEADERS_ENABLED": True,
 }

@@ -1,6 +1,7 @@
 """Periodic work the worker does besides sending mail: reminders, reading calendar replies,
-anonymising old personal data. Each job runs at most once per its interval per process; the
-jobs themselves are idempotent, so several workers running them is harmless."""
+forgetting old personal data, scrubbing the last mail to people who erased their data. Each
+job runs at most once per its interval per process; the jobs themselves are idempotent, so
+several workers running them is harmless."""
 
 from __future__ import annotations
 
@@ -26,15 +27,23 @@ class Job:
 def _purge_personal_data() -> None:
     from .clock import utcnow
     from .extensions import db
-    from .mailing_list import forget_unconfirmed
     from .privacy import purge_personal_data
 
     report = purge_personal_data(now=utcnow())
-    forgotten = forget_unconfirmed(now=utcnow())
     db.session.commit()
-    if report.registrations or report.messages or forgotten:
-        log.info("retention: %d registrations anonymised, %d messages deleted, %d unconfirmed "
-                 "sign-ups forgotten", report.registrations, report.messages, forgotten)
+    if report:
+        log.info("retention: %s", report.summary())
+
+
+def _scrub_erased_mail() -> None:
+    from .clock import utcnow
+    from .extensions import db
+    from .privacy import RECENT_MAIL, scrub_delivered_mail
+
+    scrubbed = scrub_delivered_mail(now=utcnow(), within=RECENT_MAIL)
+    db.session.commit()
+    if scrubbed:
+        log.info("erasure: %d messages to erased people scrubbed once sent", scrubbed)
 
 
 def registered_jobs() -> list[Job]:
@@ -45,6 +54,8 @@ def registered_jobs() -> list[Job]:
         Job("reminders", 300, reminders.run_reminders),
         Job("reconfirm-reminders", 300, reminders.run_reconfirm_reminders),
         Job("purge-personal-data", 24 * 3600, _purge_personal_data),
+        # The last mail to a person who erased their registration, scrubbed soon after it went.
+        Job("erased-mail", 60, _scrub_erased_mail),
         reply_fetcher.job(),  # calendar replies, every REPLY_FETCH_SECONDS when configured
     ]
 

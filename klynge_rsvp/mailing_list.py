@@ -7,6 +7,7 @@ form tells whether an address is on the list already.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 
 from . import history, notifications, outbox
 from .extensions import db
-from .models import Organiser, Subscriber, new_token
+from .models import AuditEntry, Organiser, OutboxMessage, Subscriber, new_token
 from .rsvp import email_key
 
 
@@ -24,6 +25,9 @@ class SubscriberState(enum.StrEnum):
     PENDING = "pending"  # signed up, has not confirmed
     UNSUBSCRIBED = "unsubscribed"
 
+
+# An address in an audit entry's text ("Meldte ola@example.no av e-postlisten").
+_ADDRESS = re.compile(r"[^\s<>()\[\]{},;:\"'«»@]+@[^\s<>()\[\]{},;:\"'«»@]*[^\s<>()\[\]{},;:\"'«».@]")
 
 STATE_LABELS = {
     SubscriberState.CONFIRMED: _l("På listen"),
@@ -146,11 +150,45 @@ def counts() -> Counts:
 
 
 def forget_unconfirmed(*, now: datetime, days: int = 30) -> int:
-    """Delete sign-ups nobody confirmed within `days`: an address someone else typed in is not
-    kept. Returns how many went (for a periodic job)."""
-    gone = db.session.execute(
-        sa.delete(Subscriber).where(_state_condition(SubscriberState.PENDING),
-                                    Subscriber.created_at < now - timedelta(days=days))
-    ).rowcount
+    """Forget sign-ups nobody confirmed within `days`: an address someone else typed in is not
+    kept. Returns how many went (for the retention purge)."""
+    return _forget(sa.and_(_state_condition(SubscriberState.PENDING),
+                           Subscriber.created_at < now - timedelta(days=days)), now=now)
+
+
+def forget_unsubscribed(*, now: datetime, days: int = 30) -> int:
+    """Forget addresses that left the list more than `days` ago (until then organisers see
+    who left). Returns how many went (for the retention purge)."""
+    return _forget(Subscriber.unsubscribed_at < now - timedelta(days=days), now=now)
+
+
+# Where the list itself names a subscriber's address in the audit log.
+_AUDITED_ACTIONS = ("unsubscribe",)
+FORGOTTEN_ADDRESS = "[slettet abonnent]"
+
+
+def _forget(condition, *, now: datetime) -> int:
+    """Delete the subscribers matching `condition`, the mail sent to them as subscribers (the
+    confirmation, the newsletters), and their address in the list's audit entries."""
+    gone = db.session.execute(sa.select(Subscriber.email, Subscriber.email_key).where(condition)).all()
+    if not gone:
+        return 0
+    keys = [key for _, key in gone]
+    for start in range(0, len(keys), 500):
+        db.session.execute(sa.delete(OutboxMessage).where(
+            OutboxMessage.registration_id.is_(None),
+            sa.func.lower(OutboxMessage.recipient).in_(keys[start:start + 500]),
+            sa.or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+        ).execution_options(synchronize_session="fetch"))
+    addresses = {form.lower() for email, key in gone for form in (email.strip(), key)}
+    entries = db.session.scalars(sa.select(AuditEntry).where(
+        AuditEntry.action.in_(_AUDITED_ACTIONS), AuditEntry.summary.contains("@")))
+    for entry in entries:
+        summary = _ADDRESS.sub(lambda match: FORGOTTEN_ADDRESS if match.group(0).lower()
+                               in addresses else match.group(0), entry.summary)
+        if summary != entry.summary:
+            entry.summary = summary
+    db.session.execute(sa.delete(Subscriber).where(condition)
+                       .execution_options(synchronize_session="fetch"))
     db.session.flush()
-    return gone or 0
+    return len(gone)

@@ -355,6 +355,18 @@ class Organiser(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Every session carries the number it was made with; raising it (logout, deactivation, a new
+    # password, a new or reset second factor) ends all of the account's sessions on every server.
+    session_version: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    # The second factor (TOTP, RFC 6238): the secret in base32 once confirmed, the one being set
+    # up until then, and the last time step a code was accepted for (a code works only once).
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_pending_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    totp_last_counter: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+    recovery_codes: Mapped[list[RecoveryCode]] = relationship(
+        back_populates="organiser", cascade="all, delete-orphan", passive_deletes=True)
 
     @property
     def is_active(self) -> bool:
@@ -364,8 +376,43 @@ class Organiser(UserMixin, db.Model):
     def is_administrator(self) -> bool:
         return self.role == OrganiserRole.ADMINISTRATOR
 
+    @property
+    def has_second_factor(self) -> bool:
+        return self.totp_enabled_at is not None and self.totp_secret is not None
+
     def __repr__(self) -> str:
         return f"<Organiser {self.email!r} {self.role.value}>"
+
+
+class RecoveryCode(db.Model):
+    """One of an organiser's single-use recovery codes (for a lost phone), stored hashed."""
+
+    __tablename__ = "organiser_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organiser_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisers.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    organiser: Mapped[Organiser] = relationship(back_populates="recovery_codes")
+
+
+class LoginThrottle(db.Model):
+    """Failed logins for one address (known or not), shared by every app server.
+
+    `key` is a keyed hash of the address as typed (lower-cased), so the table neither lists
+    addresses nor tells which of them have accounts.
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AuditEntry(db.Model):
@@ -469,3 +516,15 @@ class CalendarReply(db.Model):
 
     registration: Mapped[Registration | None] = relationship()
     decided_by: Mapped[Organiser | None] = relationship()
+
+
+class FormMailSuppression(db.Model):
+    """An address whose owner said "not me" to mail the registration form sent them because
+    someone else typed it: the form sends it nothing more until the person registers themselves
+    (which deletes the row). Keyed like registrations (addresses.key)."""
+
+    __tablename__ = "form_mail_suppressions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_key: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

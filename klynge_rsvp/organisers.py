@@ -1,4 +1,4 @@
-"""Organiser accounts: creating them, checking passwords, roles."""
+"""Organiser accounts: creating them, checking passwords and codes, roles, ending sessions."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import login_throttle, passwords
 from .errors import DomainError
 from .extensions import db
 from .models import Organiser, OrganiserRole
@@ -22,6 +23,19 @@ ROLE_LABELS = {
 # Checked against when the address is unknown, so a wrong address takes as long as a wrong
 # password and the login form does not tell which addresses have accounts.
 _UNKNOWN_USER_HASH = generate_password_hash("not a real password")
+
+TOTP_POLICIES = ("administrators", "all")
+
+
+def check_new_password(password: str, *, email: str, name: str = "") -> None:
+    """Refuse a password that is too short or easy to guess, saying why (DomainError)."""
+    config = current_app.config
+    problem = passwords.problem(
+        password or "", min_length=config["PASSWORD_MIN_LENGTH"],
+        min_score=config["PASSWORD_MIN_SCORE"],
+        context=[email, email.partition("@")[0], name, config["KLYNGE_NETWORK_NAME"]])
+    if problem:
+        raise DomainError(problem)
 
 
 def hash_password(password: str) -> str:
@@ -41,29 +55,101 @@ def find_by_email(email: str) -> Organiser | None:
 
 def create(email: str, password: str, *, now: datetime, name: str = "",
            role: OrganiserRole = OrganiserRole.ORGANISER) -> Organiser:
-    """A new organiser account."""
+    """A new organiser account (the password must be long enough and hard to guess)."""
     email = email.strip()
     if "@" not in email or any(c in email for c in "\r\n <>"):
         raise DomainError(_("Skriv inn en gyldig e-postadresse."))
     if find_by_email(email) is not None:
         raise DomainError(_("Det finnes allerede en arrangør med denne e-postadressen."))
+    check_new_password(password, email=email, name=name)
     organiser = Organiser(email=email, name=name.strip(), role=role, active=True,
-                          password_hash=hash_password(password), created_at=now)
+                          password_hash=hash_password(password), created_at=now,
+                          session_version=0)
     db.session.add(organiser)
     db.session.flush()
     return organiser
 
 
 def authenticate(email: str, password: str, *, now: datetime) -> Organiser | None:
-    """The active account these credentials open, or None (same work either way)."""
+    """The active account these credentials open, or None (same work either way).
+
+    Raises login_throttle.LockedOut while the address is locked, before looking at the
+    password. A failure counts towards the lock; the caller commits it. Success does not yet
+    forget earlier failures: `complete_login` does, once any second factor is passed too."""
+    throttle_key = login_throttle.key(email)
+    login_throttle.check(throttle_key, now=now)
     organiser = find_by_email(email or "")
     if organiser is None:
         check_password_hash(_UNKNOWN_USER_HASH, password or "")
+        login_throttle.failed(throttle_key, now=now)
         return None
     if not check_password_hash(organiser.password_hash, password or "") or not organiser.active:
+        login_throttle.failed(throttle_key, now=now)
         return None
-    organiser.last_login_at = now
     return organiser
+
+
+def check_second_factor(organiser: Organiser, code: str, *, now: datetime) -> str | None:
+    """Which kind of code ("app" or "recovery") the organiser gave after the password, or None
+    (counted as a failed login). Raises login_throttle.LockedOut while locked."""
+    from . import two_factor
+
+    throttle_key = login_throttle.key(organiser.email)
+    login_throttle.check(throttle_key, now=now)
+    kind = two_factor.verify(organiser, code, now=now)
+    if kind is None or not organiser.active:
+        login_throttle.failed(throttle_key, now=now)
+        return None
+    return kind
+
+
+def complete_login(organiser: Organiser, *, now: datetime) -> None:
+    """The organiser is in: forget failed attempts, note the time."""
+    login_throttle.forget(login_throttle.key(organiser.email), now=now)
+    organiser.last_login_at = now
+    db.session.flush()
+
+
+def needs_second_factor(organiser: Organiser, policy: str) -> bool:
+    """Whether the account must log in with a code (KLYNGE_REQUIRE_TOTP)."""
+    return policy == "all" or organiser.is_administrator
+
+
+def end_sessions(organiser: Organiser) -> None:
+    """End every session of the account, on every server (they carry the old version)."""
+    organiser.session_version = Organiser.session_version + 1
+    db.session.flush()
+    db.session.refresh(organiser, ["session_version"])
+
+
+class WrongPassword(DomainError):
+    """The current password, asked for again before a change, was wrong."""
+
+
+def confirm_password(organiser: Organiser, password: str, *, now: datetime) -> None:
+    """Raise WrongPassword unless `password` is the account's (a failure counts towards the
+    lock, like a failed login; LockedOut while locked)."""
+    throttle_key = login_throttle.key(organiser.email)
+    login_throttle.check(throttle_key, now=now)
+    if not check_password_hash(organiser.password_hash, password or ""):
+        login_throttle.failed(throttle_key, now=now)
+        raise WrongPassword(_("Passordet er feil."))
+
+
+def change_password(organiser: Organiser, current: str, new: str, *, now: datetime) -> None:
+    """The organiser's own new password, given the current one. Every session of the account
+    ends (the caller renews its own)."""
+    confirm_password(organiser, current, now=now)
+    if new == current:
+        raise DomainError(_("Det nye passordet må være et annet enn det nåværende."))
+    set_password(organiser, new)
+
+
+def set_password(organiser: Organiser, password: str) -> None:
+    """Give the account a new password (checked as a new one) and end its sessions."""
+    check_new_password(password, email=organiser.email, name=organiser.name)
+    organiser.password_hash = hash_password(password)
+    end_sessions(organiser)
 
 
 def any_exist() -> bool:

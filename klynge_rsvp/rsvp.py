@@ -7,6 +7,7 @@ transaction on SQLite (see database.py), so two people can never both take the l
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -26,6 +27,7 @@ from .models import (
     RegistrationStatus,
     Sector,
 )
+from .outbox import ComposedMail
 
 
 @dataclass(frozen=True)
@@ -130,9 +132,14 @@ def last_in_line(gathering: Gathering, *, now: datetime) -> datetime:
 
 
 def register(gathering: Gathering, request: RegistrationRequest, *, now: datetime,
-             by: Organiser | None = None) -> list[Outcome]:
+             by: Organiser | None = None,
+             may_resend_link: Callable[[str], bool] | None = None) -> list[Outcome]:
     """Register the person and their colleagues: a seat each while seats last, then the list.
 
+    Each new registration gets its mail; a colleague's says who registered them. Someone
+    already registered keeps their registration: the person filling in the form is sent their
+    link again when `may_resend_link(email_key)` allows (None: always), a colleague nothing
+    (nothing changed for them, and they did not ask). Every mail has a "not me" link.
     `by` is the organiser registering someone on their behalf (None: the person themselves).
     """
     if not request.consent:
@@ -159,7 +166,12 @@ def register(gathering: Gathering, request: RegistrationRequest, *, now: datetim
             )
         )
         if existing is not None and existing.status != RegistrationStatus.CANCELLED:
-            _resend_link(existing, now=now)
+            # Composed whether it goes or not: the answer takes about as long for an address
+            # registered before as for a new one (composing is most of the work).
+            mail = notifications.compose_already_registered(
+                existing, position=waiting_position(existing), now=now)
+            if person is request.person and (may_resend_link is None or may_resend_link(key)):
+                _resend_link(existing, mail, now=now)
             outcomes.append(Outcome(existing, already_registered=True))
             registered_by = registered_by or existing
             continue
@@ -193,15 +205,21 @@ def register(gathering: Gathering, request: RegistrationRequest, *, now: datetim
         history.record(registration, "registered" if registration.status
                        == RegistrationStatus.CONFIRMED else "waiting", now=now, by=by,
                        note="påmeldt på nytt etter avmelding" if existing is not None else "")
-        _announce_new_status(registration, now=now)
+        _announce_new_status(registration, now=now, from_form=True,
+                             registrar=None if person is request.person else request.person)
         outcomes.append(Outcome(registration))
         registered_by = registered_by or registration
     return outcomes
 
 
 def cancel(registration: Registration, *, now: datetime, by: Organiser | None = None,
-           note: str = "") -> list[Registration]:
-    """Cancel a registration; a freed seat goes to the waiting list. Returns those promoted."""
+           note: str = "", refused: bool = False) -> list[Registration]:
+    """Cancel a registration; a freed seat goes to the waiting list. Returns those promoted.
+
+    The person is told, with the calendar entry's CANCEL if they had a seat. `refused`: they
+    said "not me" (form_mail.refuse): they are sent only what takes the gathering out of their
+    calendar (nothing if they had no seat or it is over), and it says what "not me" did.
+    """
     gathering = registration.gathering
     lock_gathering(gathering)
     db.session.refresh(registration)
@@ -217,11 +235,13 @@ def cancel(registration: Registration, *, now: datetime, by: Organiser | None = 
         registration.ical_sequence_bump += 1
     db.session.flush()
     history.record(registration, "cancelled", now=now, by=by, note=note)
-    outbox.enqueue(
-        notifications.compose_cancellation(registration, had_seat=had_seat, now=now),
-        key=f"cancel:{registration.id}:{registration.ical_sequence}:{registration.cancelled_at:%Y%m%d%H%M%S}",
-        now=now, registration=registration,
-    )
+    if not refused or (had_seat and not gathering.is_past(now)):
+        outbox.enqueue(
+            notifications.compose_cancellation(registration, had_seat=had_seat, now=now,
+                                               refused=refused),
+            key=f"cancel:{registration.id}:{registration.ical_sequence}:{registration.cancelled_at:%Y%m%d%H%M%S}",
+            now=now, registration=registration,
+        )
     return promote_from_waiting_list(gathering, now=now, by=by) if had_seat else []
 
 
@@ -259,39 +279,30 @@ def promote_from_waiting_list(gathering: Gathering, *, now: datetime,
     return promoted
 
 
-def _announce_new_status(registration: Registration, *, now: datetime) -> None:
+def _announce_new_status(registration: Registration, *, now: datetime, from_form: bool = False,
+                         registrar: Person | None = None) -> None:
+    """The confirmation or the waiting-list place. `from_form`: the public form caused it (the
+    mail has a "not me" link); `registrar`: who typed in this colleague's address."""
     if registration.status == RegistrationStatus.CONFIRMED:
-        mail = notifications.compose_confirmation(registration, now=now)
+        mail = notifications.compose_confirmation(registration, now=now, from_form=from_form,
+                                                  registrar=registrar)
         key = f"confirm:{registration.id}:{registration.ical_sequence}"
     else:
         mail = notifications.compose_waiting_list(
-            registration, position=waiting_position(registration), now=now
+            registration, position=waiting_position(registration), now=now,
+            from_form=from_form, registrar=registrar,
         )
         key = f"waiting:{registration.id}:{registration.ical_sequence}"
     outbox.enqueue(mail, key=key, now=now, registration=registration)
 
 
-def _resend_link(registration: Registration, *, now: datetime) -> None:
+def _resend_link(registration: Registration, mail: ComposedMail, *, now: datetime) -> None:
     # Keyed by the minute: a double-submitted form sends the link once, a later request again.
     outbox.enqueue(
-        notifications.compose_already_registered(
-            registration, position=waiting_position(registration), now=now
-        ),
+        mail,
         key=f"link:{registration.id}:{now:%Y%m%d%H%M}",
         now=now, registration=registration,
     )
-
-
-def outcomes_by_id(gathering: Gathering, stored: list[list]) -> list[Outcome]:
-    """Outcomes saved as (registration id, already registered) pairs, read back."""
-    wanted = {int(rid): bool(again) for rid, again in stored}
-    rows = db.session.scalars(
-        sa.select(Registration).where(Registration.gathering_id == gathering.id,
-                                      Registration.id.in_(wanted))
-    )
-    by_id = {row.id: row for row in rows}
-    return [Outcome(by_id[rid], already_registered=again)
-            for rid, again in wanted.items() if rid in by_id]
 
 
 def find_by_token(token: str) -> Registration | None:

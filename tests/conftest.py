@@ -306,27 +306,77 @@ ORGANISER_PASSWORD = "korrekt hest batteri stift"
 
 @pytest.fixture
 def make_organiser(app):
-    """Create an organiser account (in its own app context) and return its email."""
+    """Create an organiser account (in its own app context) and return its email. Accounts that
+    must have a second factor (administrators, by default) get one, as if set up with an app;
+    `log_in` computes their codes. second_factor=True/False overrides."""
     from klynge_rsvp import organisers
     from klynge_rsvp.models import OrganiserRole
 
-    def make(email="arrangor@bergen.kommune.no", role=OrganiserRole.ORGANISER, name="Arrangør"):
+    def make(email="arrangor@bergen.kommune.no", role=OrganiserRole.ORGANISER, name="Arrangør",
+             second_factor=None):
         with app.app_context():
-            organisers.create(email, ORGANISER_PASSWORD, name=name, role=role, now=NOW)
+            organiser = organisers.create(email, ORGANISER_PASSWORD, name=name, role=role, now=NOW)
+            if second_factor is None:
+                second_factor = organisers.needs_second_factor(
+                    organiser, app.config["KLYNGE_REQUIRE_TOTP"])
+            if second_factor:
+                enrol_second_factor(organiser)
             db.session.commit()
         return email
 
     return make
 
 
-def log_in(client, email, password=ORGANISER_PASSWORD):
-    """Log in through the real login form; returns the response."""
+def enrol_second_factor(organiser) -> None:
+    """Give the account a TOTP secret, as setting it up with an app would (no recovery codes)."""
+    import pyotp
+
+    organiser.totp_secret = pyotp.random_base32()
+    organiser.totp_enabled_at = NOW
+
+
+def totp_code(app, email) -> str:
+    """The code the account's authenticator app shows now: one of a time step the server has
+    not accepted yet (a code works once), waiting for the next step if the account used up
+    this one and the next."""
+    import time
+
+    import pyotp
+
+    from klynge_rsvp import organisers
+    from klynge_rsvp.clock import utcnow
+
+    with app.app_context():
+        organiser = organisers.find_by_email(email)
+        totp = pyotp.TOTP(organiser.totp_secret)
+        last = organiser.totp_last_counter
+        db.session.rollback()
+    while True:
+        current = totp.timecode(utcnow())
+        step = current if last is None else max(current, last + 1)
+        if step <= current + 1:
+            return totp.generate_otp(step)
+        time.sleep(totp.interval - utcnow().timestamp() % totp.interval + 0.05)
+
+
+def csrf_token_of(page_text: str) -> str:
     import re
 
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page_text).group(1)
+
+
+def log_in(client, email, password=ORGANISER_PASSWORD):
+    """Log in through the real login form, and the code step with the app's code where the
+    account has a second factor; returns the last response."""
     page = client.get("/arrangor/innlogging")
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
-    return client.post("/arrangor/innlogging",
-                       data={"csrf_token": token, "email": email, "password": password})
+    response = client.post("/arrangor/innlogging", data={
+        "csrf_token": csrf_token_of(page.text), "email": email, "password": password})
+    if response.status_code == 302 and "/arrangor/innlogging/kode" in response.headers["Location"]:
+        step = response.headers["Location"]
+        page = client.get(step)
+        response = client.post(step, data={"csrf_token": csrf_token_of(page.text),
+                                           "code": totp_code(client.application, email)})
+    return response
 
 
 @pytest.fixture

@@ -327,7 +327,9 @@ def test_group_registration_sends_each_person_their_own_mail(smtp, make_gatherin
             if other is not registration:
                 for content in (text, html, calendar):
                     assert other.token not in content
-                    assert other.email not in content
+                    # A colleague's mail names the person who registered them, and no one else.
+                    if content is calendar or other is not registrations[0]:
+                        assert other.email not in content
         _, event = read_icalendar(calendar_bytes(message))
         [attendee] = attendees(event)
         assert str(attendee).lower() == f"mailto:{registration.email}"

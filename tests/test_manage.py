@@ -115,3 +115,41 @@ def test_erase_needs_confirmation_then_removes_personal_data(app, client, tokens
         assert erased.status == RegistrationStatus.CANCELLED
         assert erased.organisation.name == "Bergen kommune"  # statistics survive
         assert people[2].status == RegistrationStatus.CONFIRMED  # the seat went on
+
+
+def test_not_me_page_shows_the_button_and_changes_nothing(app, client, tokens):
+    page = client.get(f"/pamelding/{tokens[0]}/ikke-meg")
+    assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"
+    body = text(page.text)
+    assert "deltaker1@example.no er meldt på Frokostmøte om beredskap" in body
+    assert "plassen går videre til ventelisten" in body and 'value="Meld meg av og stopp e-posten"' \
+        in page.text
+    assert "Var det ikke deg som ble meldt på?" in text(client.get(f"/pamelding/{tokens[0]}").text)
+    with app.app_context():  # a mail scanner opening the link does nothing
+        assert registration(tokens[0]).status == RegistrationStatus.CONFIRMED
+
+
+def test_not_me_cancels_erases_and_stops_the_forms_mail(app, client, tokens):
+    from klynge_rsvp.models import FormMailSuppression
+
+    page = client.get(f"/pamelding/{tokens[0]}/ikke-meg")
+    response = client.post(f"/pamelding/{tokens[0]}/ikke-meg",
+                           data={"csrf_token": csrf_token(page.text)})
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/pamelding/stoppet")
+    done = client.get(response.headers["Location"])
+    assert "Du er meldt av" in text(done.text) and done.headers["Cache-Control"] == "no-store"
+    assert client.get(f"/pamelding/{tokens[0]}").status_code == 404  # the data and link are gone
+    with app.app_context():
+        assert db.session.scalar(sa.select(FormMailSuppression.email_key)) == "deltaker1@example.no"
+        assert registration(tokens[2]).status == RegistrationStatus.CONFIRMED  # the seat went on
+        kinds = db.session.scalars(sa.select(OutboxMessage.kind).order_by(OutboxMessage.id)).all()
+        assert kinds[-2:] == ["cancellation", "promotion"]
+
+
+def test_not_me_without_csrf_token_changes_nothing(app, client, tokens):
+    response = client.post(f"/pamelding/{tokens[0]}/ikke-meg", data={})
+    assert response.status_code == 400
+    with app.app_context():
+        assert registration(tokens[0]).status == RegistrationStatus.CONFIRMED

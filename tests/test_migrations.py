@@ -8,7 +8,8 @@ from klynge_rsvp.extensions import db
 
 TABLES = {"gatherings", "organisations", "registrations", "outbox_messages", "organisers",
           "audit_entries", "registration_events", "gathering_links", "subscribers", "announcements",
-          "calendar_replies"}
+          "calendar_replies", "organiser_recovery_codes", "login_throttles",
+          "form_mail_suppressions"}
 
 
 def table_names():

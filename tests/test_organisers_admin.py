@@ -46,7 +46,11 @@ def test_organisers_get_403_on_every_management_route(app, organiser_client, mak
                 ("POST", "/arrangor/arrangorer/ny"),
                 ("POST", f"/arrangor/arrangorer/{colleague_id}/rolle"),
                 ("POST", f"/arrangor/arrangorer/{colleague_id}/deaktiver"),
-                ("POST", f"/arrangor/arrangorer/{colleague_id}/aktiver")]
+                ("POST", f"/arrangor/arrangorer/{colleague_id}/aktiver"),
+                ("GET", f"/arrangor/arrangorer/{colleague_id}/passord"),
+                ("POST", f"/arrangor/arrangorer/{colleague_id}/passord"),
+                ("POST", f"/arrangor/arrangorer/{colleague_id}/tofaktor/nullstill"),
+                ("POST", f"/arrangor/arrangorer/{colleague_id}/las-opp")]
     for method, url in requests:
         response = organiser_client.open(url, method=method, data={
             "csrf_token": csrf, "role": "administrator", "email": "x@example.no", "name": "X",
@@ -55,6 +59,8 @@ def test_organisers_get_403_on_every_management_route(app, organiser_client, mak
     with app.app_context():
         assert organisers.find_by_email("x@example.no") is None
         assert account(COLLEAGUE).role == OrganiserRole.ORGANISER and account(COLLEAGUE).active
+        assert actions() == []
+    assert log_in(app.test_client(), COLLEAGUE).status_code == 302  # the password is unchanged
 
 
 def test_anonymous_visitors_are_sent_to_log_in(client):
@@ -83,18 +89,36 @@ def create(admin_client, **fields):
 
 
 def test_create_an_account_that_can_log_in(app, admin_client):
-    response = create(admin_client, role="administrator")
+    response = create(admin_client)
     assert response.status_code == 303
     with app.app_context():
         created = account("ny@bergen.kommune.no")
-        assert created.role == OrganiserRole.ADMINISTRATOR and created.name == "Ny Person"
+        assert created.role == OrganiserRole.ORGANISER and created.name == "Ny Person"
         assert NEW_PASSWORD not in created.password_hash
-        assert actions() == [("organiser_create", "ny@bergen.kommune.no (administrator)")]
-    assert log_in(app.test_client(), "ny@bergen.kommune.no", NEW_PASSWORD).status_code == 302
+        assert actions() == [("organiser_create", "ny@bergen.kommune.no (arrangør)")]
+    response = log_in(app.test_client(), "ny@bergen.kommune.no", NEW_PASSWORD)
+    assert response.status_code == 302 and response.headers["Location"] == "/arrangor/"
+
+
+def test_a_new_administrator_sets_up_a_second_factor_first(app, admin_client):
+    assert create(admin_client, role="administrator").status_code == 303
+    browser = app.test_client()
+    response = log_in(browser, "ny@bergen.kommune.no", NEW_PASSWORD)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/arrangor/konto/tofaktor"
+    assert browser.get("/arrangor/").status_code == 302  # nothing else before that
 
 
 @pytest.mark.parametrize(("fields", "message"), [
     ({"password": "for kort", "password_again": "for kort"}, "minst 12 tegn"),
+    ({"password": "aaaaaaaaaaaa", "password_again": "aaaaaaaaaaaa"},
+     "Gjentakelser som «aaa» er lette å gjette."),
+    ({"password": "beredskap2026", "password_again": "beredskap2026"},
+     "Passordet er for lett å gjette."),
+    ({"password": "Bergen næringsråd", "password_again": "Bergen næringsråd"},
+     "ord som har med oss å gjøre"),
+    ({"password": "Ny Person 1990", "password_again": "Ny Person 1990"},
+     "Unngå navnet ditt"),
     ({"password_again": "noe helt annet her"}, "Passordene er ikke like."),
     ({"email": ADMIN}, "finnes allerede"),
     ({"email": "ikke-en-adresse"}, "gyldig e-postadresse"),
@@ -212,3 +236,72 @@ def test_create_account_needs_a_long_enough_password(two_administrators):
                                         role=OrganiserRole.ORGANISER,
                                         password=ORGANISER_PASSWORD, by=a, now=NOW)
     assert created.id is not None and created.active
+
+
+# --- helping someone who is locked out --------------------------------------------------------
+
+
+def test_a_new_password_for_someone_who_forgot_theirs(app, admin_client, colleague):
+    theirs = app.test_client()
+    log_in(theirs, COLLEAGUE)
+    with app.app_context():
+        colleague_id = account(COLLEAGUE).id
+    page = admin_client.get(f"/arrangor/arrangorer/{colleague_id}/passord")
+    assert page.status_code == 200 and COLLEAGUE in page.text
+    weak = admin_client.post(f"/arrangor/arrangorer/{colleague_id}/passord", data={
+        "csrf_token": token(page.text), "password": "passord12345",
+        "password_again": "passord12345"})
+    assert weak.status_code == 422 and "Passordet er for lett å gjette." in weak.text
+    assert log_in(app.test_client(), COLLEAGUE, "passord12345").status_code == 422
+    done = admin_client.post(f"/arrangor/arrangorer/{colleague_id}/passord", data={
+        "csrf_token": token(page.text), "password": NEW_PASSWORD, "password_again": NEW_PASSWORD},
+        follow_redirects=True)
+    assert f"{COLLEAGUE} har fått nytt passord og er logget ut overalt." in done.text
+    assert theirs.get("/arrangor/").status_code == 302  # their old session is over
+    assert log_in(app.test_client(), COLLEAGUE).status_code == 422  # the old password too
+    assert log_in(app.test_client(), COLLEAGUE, NEW_PASSWORD).status_code == 302
+    with app.app_context():
+        assert actions() == [("organiser_password", COLLEAGUE)]
+
+
+def test_your_own_password_is_changed_under_your_account(app, admin_client):
+    with app.app_context():
+        me = account(ADMIN).id
+    page = admin_client.get(f"/arrangor/arrangorer/{me}/passord")
+    response = admin_client.post(f"/arrangor/arrangorer/{me}/passord", data={
+        "csrf_token": token(page.text), "password": NEW_PASSWORD, "password_again": NEW_PASSWORD})
+    assert response.status_code == 422 and "Bytt ditt eget passord under Min konto." in response.text
+
+
+def test_reset_the_second_factor_of_someone_who_lost_their_phone(app, admin_client,
+                                                                 make_organiser):
+    other = make_organiser("annen.admin@bergen.kommune.no", role=OrganiserRole.ADMINISTRATOR)
+    theirs = app.test_client()
+    assert log_in(theirs, other).status_code == 302
+    with app.app_context():
+        other_id = account(other).id
+        assert account(other).has_second_factor
+    listing = admin_client.get("/arrangor/arrangorer")
+    assert "Nullstill tofaktor" in listing.text
+    page = post(admin_client, f"/arrangor/arrangorer/{other_id}/tofaktor/nullstill")
+    assert f"Tofaktor for {other} er nullstilt" in page.text
+    assert theirs.get("/arrangor/").status_code == 302
+    with app.app_context():
+        assert not account(other).has_second_factor
+        assert actions() == [("organiser_totp_reset", other)]
+    # At the next login they set up a new one before anything else.
+    again = log_in(app.test_client(), other)
+    assert again.headers["Location"] == "/arrangor/konto/tofaktor"
+    # Nothing to reset now: nothing happens, nothing is logged.
+    post(admin_client, f"/arrangor/arrangorer/{other_id}/tofaktor/nullstill")
+    with app.app_context():
+        assert len(actions()) == 1
+
+
+def test_you_cannot_reset_your_own_second_factor(app, admin_client):
+    with app.app_context():
+        me = account(ADMIN).id
+    page = post(admin_client, f"/arrangor/arrangorer/{me}/tofaktor/nullstill")
+    assert "Du kan ikke nullstille din egen tofaktor." in page.text
+    with app.app_context():
+        assert account(ADMIN).has_second_factor and actions() == []

@@ -1,4 +1,4 @@
-"""What each personal calendar message says about the registrant (docs/calendars.md).
+"""What each personal calendar message says about the registrant (docs/calendar.md).
 
 A message that asks for an answer says the person has not answered (PARTSTAT=NEEDS-ACTION,
 RSVP=TRUE); one that sends the same invitation again repeats the answer their calendar gave

@@ -49,11 +49,11 @@ def test_failure_half_way_through_a_group_leaves_nothing(app, ctx, make_gatherin
     real = notifications.registration.compose_confirmation
     calls = []
 
-    def fail_on_second(registration, *, now):
+    def fail_on_second(registration, *, now, **details):
         calls.append(registration.email)
         if len(calls) == 2:
             raise RuntimeError("the mail template broke")
-        return real(registration, now=now)
+        return real(registration, now=now, **details)
 
     monkeypatch.setattr(notifications.registration, "compose_confirmation", fail_on_second)
     monkeypatch.setattr(rsvp.notifications, "compose_confirmation", fail_on_second)

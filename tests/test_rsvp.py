@@ -1,14 +1,17 @@
 """The rsvp service, called directly: seats, the waiting list, duplicates, deadlines."""
 
 from datetime import timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 
 import pytest
 import sqlalchemy as sa
 
-from klynge_rsvp import rsvp
+from klynge_rsvp import form_mail, rsvp
 from klynge_rsvp.errors import DomainError, RegistrationClosed
 from klynge_rsvp.extensions import db
 from klynge_rsvp.models import (
+    FormMailSuppression,
     GatheringStatus,
     Organisation,
     OutboxMessage,
@@ -210,3 +213,80 @@ def test_find_by_token(ctx, make_gathering):
     assert rsvp.find_by_token(outcome.registration.token[:-1] + "x") is None
     assert rsvp.find_by_token("") is None
     assert rsvp.find_by_token("a" * 500) is None
+
+
+def test_an_already_registered_colleague_is_sent_nothing(ctx, make_gathering):
+    gathering = make_gathering()
+    [ola] = rsvp.register(gathering, registration_request(2), now=NOW)
+    outcomes = rsvp.register(gathering, registration_request(1, colleagues=[person(2)]), now=NOW)
+    assert [o.already_registered for o in outcomes] == [False, True]
+    assert outbox_kinds(ola.registration) == ["confirmation"]
+
+
+@pytest.mark.parametrize(("allowed", "kinds"), [(True, ["confirmation", "already_registered"]),
+                                                (False, ["confirmation"])])
+def test_the_link_goes_again_only_when_allowed(ctx, make_gathering, allowed, kinds):
+    gathering = make_gathering()
+    [first] = rsvp.register(gathering, registration_request(1), now=NOW)
+    asked = []
+
+    def may_resend_link(key):
+        asked.append(key)
+        return allowed
+
+    [again] = rsvp.register(gathering, registration_request(1), now=NOW,
+                            may_resend_link=may_resend_link)
+    assert again.already_registered and asked == ["deltaker1@example.no"]
+    assert outbox_kinds(first.registration) == kinds
+
+
+def parsed(kind: str) -> EmailMessage:
+    """The one queued mail of this kind, parsed as a mail program would."""
+    raw = db.session.scalars(sa.select(OutboxMessage.message).where(OutboxMessage.kind == kind)).one()
+    return message_from_bytes(raw, policy=policy.default)
+
+
+def test_a_colleagues_mail_names_who_registered_them(ctx, make_gathering):
+    gathering = make_gathering(capacity=1)
+    rsvp.register(gathering, registration_request(
+        1, person=person(1, name="Kari Nordmann"), colleagues=[person(2)]), now=NOW)
+    text = parsed("waiting_list").get_body(("plain",)).get_content()
+    assert "Kari Nordmann (deltaker1@example.no) har meldt deg på. Samlingen er full" in text
+
+
+def test_form_mail_refuses_a_suppressed_colleague_and_lifts_ones_own(ctx, make_gathering):
+    gathering = make_gathering()
+    for n in (1, 2):
+        db.session.add(FormMailSuppression(email_key=f"deltaker{n}@example.no", created_at=NOW))
+    with pytest.raises(form_mail.AddressRefused):
+        form_mail.register(gathering, registration_request(3, colleagues=[person(2)]), now=NOW)
+    assert outbox_kinds() == []
+    form_mail.register(gathering, registration_request(1), now=NOW)
+    assert form_mail.suppressed(["deltaker1@example.no", "deltaker2@example.no"]) == {
+        "deltaker2@example.no"}
+
+
+def test_not_me_cancels_erases_and_suppresses(ctx, make_gathering):
+    gathering = make_gathering(capacity=1)
+    [seated, waiting] = rsvp.register(
+        gathering, registration_request(1, colleagues=[person(2)]), now=NOW)
+    [later] = rsvp.register(gathering, registration_request(3), now=NOW)
+
+    form_mail.refuse(waiting.registration, now=NOW)
+    assert outbox_kinds(waiting.registration) == ["waiting_list"]  # nothing in a calendar: no mail
+    form_mail.refuse(seated.registration, now=NOW)
+    form_mail.refuse(seated.registration, now=NOW)  # twice: nothing more
+
+    assert seated.registration.status == RegistrationStatus.CANCELLED
+    assert seated.registration.name == "Slettet deltaker"
+    assert "deltaker1" not in seated.registration.email
+    assert outbox_kinds(seated.registration) == ["confirmation", "cancellation"]
+    cancel = parsed("cancellation")
+    [calendar] = [part for part in cancel.walk() if part.get_content_type() == "text/calendar"]
+    assert calendar.get_param("method") == "CANCEL"
+    assert "sender ikke flere e-poster til denne adressen" in cancel.get_body(("plain",)).get_content()
+    assert "/pamelding/" not in cancel.get_body(("plain",)).get_content()  # the link is dead now
+    assert later.registration.status == RegistrationStatus.CONFIRMED  # the seat went on
+    assert form_mail.suppressed(["deltaker1@example.no", "deltaker2@example.no",
+                                 "deltaker3@example.no"]) == {"deltaker1@example.no",
+                                                              "deltaker2@example.no"}

@@ -37,6 +37,9 @@ ACTION_LABELS = {
     "organiser_role": _l("Endret rolle"),
     "organiser_deactivate": _l("Deaktiverte arrangørkonto"),
     "organiser_reactivate": _l("Aktiverte arrangørkonto"),
+    "organiser_password": _l("Satte nytt passord for arrangørkonto"),
+    "organiser_totp_reset": _l("Nullstilte tofaktor for arrangørkonto"),
+    "organiser_unlock": _l("Låste opp innlogging for arrangørkonto"),
 }
 
 # A gathering's status on the overview (upcoming gatherings are never "held").

@@ -1,4 +1,5 @@
-"""Organiser accounts, managed by administrators: create, change role, deactivate, reactivate.
+"""Organiser accounts, managed by administrators: create, change role, deactivate, reactivate;
+and help someone who is locked out: a new password, a reset second factor, an unlocked login.
 
 The rules (never lock yourself out, never leave the service without an active administrator)
 are the plain functions at the top; the views below only call them. They belong with the
@@ -17,7 +18,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, RadioField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
 
-from .. import history, organisers
+from .. import history, login_throttle, organisers, two_factor
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
@@ -87,7 +88,7 @@ def deactivate(account: Organiser, *, by: Organiser, now: datetime) -> bool:
         raise DomainError(_("Dette er den siste aktive administratoren, og kontoen kan ikke "
                             "deaktiveres."))
     account.active = False
-    db.session.flush()
+    organisers.end_sessions(account)
     history.audit("organiser_deactivate", by=by, now=now, summary=account.email)
     return True
 
@@ -99,6 +100,38 @@ def reactivate(account: Organiser, *, by: Organiser, now: datetime) -> bool:
     account.active = True
     db.session.flush()
     history.audit("organiser_reactivate", by=by, now=now, summary=account.email)
+    return True
+
+
+def set_password(account: Organiser, password: str, *, by: Organiser, now: datetime) -> None:
+    """A new password for someone who forgot theirs (given to them in person); their sessions
+    end and any lock on their login is lifted."""
+    if account.id == by.id:
+        raise DomainError(_("Bytt ditt eget passord under Min konto."))
+    organisers.set_password(account, password)
+    login_throttle.forget(login_throttle.key(account.email), now=now)
+    history.audit("organiser_password", by=by, now=now, summary=account.email)
+
+
+def reset_second_factor(account: Organiser, *, by: Organiser, now: datetime) -> bool:
+    """Remove the second factor of someone who lost their phone and recovery codes: they set
+    up a new one at their next login (where required). False if they had none."""
+    if account.id == by.id:
+        raise DomainError(_("Du kan ikke nullstille din egen tofaktor. Be en annen "
+                            "administrator om det."))
+    if not two_factor.reset(account):
+        return False
+    history.audit("organiser_totp_reset", by=by, now=now, summary=account.email)
+    return True
+
+
+def unlock(account: Organiser, *, by: Organiser, now: datetime) -> bool:
+    """Lift the lock that failed logins put on the account's address; False if none."""
+    key = login_throttle.key(account.email)
+    if login_throttle.locked_until(key, now=now) is None:
+        return False
+    login_throttle.forget(key, now=now)
+    history.audit("organiser_unlock", by=by, now=now, summary=account.email)
     return True
 
 
@@ -135,6 +168,18 @@ class NewOrganiserForm(FlaskForm):
     submit = SubmitField(_l("Opprett kontoen"))
 
 
+class SetPasswordForm(FlaskForm):
+    password = PasswordField(_l("Nytt passord"), validators=[
+        DataRequired(_l("Skriv inn et passord.")),
+        Length(max=500, message=_l("Passordet er for langt.")),
+    ], render_kw={"autocomplete": "new-password"})
+    password_again = PasswordField(_l("Passordet en gang til"), validators=[
+        DataRequired(_l("Skriv inn passordet en gang til.")),
+        EqualTo("password", _l("Passordene er ikke like.")),
+    ], render_kw={"autocomplete": "new-password"})
+    submit = SubmitField(_l("Sett nytt passord"))
+
+
 class RoleForm(FlaskForm):
     role = SelectField(_l("Rolle"), choices=_ROLE_CHOICES, validators=[InputRequired()])
     submit = SubmitField(_l("Endre rolle"))
@@ -152,8 +197,9 @@ def organisers_index():
     accounts = db.session.scalars(
         sa.select(Organiser).order_by(Organiser.active.desc(), Organiser.name, Organiser.email)
     ).all()
+    locked = login_throttle.locked_accounts(accounts, now=utcnow())
     return render_template("admin/organisers/index.html", accounts=accounts, roles=ROLE_LABELS,
-                           role_choices=_ROLE_CHOICES)
+                           role_choices=_ROLE_CHOICES, locked=locked)
 
 
 @bp.route("/arrangorer/ny", methods=["GET", "POST"])
@@ -209,6 +255,50 @@ def reactivate_organiser(organiser_id):
     """Open a closed account again."""
     account = get_account_or_404(organiser_id)
     _act(reactivate, account, done=_("Kontoen for %(email)s er aktiv igjen.", email=account.email))
+    return redirect(url_for(".organisers"), 303)
+
+
+@bp.route("/arrangorer/<int:organiser_id>/passord", methods=["GET", "POST"])
+@administrator_required
+def set_organiser_password(organiser_id):
+    """Give someone who forgot their password a new one, to pass on in person."""
+    account = get_account_or_404(organiser_id)
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            set_password(account, form.password.data, by=current_user._get_current_object(),
+                         now=utcnow())
+        except DomainError as error:
+            db.session.rollback()
+            form.password.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("%(email)s har fått nytt passord og er logget ut overalt. Gi passordet til "
+                    "personen på en trygg måte, for eksempel muntlig.", email=account.email),
+                  "success")
+            return redirect(url_for(".organisers"), 303)
+    return render_template("admin/organisers/password.html", form=form, account=account,
+                           min_length=current_app.config["PASSWORD_MIN_LENGTH"]), \
+        422 if form.errors else 200
+
+
+@bp.post("/arrangorer/<int:organiser_id>/tofaktor/nullstill")
+@administrator_required
+def reset_organiser_second_factor(organiser_id):
+    """Remove someone's second factor (a lost phone); they set up a new one."""
+    account = get_account_or_404(organiser_id)
+    _act(reset_second_factor, account,
+         done=_("Tofaktor for %(email)s er nullstilt, og personen er logget ut. Ved neste "
+                "innlogging setter personen opp tofaktor på nytt.", email=account.email))
+    return redirect(url_for(".organisers"), 303)
+
+
+@bp.post("/arrangorer/<int:organiser_id>/las-opp")
+@administrator_required
+def unlock_organiser(organiser_id):
+    """Lift the lock failed logins put on someone's address."""
+    account = get_account_or_404(organiser_id)
+    _act(unlock, account, done=_("Innloggingen for %(email)s er låst opp.", email=account.email))
     return redirect(url_for(".organisers"), 303)
 
 

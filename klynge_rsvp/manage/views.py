@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectChoice, SubmitField
 from wtforms.validators import DataRequired, InputRequired
 
-from .. import calendars, lifecycle, privacy, rsvp
+from .. import calendars, form_mail, lifecycle, privacy, rsvp
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
@@ -21,6 +21,12 @@ class CancelForm(FlaskForm):
     """Cancel my registration (CSRF-protected, one button)."""
 
     submit = SubmitField(_l("Meld meg av"))
+
+
+class NotMeForm(FlaskForm):
+    """"Not me, or I don't want this" (CSRF-protected, one button)."""
+
+    submit = SubmitField(_l("Meld meg av og stopp e-posten"))
 
 
 class EraseForm(FlaskForm):
@@ -114,7 +120,8 @@ def erase(token):
         flash(_("Påmeldingen og opplysningene dine er slettet."), "success")
         return redirect(url_for("public.gathering", slug=registration.gathering.slug), 303)
     return _private(render_template("manage/erase.html", registration=registration,
-                                    gathering=registration.gathering, form=form),
+                                    gathering=registration.gathering, form=form,
+                                    past=registration.gathering.is_past(utcnow())),
                     status=422 if form.errors else 200)
 
 
@@ -156,3 +163,25 @@ def reconfirm(token):
     return _private(render_template("manage/reconfirm.html", registration=registration,
                                     gathering=registration.gathering, form=form),
                     status=422 if form.errors or form.form_errors else 200)
+
+
+@bp.route("/<token>/ikke-meg", methods=["GET", "POST"])
+def not_me(token):
+    """The "not me" link in the form's mail: a GET only shows what the button does (mail
+    scanners open links); its POST cancels, erases what was typed about the person, and stops
+    the form's mail to their address (form_mail.refuse)."""
+    registration = get_registration_or_404(token)
+    form = NotMeForm()
+    if form.validate_on_submit():
+        form_mail.refuse(registration, now=utcnow())
+        db.session.commit()
+        return redirect(url_for(".not_me_done"), 303)
+    return _private(render_template("manage/not_me.html", registration=registration,
+                                    gathering=registration.gathering, form=form, now=utcnow()),
+                    status=400 if request.method == "POST" else 200)
+
+
+@bp.get("/stoppet")
+def not_me_done():
+    """After "not me": what was done (the manage link no longer works, so no token here)."""
+    return _private(render_template("manage/not_me_done.html"))

@@ -10,6 +10,7 @@ from flask import current_app, render_template
 from .. import addresses
 from ..links import absolute_url, base_host
 from ..models import Announcement, Audience
+from ..names import shown_name
 from ..outbox import ComposedMail
 from . import headers as mail_headers
 from .message import build, in_language
@@ -57,6 +58,7 @@ def _compose_announcement(announcement: Announcement, *, to_name: str, to_email:
         "subject": announcement.subject,
         "text": announcement.body,
         "to_name": to_name,
+        "greeting_name": shown_name(to_name),
         "gathering": gathering,
         "network_name": current_app.config["KLYNGE_NETWORK_NAME"],
         "gathering_url": absolute_url("public.gathering", slug=gathering.slug),

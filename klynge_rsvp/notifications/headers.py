@@ -45,6 +45,10 @@ _Q_PREFIX, _B_PREFIX, _SUFFIX = "=?utf-8?q?", "=?utf-8?b?", "?="
 _ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+")
 # Printable ASCII: a word made of these needs no encoding (unless it could pass for one).
 _PRINTABLE = re.compile(r"[!-~]+")
+# Specials that, glued to a letter that needs encoding ("(Åse)"), would reach a program that
+# decodes the field before parsing it unquoted, and could hide the address in a comment, a quoted
+# string or a group there. A comma or a full stop only splits off a name (no address).
+_BREAKS_NAIVE_PARSING = re.compile(r'[()<>\[\]"\\;:]')
 # RFC 2047 (5)(3): in Q encoding, only these stand for themselves (in any header).
 _Q_LITERAL = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
 _WHITESPACE = re.compile(r"[ \t]+")
@@ -59,7 +63,7 @@ class HeaderError(ValueError):
 
 def unstructured(name: str, text: str) -> bytes:
     """An unstructured field such as Subject: plain words as they are, the rest encoded."""
-    _refuse_line_breaks(name, text)
+    refuse_line_breaks(name, text)
     folder = _Folder(name)
     for separator, word, encode in _words(text, _needs_encoding):
         if encode:
@@ -85,7 +89,7 @@ def mailboxes(name: str, people: Iterable[tuple[str, str]]) -> bytes:
         if index:
             folder.append(",")
         address = addresses.for_smtp(address)
-        _refuse_line_breaks(name, display_name + address)
+        refuse_line_breaks(name, display_name + address)
         phrase = display_name_words(display_name)
         if not phrase:
             folder.add(" ", address)
@@ -101,7 +105,9 @@ def display_name_words(display_name: str) -> list[tuple[str, str]]:
     White space between words becomes one space (a display name is only shown; the mail's
     text greets the person by their name as typed). No display name is written when the name
     holds an "@" (it could pass for a second recipient in programs that decode before they
-    parse), or when a run of words that needs encoding does not fit one encoded word: readers
+    parse), when a word that needs encoding also holds a special such as "(" or '"' (those
+    programs would read a comment or a quoted string that swallows the address), or when a run
+    of words that needs encoding does not fit one encoded word: readers
     disagree about the white space between two encoded words in a display name (Python's
     parser keeps it; RFC 2047 drops it), and no split of the run reads alike in both.
     """
@@ -125,8 +131,10 @@ def display_name_words(display_name: str) -> list[tuple[str, str]]:
         else:
             phrase.append((kind, word))
     for kind, run in phrase:
-        pieces = _pieces(run) if kind == "encoded" else []
-        if pieces and _next_word(pieces, MAX_ENCODED_WORD)[1] < len(pieces):
+        if kind != "encoded":
+            continue
+        pieces = _pieces(run)
+        if _next_word(pieces, MAX_ENCODED_WORD)[1] < len(pieces) or _BREAKS_NAIVE_PARSING.search(run):
             return []
     return phrase
 
@@ -146,7 +154,7 @@ def uri_list(name: str, uris: Iterable[str]) -> bytes:
 def list_id(description: str, identifier: str) -> bytes:
     """List-Id (RFC 2919): an optional phrase and the list's <id>."""
     folder = _Folder("List-Id", structured=True)
-    _refuse_line_breaks("List-Id", description + identifier)
+    refuse_line_breaks("List-Id", description + identifier)
     phrase = display_name_words(description)
     if phrase:
         _add_phrase(folder, phrase)
@@ -158,7 +166,7 @@ def list_id(description: str, identifier: str) -> bytes:
 
 def token(name: str, value: str) -> bytes:
     """A field whose value is a short fixed ASCII text (List-Unsubscribe-Post, MIME-Version)."""
-    _refuse_line_breaks(name, value)
+    refuse_line_breaks(name, value)
     if not re.fullmatch(r"[ -~]+", value) or len(name) + 2 + len(value) > MAX_LINE:
         raise HeaderError(f"{name}: the value must be short printable ASCII")
     return f"{name}: {value}\r\n".encode("ascii")
@@ -179,7 +187,7 @@ def date(when) -> bytes:
 # --- words, runs and encoded words --------------------------------------------------------------
 
 
-def _refuse_line_breaks(name: str, value: str) -> None:
+def refuse_line_breaks(name: str, value: str) -> None:
     if any(char in value for char in "\r\n\x00\u2028\u2029\x85\x0b\x0c"):
         raise HeaderError(f"a line break in the mail header {name}")
 

@@ -33,6 +33,7 @@ from markupsafe import escape
 from .. import addresses, ics
 from ..links import base_host
 from ..models import Registration
+from ..names import looks_like_a_link
 from ..outbox import ComposedMail
 from . import headers as mail_headers
 from .message import TO_HEADER, to_header
@@ -105,6 +106,8 @@ class MailMerge:
         self._templates: dict[tuple, _Template | None] = {}
 
     def __call__(self, registration: Registration) -> ComposedMail:
+        if looks_like_a_link(registration.name):
+            return self._compose(registration)  # shown nowhere: the stand-in's would be swapped in
         key = audience(registration)
         self._seen[key] = self._seen.get(key, 0) + 1
         if self._seen[key] >= SMALLEST_AUDIENCE and key not in self._templates:

@@ -27,6 +27,7 @@ from ..clock import local_zone
 from ..i18n import DEFAULT_LANGUAGE, LANGUAGES
 from ..links import absolute_url, base_host
 from ..models import Registration
+from ..names import shown_name
 from ..outbox import ComposedMail
 from . import headers as mail_headers
 
@@ -167,9 +168,11 @@ TO_HEADER = re.compile(rb"^To: .*\r\n(?:[ \t].*\r\n)*", re.MULTILINE)
 
 
 def to_header(name: str, address: str) -> bytes:
-    """The To field: the name as typed where it can be (quoted or encoded where it must be),
-    the address in its SMTP form; folded at white space only (headers.mailbox)."""
-    return mail_headers.mailbox("To", name, address)
+    """The To field: the name as typed where it can be (quoted or encoded where it must be;
+    none when it reads as a link, names.shown_name), the address in its SMTP form; folded at
+    white space only (headers.mailbox)."""
+    mail_headers.refuse_line_breaks("To", name)  # before a name is left out: never silently
+    return mail_headers.mailbox("To", shown_name(name), address)
 
 
 def registration_context(registration: Registration) -> dict:
@@ -202,6 +205,7 @@ def to_registrant(kind: str, registration: Registration, subject: str, *, now: d
               for name, data in inline_images.items()]
     context = {
         **registration_context(registration),
+        "greeting_name": shown_name(registration.name),
         "has_calendar": calendar is not None,
         "calendar_method": method,
         "cid": cids,

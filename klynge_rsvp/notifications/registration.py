@@ -3,39 +3,56 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 
 from .. import calendars, checkin
+from ..links import absolute_url
 from ..models import Registration, RegistrationStatus
+from ..names import shown_name
 from ..outbox import ComposedMail
 from .message import in_registrants_language, to_registrant
 
+if TYPE_CHECKING:
+    from ..rsvp import Person
+
+def _mail(kind: str, registration: Registration, subject: str, *, now: datetime,
+          from_form: bool = False, **context) -> ComposedMail:
+    """to_registrant, with the greeting's name and (for mail the public form caused) the
+    "not me" link."""
+    not_me_url = absolute_url("manage.not_me", token=registration.token) if from_form else None
+    return to_registrant(kind, registration, subject, now=now,
+                         not_me_url=not_me_url,
+                         **context)
+
 
 @in_registrants_language
-def compose_confirmation(registration: Registration, *, now: datetime) -> ComposedMail:
-    """You have a seat: the invitation (REQUEST)."""
-    return to_registrant(
+def compose_confirmation(registration: Registration, *, now: datetime, from_form: bool = False,
+                         registrar: Person | None = None) -> ComposedMail:
+    """You have a seat: the invitation (REQUEST). `registrar`: the person who typed in this
+    colleague's address, named in the mail."""
+    return _mail(
         "confirmation", registration, _("Påmeldt: %(title)s", title=registration.gathering.title), now=now,
         calendar=calendars.invitation(registration, now=now), method="REQUEST",
-        **_checkin_qr(registration),
+        from_form=from_form, **_registrar(registrar), **_checkin_qr(registration),
     )
 
 
 @in_registrants_language
-def compose_waiting_list(registration: Registration, *, position: int,
-                         now: datetime) -> ComposedMail:
+def compose_waiting_list(registration: Registration, *, position: int, now: datetime,
+                         from_form: bool = False, registrar: Person | None = None) -> ComposedMail:
     """You are on the waiting list, at this place. No invitation until a seat is yours."""
-    return to_registrant(
+    return _mail(
         "waiting_list", registration, _("Venteliste: %(title)s", title=registration.gathering.title), now=now,
-        position=position,
+        position=position, from_form=from_form, **_registrar(registrar),
     )
 
 
 @in_registrants_language
 def compose_promotion(registration: Registration, *, now: datetime) -> ComposedMail:
     """A seat became free and it is yours: the invitation (REQUEST)."""
-    return to_registrant(
+    return _mail(
         "promotion", registration,
         _("Du har fått plass: %(title)s", title=registration.gathering.title), now=now,
         calendar=calendars.invitation(registration, now=now), method="REQUEST",
@@ -44,38 +61,50 @@ def compose_promotion(registration: Registration, *, now: datetime) -> ComposedM
 
 
 @in_registrants_language
-def compose_cancellation(registration: Registration, *, had_seat: bool,
-                         now: datetime) -> ComposedMail:
-    """Your registration is cancelled; the calendar entry is removed (CANCEL) if you had one."""
+def compose_cancellation(registration: Registration, *, had_seat: bool, now: datetime,
+                         refused: bool = False) -> ComposedMail:
+    """Your registration is cancelled; the calendar entry is removed (CANCEL) if you had one.
+    `refused`: the person said "not me"; the mail says what that did, and has no manage link
+    (their data is erased, so the link stops working)."""
     calendar = calendars.cancellation(registration, now=now) if had_seat else None
-    return to_registrant(
+    return _mail(
         "cancellation", registration, _("Avmeldt: %(title)s", title=registration.gathering.title), now=now,
-        calendar=calendar, method="CANCEL" if had_seat else None,
+        calendar=calendar, method="CANCEL" if had_seat else None, refused=refused,
     )
 
 
 @in_registrants_language
 def compose_already_registered(registration: Registration, *, position: int | None,
                                now: datetime) -> ComposedMail:
-    """Someone registered this address again: the manage link once more, nothing new booked."""
+    """Someone registered this address again: the manage link once more (and, with a seat, the
+    invitation and the check-in code), nothing new booked."""
     confirmed = registration.status == RegistrationStatus.CONFIRMED
-    return to_registrant(
+    return _mail(
         "already_registered", registration,
         _("Du er allerede påmeldt: %(title)s", title=registration.gathering.title), now=now,
         calendar=calendars.invitation(registration, now=now,
                                       answered=calendars.standing_answer(registration))
         if confirmed else None,
-        method="REQUEST" if confirmed else None, position=position,
+        method="REQUEST" if confirmed else None, position=position, from_form=True,
+        **(_checkin_qr(registration) if confirmed else {}),
     )
 
 
 @in_registrants_language
 def compose_new_link(registration: Registration, *, now: datetime) -> ComposedMail:
     """The old manage link was revoked: here is the new one."""
-    return to_registrant(
+    return _mail(
         "new_link", registration,
         _("Ny lenke til påmeldingen: %(title)s", title=registration.gathering.title), now=now,
     )
+
+
+def _registrar(person: Person | None) -> dict:
+    """Who registered a colleague, as the mail names them: the name and address they typed,
+    or the address alone when the name looks like a link."""
+    if person is None:
+        return {"registrar_name": None, "registrar_email": None}
+    return {"registrar_name": shown_name(person.name) or None, "registrar_email": person.email}
 
 
 def _checkin_qr(registration: Registration) -> dict:

@@ -34,8 +34,10 @@ def browser_context_args(browser_context_args):
 
 @pytest.fixture
 def live_config(smtp_config):
+    # Every browser comes from 127.0.0.1: the limits per address are tested elsewhere.
     smtp_config.update({"SESSION_COOKIE_SECURE": False,
-                        "REGISTRATION_RATE_LIMIT": "1000 per minute"})
+                        "REGISTRATION_RATE_LIMIT": "1000 per minute",
+                        "LOGIN_RATE_LIMIT": "1000 per minute"})
     return smtp_config
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 from werkzeug.exceptions import NotFound
@@ -16,6 +17,7 @@ from tests.browser.helpers import (
     ADMIN_EMAIL,
     LANGUAGE_NAMES,
     LANGUAGES,
+    ORGANISER_PASSWORD,
     has_catalogue,
     install_axe,
     log_in,
@@ -60,6 +62,7 @@ def public_pages(w) -> list[Visit]:
         Visit("manage-cancelled", f"/pamelding/{w.cancelled_token}", variant=True),
         Visit("manage-reconfirm", f"/pamelding/{w.reconfirm_token}/ny-dato"),
         Visit("manage-erase", f"/pamelding/{w.confirmed_token}/slett"),
+        Visit("manage-not-me", f"/pamelding/{w.confirmed_token}/ikke-meg"),
         Visit("manage-unknown-link", "/pamelding/ukjent", 404),
         Visit("not-found", "/finnes-ikke", 404),
         Visit("login", "/arrangor/innlogging"),
@@ -99,13 +102,20 @@ def organiser_pages(w) -> list[Visit]:
         Visit("admin-audit-log", f"{a}/revisjonslogg"), Visit("admin-organisers", f"{a}/arrangorer"),
         Visit("admin-organiser-new", f"{a}/arrangorer/ny"),
         Visit("admin-calendar-replies", f"{a}/kalendersvar/"),
+        Visit("admin-account", f"{a}/konto"), Visit("admin-change-password", f"{a}/konto/passord"),
+        Visit("admin-organiser-password", f"{a}/arrangorer/{w.extra['kari']}/passord"),
     ]
+
+
+# Pages reached only in the middle of logging in, checked by second_factor_states.
+SECOND_FACTOR_PAGES = {"/arrangor/innlogging/kode": "auth.login_code",
+                       "/arrangor/konto/tofaktor": "auth.two_factor_setup"}
 
 
 def other_simple_pages(app, listed: list[Visit]) -> list[Visit]:
     """GET pages without arguments that the lists above do not name (a page added later is
     checked without anyone remembering to add it here)."""
-    known = {v.path.split("?")[0] for v in listed}
+    known = {v.path.split("?")[0] for v in listed} | set(SECOND_FACTOR_PAGES)
     return [Visit("page" + rule.rule.replace("/", "-").rstrip("-"), rule.rule)
             for rule in app.url_map.iter_rules()
             if "GET" in rule.methods and not rule.arguments and rule.endpoint not in NOT_PAGES
@@ -225,6 +235,49 @@ def error_states(walk: Walk, visitor: Page, admin: Page, world) -> None:
     walk.submit(admin, f"{g}/avlys", "admin-cancel-preview", "[name=preview]", 200, fill=preview_postpone)
     walk.submit(admin, f"/arrangor/samlinger/{world.postponed}/ny-dato", "admin-reschedule-preview",
                 "[name=preview]", 200, fill=preview_reschedule)
+    walk.submit(admin, "/arrangor/konto/passord", "error-admin-change-password", submit, 422,
+                fill=lambda p: p.locator("[name=current]").fill("feil passord"))
+    walk.submit(admin, f"/arrangor/arrangorer/{world.extra['kari']}/passord",
+                "error-admin-organiser-password", submit, 422,
+                fill=lambda p: (p.locator("[name=password]").fill("beredskap2026"),
+                                p.locator("[name=password_again]").fill("beredskap2026")))
+
+
+def second_factor_states(walk: Walk, visitor: Page, newcomer: Page, kari: Page, world) -> None:
+    """The pages between the password and the login: the code step (an administrator with a
+    second factor), setting one up before the first login (an administrator without), setting
+    one up when logged in (an organiser) and the recovery codes shown once."""
+    submit = "main [name=submit]"
+    log_in_as(visitor, walk.base_url, ADMIN_EMAIL)
+    expect(visitor).to_have_url(re.compile("/arrangor/innlogging/kode"))
+    walk.check(visitor, "login-code")
+    switch_language(newcomer, walk.language)
+    log_in_as(newcomer, walk.base_url, world.extra["new_admin"])
+    expect(newcomer).to_have_url(re.compile("/arrangor/konto/tofaktor$"))
+    walk.check(newcomer, "two-factor-first-setup")
+    if walk.language != "nb":
+        return
+    walk.submit(visitor, "/arrangor/innlogging/kode", "error-login-code", submit, 422,
+                fill=lambda p: p.locator("[name=code]").fill("000000"))
+    walk.submit(newcomer, "/arrangor/konto/tofaktor", "error-two-factor-first-setup", submit, 422,
+                fill=lambda p: p.locator("[name=code]").fill("000000"))
+    # An organiser sets it up from their account page, and sees the recovery codes once.
+    walk.visit(kari, Visit("admin-account-without-second-factor", "/arrangor/konto"))
+    walk.visit(kari, Visit("two-factor-setup", "/arrangor/konto/tofaktor"))
+    secret = kari.locator("#totp-secret").inner_text().replace(" ", "")
+    kari.locator("[name=code]").fill(pyotp.TOTP(secret).now())
+    kari.locator(submit).click()
+    expect(kari.locator("#recovery-codes li")).to_have_count(10)
+    walk.check(kari, "recovery-codes")
+
+
+def log_in_as(page: Page, base_url: str, email: str) -> None:
+    """The password step only."""
+    page.goto(f"{base_url}/arrangor/innlogging")
+    page.locator("[name=email]").fill(email)
+    page.locator("[name=password]").fill(ORGANISER_PASSWORD)
+    page.locator("main [name=submit]").click()
+    page.wait_for_load_state()
 
 
 def switch_language(page: Page, language: str) -> None:
@@ -255,13 +308,18 @@ def test_every_page_in_every_language_is_accessible(live_url, app, browser, brow
     world = seed_world(app, smtp_server)
     public = browser.new_context(**browser_context_args)
     organiser = browser.new_context(**browser_context_args)
+    newcomers = browser.new_context(**browser_context_args)
+    colleague = browser.new_context(**browser_context_args)
     try:
-        for context in (public, organiser):
+        for context in (public, organiser, newcomers, colleague):
             install_axe(context)
         visitor, admin = public.new_page(), organiser.new_page()
+        newcomer, kari = newcomers.new_page(), colleague.new_page()
         # The receipt belongs to the browser that registered: register once, in Bokmål.
         register_in_the_browser(visitor, live_url, world.open_slug)
-        log_in(admin, live_url, ADMIN_EMAIL)
+        log_in(admin, live_url, ADMIN_EMAIL, app=app)
+        log_in(kari, live_url, "kari@uib.no")
+        newcomer.goto(live_url)
 
         pages, admin_pages = public_pages(world), organiser_pages(world)
         pages += other_simple_pages(app, pages + admin_pages)
@@ -277,9 +335,11 @@ def test_every_page_in_every_language_is_accessible(live_url, app, browser, brow
                 if language == "nb" or not target.variant:
                     walk.visit(admin, target)
             error_states(walk, visitor, admin, world)
+            second_factor_states(walk, visitor, newcomer, kari, world)
             problems.update(walk.problems)
 
         visited = {endpoint_of(app, v.path) for v in pages + admin_pages}
+        visited |= set(SECOND_FACTOR_PAGES.values())
         every_page = {rule.endpoint for rule in app.url_map.iter_rules()
                       if "GET" in rule.methods and rule.endpoint not in NOT_PAGES
                       and not rule.endpoint.startswith("mailbox.")}
@@ -287,5 +347,5 @@ def test_every_page_in_every_language_is_accessible(live_url, app, browser, brow
         assert problems == {}, "\n".join(f"{key}: {problem}" for key, found in problems.items()
                                          for problem in found)
     finally:
-        public.close()
-        organiser.close()
+        for context in (public, organiser, newcomers, colleague):
+            context.close()
