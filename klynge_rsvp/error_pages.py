@@ -58,11 +58,13 @@ def init_app(app: Flask) -> None:
             raise error  # a mistake of ours: Flask logs it and shows the 500 page
         return database_unavailable(error)
 
+    @app.errorhandler(OverflowError)
     def value_refused(error):
         # The database refused a value no form check stopped (a number out of its range, a
-        # character PostgreSQL cannot store): the request was bad, nothing was changed. Logged
-        # as an error all the same: a form may be missing a check.
-        log.error("the database refused a value from the request: %s", error)
+        # character PostgreSQL cannot store; SQLite's driver raises OverflowError for a number
+        # beyond its integer, e.g. ?side=99999999999999999999): the request was bad, nothing
+        # was changed. Logged as an error all the same: a form may be missing a check.
+        log.error("the database refused a value from the request: %r", error, exc_info=error)
         _roll_back()
         return render_template("errors/400.html"), 400
 

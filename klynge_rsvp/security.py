@@ -1,6 +1,7 @@
 """Security headers on every response, and requests no part of the service can take."""
 
 from flask import Flask, abort, request
+from werkzeug.routing import IntegerConverter
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -12,6 +13,16 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "base-uri 'none'",
     "object-src 'none'",
 ])
+
+
+class RowIdIntegerConverter(IntegerConverter):
+    """`<int:…>` in our addresses is a row's id: a number the database's integer cannot hold
+    is no page here (404), instead of an error from the database (SQLite) or a refused value
+    (PostgreSQL)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def refuse_nul_characters() -> None:
@@ -28,6 +39,7 @@ def refuse_nul_characters() -> None:
 
 def init_app(app: Flask) -> None:
     """Refuse what no route can take before each request; add the headers after it."""
+    app.url_map.converters["int"] = RowIdIntegerConverter  # before the blueprints add their routes
     # First of all: the CSRF check (registered before us) would otherwise show the expired-form
     # page, which looks the gathering up by the address.
     app.before_request_funcs.setdefault(None, []).insert(0, refuse_nul_characters)

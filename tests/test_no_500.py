@@ -381,3 +381,25 @@ def test_a_value_the_database_refuses_is_a_bad_request(world):
     response = client.post("/arrangor/innlogging", data=fields)
     expected = 400 if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else 422
     assert response.status_code == expected
+
+
+# --- numbers beyond the database's integer (organiser pages: ids and page numbers) --------------
+
+HUGE = "99999999999999999999"
+
+
+@pytest.mark.parametrize("address", [f"/arrangor/samlinger/{HUGE}", f"/arrangor/pameldinger/{HUGE}",
+                                     f"/arrangor/samlinger/{2**31}/pameldinger"])
+def test_an_id_beyond_the_databases_integer_is_no_page(organiser_client, address):
+    assert organiser_client.get(address).status_code == 404
+
+
+@pytest.mark.parametrize("address", [f"/arrangor/e-postlogg?side={HUGE}",
+                                     f"/arrangor/revisjonslogg?side={HUGE}",
+                                     f"/arrangor/revisjonslogg?samling={HUGE}",
+                                     f"/arrangor/kunngjoringer?side={HUGE}",
+                                     f"/arrangor/abonnenter?side={HUGE}"])
+def test_a_page_number_beyond_the_databases_integer_is_a_bad_request(admin_client, address):
+    response = admin_client.get(address)
+    assert response.status_code == 400
+    assert "Ingenting er endret." in response.text
