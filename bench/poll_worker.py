@@ -4,10 +4,11 @@ OUTBOX_POLL_SECONDS and woken by nothing from other processes. `python -m bench.
 import signal
 import threading
 
-from klynge_rsvp import create_app, sender
+from klynge_rsvp import create_app, worker
+from klynge_rsvp.mail import wakeup
 
 
-class PollOnly(sender.Listener):
+class PollOnly(wakeup.Listener):
     """Listens to nothing: only the poll (and this process's own commits) wake the sender."""
 
     def _open(self) -> None:
@@ -15,13 +16,13 @@ class PollOnly(sender.Listener):
 
 
 def main() -> None:
-    sender.Listener = PollOnly
+    wakeup.Listener = PollOnly
     app = create_app()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     print("Worker started (poll only).", flush=True)
-    sender.run(app, stop)
+    worker.run(app, stop)
 
 
 if __name__ == "__main__":

@@ -30,9 +30,10 @@ def main() -> None:
     from flask_migrate import upgrade
     from pyinstrument import Profiler
 
-    from klynge_rsvp import create_app, lifecycle, sender
+    from klynge_rsvp import create_app, lifecycle
     from klynge_rsvp.clock import utcnow
     from klynge_rsvp.extensions import db
+    from klynge_rsvp.mail import delivery
     from klynge_rsvp.models import Gathering
 
     scenario = sys.argv[1] if len(sys.argv) > 1 else "registration"
@@ -73,7 +74,7 @@ def main() -> None:
                                by=None)
             db.session.commit()
             with profiler:
-                while sender.deliver_due().claimed:
+                while delivery.deliver_due().claimed:
                     pass
         elif scenario == "list":
             seed.registrations(gathering_id, 500, domain="l.bench", waiting=20, cancelled=10)

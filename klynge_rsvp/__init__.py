@@ -57,6 +57,8 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
                      compare_type=True)
+    # Nothing is sent through Flask-Mail (mail/delivery.py talks SMTP), but its Message, which
+    # notifications/message.py builds the MIME body in, reads the default sender from here.
     mail.init_app(app)
     csrf.init_app(app)
     database.init_app(app)
@@ -101,6 +103,6 @@ def _start_sender_thread(app: Flask) -> None:
         return
     if app.debug and os.environ.get("WERKZEUG_RUN_MAIN") != "true":
         return
-    from . import sender
+    from . import worker
 
-    app.extensions["klynge_sender_stop"] = sender.start_thread(app)
+    app.extensions["klynge_sender_stop"] = worker.start_thread(app)

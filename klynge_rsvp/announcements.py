@@ -16,12 +16,14 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from . import history, mailing_list, notifications, outbox
+from . import history, mailing_list, notifications
 from .errors import DomainError
 from .extensions import db
 from .gatherings import VISIBLE
 from .i18n import DEFAULT_LANGUAGE
 from .links import absolute_url
+from .mail import outbox
+from .mail.outbox import ComposedMail
 from .models import (
     Announcement,
     Audience,
@@ -33,7 +35,6 @@ from .models import (
     RegistrationStatus,
     Subscriber,
 )
-from .outbox import ComposedMail
 
 AUDIENCE_LABELS = {
     Audience.CONFIRMED: _l("Påmeldte med plass"),

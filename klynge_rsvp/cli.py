@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
 
-from . import demo, organisers, sender
+from . import demo, organisers, worker
 from .clock import utcnow
 from .errors import DomainError
 from .extensions import db
@@ -29,25 +29,21 @@ def init(with_demo):
 
 
 @klynge.command("worker")
-def worker():
+def run_worker():
     """Deliver queued mail until stopped (SIGTERM or Ctrl-C finishes the current message)."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     app = current_app._get_current_object()
     click.echo("Worker started: delivering the outbox.")
-    sender.run(app, stop)
+    worker.run(app, stop)
     click.echo("Worker stopped.")
 
 
 @klynge.command("purge-personal-data")
 def purge_personal_data():
     """Forget personal data past its retention period: exactly what the worker does daily."""
-    from .privacy import purge_personal_data as purge
-
-    report = purge(now=utcnow())
-    db.session.commit()
-    click.echo(report.summary())
+    click.echo(worker.purge_personal_data().summary())
 
 
 @klynge.command("create-organiser")

@@ -17,10 +17,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
-from . import calendars, history, notifications, outbox, rsvp
+from . import calendars, history, notifications, rsvp
 from .errors import DomainError
 from .extensions import db
 from .formatting import when
+from .mail import outbox
+from .mail.outbox import ComposedMail
 from .models import (
     Gathering,
     GatheringStatus,
@@ -29,7 +31,6 @@ from .models import (
     Registration,
     RegistrationStatus,
 )
-from .outbox import ComposedMail
 
 
 @dataclass(frozen=True)

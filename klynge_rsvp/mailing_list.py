@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from . import history, notifications, outbox
+from . import history, notifications
 from .extensions import db
+from .mail import outbox
 from .models import AuditEntry, Organiser, OutboxMessage, Subscriber, new_token
 from .rsvp import email_key
 

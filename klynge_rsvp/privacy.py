@@ -45,7 +45,7 @@ ERASED_REPLY_REASON = "Personen har slettet påmeldingen sin, så svaret er ikke
 # The mail that still goes to a person who erases their registration: the cancellation, which
 # confirms the erasure and takes the gathering out of their calendar.
 LAST_MAIL_KINDS = frozenset({"cancellation"})
-# How far back the every-minute pass (jobs.py) looks for mail that went out after an erasure;
+# How far back the every-minute pass (worker.py) looks for mail that went out after an erasure;
 # the daily purge looks at all of it.
 RECENT_MAIL = timedelta(days=2)
 

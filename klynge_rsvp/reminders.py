@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from . import notifications, outbox, rsvp
+from . import notifications, rsvp
 from .clock import from_local, local_zone, to_local, utcnow
 from .extensions import db
+from .mail import outbox
 from .models import (
     Gathering,
     GatheringStatus,

@@ -5,6 +5,8 @@ moved to the done folder. Other mail is left exactly as it was: fetched with BOD
 marked read), never flagged, never moved. Each reply counts once, also when a move failed after
 the commit or two fetchers read the mailbox at the same moment: the CalendarReply fingerprint is
 unique, and a message recorded before is only moved.
+
+The worker runs a pass every REPLY_FETCH_SECONDS (worker.py); `flask klynge fetch-replies`, one.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import imaplib
 import logging
 import re
 import ssl
-import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -25,7 +26,6 @@ from sqlalchemy.exc import IntegrityError
 from . import replies
 from .clock import utcnow
 from .extensions import db
-from .jobs import Job
 from .models import CalendarReply, ReplyOutcome
 
 log = logging.getLogger(__name__)
@@ -331,25 +331,3 @@ def _logout(connection: imaplib.IMAP4) -> None:
     # LOGOUT, never CLOSE: CLOSE would expunge every message flagged \Deleted, not only ours.
     with contextlib.suppress(imaplib.IMAP4.error, OSError):
         connection.logout()
-
-
-def run_pass() -> FetchReport:
-    """The worker's periodic job: one pass, logged."""
-    report = fetch_replies()
-    if report.handled or report.failed or report.not_moved:
-        log.info("%s", report.summary())
-    return report
-
-
-def job() -> Job:
-    """Fetch calendar replies every REPLY_FETCH_SECONDS when REPLY_IMAP_HOST is set."""
-    fetch_job = Job(name="calendar-replies", interval_seconds=0, run=run_pass)
-
-    # The interval is a setting, read from the app the scheduler passes in (Job's own
-    # interval is fixed when the job list is made, before any app exists).
-    def due(app: Flask) -> bool:
-        return (is_configured(app)
-                and time.monotonic() - fetch_job.last_run >= app.config["REPLY_FETCH_SECONDS"])
-
-    fetch_job.enabled = due
-    return fetch_job

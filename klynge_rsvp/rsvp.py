@@ -14,9 +14,11 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from . import addresses, calendars, history, notifications, organisations, outbox
+from . import addresses, calendars, history, notifications, organisations
 from .errors import DomainError, RegistrationClosed
 from .extensions import db
+from .mail import outbox
+from .mail.outbox import ComposedMail
 from .models import (
     Gathering,
     GatheringStatus,
@@ -27,7 +29,6 @@ from .models import (
     RegistrationStatus,
     Sector,
 )
-from .outbox import ComposedMail
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from html import unescape
 
 import sqlalchemy as sa
 
-from klynge_rsvp import sender
 from klynge_rsvp.extensions import db
+from klynge_rsvp.mail import delivery
 
 _TOKENS = [
     re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"'),  # {{ form.csrf_token }}
@@ -29,7 +29,7 @@ def token(html: str) -> str:
 def deliver(smtp_server) -> list[EmailMessage]:
     """One delivery pass through the real SMTP server; the messages it accepted, parsed."""
     seen = len(smtp_server.handler.messages)
-    report = sender.deliver_due()
+    report = delivery.deliver_due()
     assert report.retrying == [] and report.failed == [], report
     arrived = smtp_server.handler.parsed()[seen:]
     assert len(arrived) == len(report.sent)

@@ -9,10 +9,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from klynge_rsvp import addresses, rsvp, sender
+from klynge_rsvp import addresses, rsvp
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.errors import DomainError
 from klynge_rsvp.extensions import db
+from klynge_rsvp.mail import delivery
 from klynge_rsvp.models import OutboxMessage, Registration
 from tests.conftest import NOW, person, registration_request
 from tests.mail_checks import check_raw, readings
@@ -107,7 +108,7 @@ def test_an_internationalised_domain_is_delivered_in_punycode(smtp_config, app, 
         rsvp.register(gathering, registration_request(
             1, person=person(1, name="Ola Bølle", email="ola@bølle.no")), now=NOW)
         db.session.commit()
-        report = sender.deliver_due()
+        report = delivery.deliver_due()
         assert report.sent and not report.failed and not report.retrying
     [envelope] = smtp_server.handler.messages
     assert envelope.rcpt_tos == ["ola@xn--blle-gra.no"]

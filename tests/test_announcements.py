@@ -11,10 +11,11 @@ import pytest
 import sqlalchemy as sa
 from flask import render_template
 
-from klynge_rsvp import announcements, mailing_list, organisers, rsvp, sender
+from klynge_rsvp import announcements, mailing_list, organisers, rsvp
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.errors import DomainError
 from klynge_rsvp.extensions import db
+from klynge_rsvp.mail import delivery
 from klynge_rsvp.models import (
     Announcement,
     Audience,
@@ -285,7 +286,7 @@ def test_write_preview_send_and_watch_progress(app, organiser_client, make_gathe
     with app.app_context():
         # No SMTP server configured: the browser mailbox. Each person's confirmation goes in a
         # pass before their announcement (a person's mail keeps its order).
-        while sender.deliver_due().claimed:
+        while delivery.deliver_due().claimed:
             pass
     assert organiser_client.get(progress_url).json == \
         {"total": 2, "pending": 0, "sent": 2, "failed": 0, "done": True}

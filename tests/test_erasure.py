@@ -9,9 +9,10 @@ from email import message_from_bytes, policy
 import pytest
 import sqlalchemy as sa
 
-from klynge_rsvp import announcements, jobs, organisers, privacy, replies, rsvp, sender
+from klynge_rsvp import announcements, organisers, privacy, replies, rsvp, worker
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.extensions import db
+from klynge_rsvp.mail import delivery
 from klynge_rsvp.models import (
     Audience,
     AuditEntry,
@@ -88,13 +89,13 @@ def everywhere(smtp_server, app, organiser_client, make_gathering) -> tuple[int,
         rsvp.register(gathering, registration_request(3), now=now)  # waits for a seat
         db.session.commit()
         ase_id, gathering_id = ase.id, gathering.id
-        assert sender.deliver_due().sent  # the confirmations, over SMTP
+        assert delivery.deliver_due().sent  # the confirmations, over SMTP
 
     page = organiser_client.get(f"/arrangor/pameldinger/{ase_id}")
     assert organiser_client.post(f"/arrangor/pameldinger/{ase_id}/ny-lenke",
                                  data={"csrf_token": csrf_token(page.text)}).status_code == 303
     with app.app_context():
-        assert sender.deliver_due().sent  # the new link
+        assert delivery.deliver_due().sent  # the new link
         organiser = organisers.find_by_email(ORGANISER)
         gathering = db.session.get(Registration, ase_id).gathering
         announcement = announcements.create(gathering=gathering, audience=Audience.CONFIRMED,
@@ -103,14 +104,14 @@ def everywhere(smtp_server, app, organiser_client, make_gathering) -> tuple[int,
         announcements.send(announcement, by=organiser, now=utcnow())
         db.session.commit()
         smtp_server.handler.refuse = True
-        assert len(sender.deliver_due().failed) == 1
+        assert len(delivery.deliver_due().failed) == 1
         failed = db.session.scalar(sa.select(OutboxMessage.id).where(
             OutboxMessage.registration_id == ase_id, OutboxMessage.status == OutboxStatus.FAILED))
     page = organiser_client.get("/arrangor/e-postlogg?status=failed")
     assert organiser_client.post(f"/arrangor/e-postlogg/{failed}/send-igjen",  # audited
                                  data={"csrf_token": csrf_token(page.text)}).status_code == 303
     with app.app_context():
-        assert sender.deliver_due().failed  # refused again: the server's words quote her
+        assert delivery.deliver_due().failed  # refused again: the server's words quote her
         smtp_server.handler.refuse = False
         sequence = db.session.get(Registration, ase_id).ical_sequence
         uid = db.session.get(Registration, ase_id).gathering.ical_uid
@@ -161,13 +162,13 @@ def test_erasure_leaves_no_trace_once_the_last_mail_has_gone(
         assert last.kind == "cancellation" and last.recipient == PUNY
         assert {(hit.table, hit.key) for hit in scan(ASE)} == {("outbox_messages", (last.id,))}
 
-        assert sender.deliver_due().sent  # over SMTP, with her name and address
+        assert delivery.deliver_due().sent  # over SMTP, with her name and address
         [delivered] = [e for e in smtp_server.handler.messages[-2:] if e.rcpt_tos == [PUNY]]
         mail = message_from_bytes(delivered.original_content, policy=policy.default)
         assert NAME in str(mail["To"]) and mail.get_body(("plain",)).get_content()
 
     # The worker scrubs it once it has gone.
-    jobs.Scheduler(app, [job for job in jobs.registered_jobs() if job.name == "erased-mail"]).run_due()
+    worker.Scheduler(app, [job for job in worker.registered_jobs() if job.name == "erased-mail"]).run_due()
 
     with app.app_context():
         assert scan(ASE) == []
@@ -207,8 +208,8 @@ def test_the_organiser_pages_no_longer_show_the_erased_person(
         registration = db.session.get(Registration, ase_id)
         privacy.erase(registration, now=utcnow())
         db.session.commit()
-        sender.deliver_due()
-    jobs.Scheduler(app, [job for job in jobs.registered_jobs() if job.name == "erased-mail"]).run_due()
+        delivery.deliver_due()
+    worker.Scheduler(app, [job for job in worker.registered_jobs() if job.name == "erased-mail"]).run_due()
     for url in pages:
         page = organiser_client.get(url)
         assert page.status_code == 200
@@ -227,7 +228,7 @@ def test_after_the_gathering_erasure_sends_nothing_and_keeps_the_attendance(app,
             now=now - timedelta(days=10), by=organisers.create(ORGANISER, ORGANISER_PASSWORD, now=now))
         registration.checked_in_at = gathering.starts_at
         db.session.commit()
-        sender.deliver_due()
+        delivery.deliver_due()
         token, registration_id = registration.token, registration.id
 
     page = client.get(f"/pamelding/{token}/slett")

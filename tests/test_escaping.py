@@ -9,9 +9,10 @@ import openpyxl
 import pytest
 from icalendar import Calendar
 
-from klynge_rsvp import rsvp, sender
+from klynge_rsvp import rsvp
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.extensions import db
+from klynge_rsvp.mail import delivery
 from klynge_rsvp.rsvp import Person
 from tests.conftest import registration_request
 
@@ -63,7 +64,7 @@ def test_organiser_pages_escape(organiser_client, registered):
 
 def test_mail_escapes_html_and_keeps_calendar_lines_intact(registered, app, smtp_server):
     with app.app_context():
-        while sender.deliver_due().claimed:
+        while delivery.deliver_due().claimed:
             pass
     messages = smtp_server.handler.parsed()
     assert len(messages) == 3

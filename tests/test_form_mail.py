@@ -16,10 +16,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from klynge_rsvp import PROJECT_ROOT, sender
+from klynge_rsvp import PROJECT_ROOT
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.config import FORM_LIMITS, from_environment
 from klynge_rsvp.extensions import db
+from klynge_rsvp.mail import delivery
 from klynge_rsvp.models import FormMailSuppression, OutboxMessage, Registration
 from klynge_rsvp.names import looks_like_a_link
 from tests.pages import csrf_token, form_data, post_form, text
@@ -64,7 +65,7 @@ def test_a_colleagues_mail_says_who_registered_them_and_offers_not_me(smtp_confi
     response = post_form(client, URL, **colleagues(("Ola Nordmann", "ola@example.no")))
     assert response.status_code == 303
     with app.app_context():
-        report = sender.deliver_due()
+        report = delivery.deliver_due()
         assert report.failed == [] and len(report.sent) == 2
         tokens = dict(db.session.execute(sa.select(Registration.email, Registration.token)).all())
     delivered = {m["To"].addresses[0].addr_spec: m for m in smtp_server.handler.parsed()}
@@ -101,7 +102,7 @@ def test_a_name_like_a_link_is_never_in_a_greeting(smtp_config, app, client, gat
                          **colleagues(("Gratis premie: www.premie.example", "ola@example.no")))
     assert response.status_code == 303
     with app.app_context():
-        assert len(sender.deliver_due().sent) == 2
+        assert len(delivery.deliver_due().sent) == 2
     for message in smtp_server.handler.parsed():
         for body in (message.get_body(("plain",)).get_content(),
                      message.get_body(("html",)).get_content()):

@@ -16,10 +16,11 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
-from klynge_rsvp import calendars, lifecycle, sender
+from klynge_rsvp import calendars, lifecycle
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.extensions import db
 from klynge_rsvp.formatting import when
+from klynge_rsvp.mail import delivery
 from klynge_rsvp.models import (
     AuditEntry,
     Gathering,
@@ -48,7 +49,7 @@ def deliver(smtp_server) -> list[EmailMessage]:
     """Commit, run one delivery pass, and return what the server accepted, parsed."""
     db.session.commit()
     seen = len(smtp_server.handler.messages)
-    report = sender.deliver_due()
+    report = delivery.deliver_due()
     assert report.retrying == [] and report.failed == [], report
     arrived = smtp_server.handler.parsed()[seen:]
     assert len(arrived) == len(report.sent)

@@ -4,9 +4,10 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from klynge_rsvp import rsvp, sender
+from klynge_rsvp import rsvp
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.extensions import db
+from klynge_rsvp.mail import delivery
 from klynge_rsvp.models import Registration
 from tests.conftest import registration_request
 from tests.pages import csrf_token
@@ -19,7 +20,7 @@ def test_organiser_revokes_a_link_and_the_person_gets_a_new_one(smtp_config, app
         [outcome] = rsvp.register(gathering, registration_request(1), now=utcnow())
         db.session.commit()
         old_token, registration_id = outcome.registration.token, outcome.registration.id
-        sender.deliver_due()
+        delivery.deliver_due()
     client = app.test_client()
     assert client.get(f"/pamelding/{old_token}").status_code == 200
 
@@ -33,7 +34,7 @@ def test_organiser_revokes_a_link_and_the_person_gets_a_new_one(smtp_config, app
         new_token = db.session.scalar(
             sa.select(Registration.token).where(Registration.id == registration_id))
         assert new_token != old_token
-        sender.deliver_due()
+        delivery.deliver_due()
     assert client.get(f"/pamelding/{new_token}").status_code == 200
     last = smtp_server.handler.parsed()[-1]
     assert str(last["Subject"]).startswith("Ny lenke til påmeldingen")

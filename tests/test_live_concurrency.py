@@ -11,9 +11,10 @@ from http.cookiejar import CookieJar
 import pytest
 import sqlalchemy as sa
 
-from klynge_rsvp import rsvp, sender
+from klynge_rsvp import rsvp
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.extensions import db
+from klynge_rsvp.mail import delivery
 from klynge_rsvp.models import Registration, RegistrationStatus
 from tests.live_server import serving
 
@@ -69,7 +70,7 @@ def test_last_seats_over_http_never_overbook_and_everyone_gets_one_mail(
     assert statuses == [200] * PEOPLE  # each followed the 303 to its receipt
 
     with app.app_context():
-        while sender.deliver_due().claimed:
+        while delivery.deliver_due().claimed:
             pass
         people = db.session.scalars(sa.select(Registration)).all()
         confirmed = [p for p in people if p.status == RegistrationStatus.CONFIRMED]

@@ -14,8 +14,9 @@ import pytest
 import sqlalchemy as sa
 import vobject
 
-from klynge_rsvp import rsvp, sender
+from klynge_rsvp import rsvp
 from klynge_rsvp.extensions import db
+from klynge_rsvp.mail import delivery
 from klynge_rsvp.models import Registration, RegistrationStatus
 from tests.conftest import NOW, person, registration_request
 
@@ -40,7 +41,7 @@ def smtp(smtp_config, app, smtp_server):
 def deliver(smtp_server) -> list[EmailMessage]:
     """Run one delivery pass; return the messages it made the server accept, parsed."""
     seen = len(smtp_server.handler.messages)
-    report = sender.deliver_due()
+    report = delivery.deliver_due()
     assert report.retrying == [] and report.failed == [], report
     arrived = smtp_server.handler.parsed()[seen:]
     assert len(arrived) == len(report.sent)

@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from klynge_rsvp import outbox, rsvp, sender
+from klynge_rsvp import rsvp
 from klynge_rsvp.errors import DomainError
 from klynge_rsvp.extensions import db
+from klynge_rsvp.mail import delivery, outbox
 from klynge_rsvp.models import AuditEntry, OutboxMessage, OutboxStatus
 from tests.conftest import NOW, RecordingHandler, registration_request
 from tests.overview_helpers import token
@@ -94,7 +95,7 @@ def test_resend_a_failed_message_through_a_real_smtp_server(smtp_app, organiser_
         db.session.commit()
         smtp_server.handler.reply = "550 5.1.1 mailbox unavailable"
         gathering_id = gathering.id
-        report = sender.deliver_due()
+        report = delivery.deliver_due()
         assert len(report.failed) == 1
         message_id = report.failed[0]
 
@@ -112,7 +113,7 @@ def test_resend_a_failed_message_through_a_real_smtp_server(smtp_app, organiser_
     with app.app_context():
         message = db.session.get(OutboxMessage, message_id)
         assert message.status == OutboxStatus.PENDING and message.attempts == 1
-        report = sender.deliver_due()
+        report = delivery.deliver_due()
         assert report.sent == [message_id]
         [envelope] = smtp_server.handler.messages
         assert envelope.rcpt_tos == ["deltaker1@example.no"]
@@ -210,7 +211,7 @@ def test_a_registrations_page_says_what_became_of_its_mail(smtp_app, organiser_c
         [outcome] = rsvp.register(make_gathering(), registration_request(1), now=NOW)
         db.session.commit()
         registration_id = outcome.registration.id
-        assert len(sender.deliver_due().failed) == 1
+        assert len(delivery.deliver_due().failed) == 1
 
     for language in ("nb", "nn", "en"):
         page = organiser_client.get(f"/arrangor/pameldinger/{registration_id}",

@@ -4,9 +4,10 @@ from datetime import timedelta
 
 import pytest
 
-from klynge_rsvp import rsvp, sender
+from klynge_rsvp import rsvp
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.extensions import db
+from klynge_rsvp.mail import delivery
 from tests.conftest import registration_request
 
 
@@ -16,7 +17,7 @@ def test_mailbox_lists_and_shows_mail_with_calendar_and_inline_qr(app, client, m
         gathering = make_gathering(now=utcnow(), starts_at=utcnow() + timedelta(days=3))
         rsvp.register(gathering, registration_request(1), now=utcnow())
         db.session.commit()
-        assert sender.deliver_due().sent
+        assert delivery.deliver_due().sent
     index = client.get("/e-post/")
     assert "Påmeldt: Frokostmøte om beredskap" in index.text
     assert "sendt" in index.text

@@ -1,5 +1,5 @@
 """What an SMTP server's answer, or an error on the way to it, means for one message: pure
-functions, no app (the sender and the mail log use them; test_sender.py shows them end to end)."""
+functions, no app (the sender and the mail log use them; test_delivery.py shows them end to end)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import ssl
 
 import pytest
 
-from klynge_rsvp import outcomes
-from klynge_rsvp.outcomes import Outcome
+from klynge_rsvp.mail import outcomes
+from klynge_rsvp.mail.outcomes import Outcome
 
 
 @pytest.mark.parametrize(("code", "words", "kind"), [

@@ -10,18 +10,17 @@ import sqlalchemy as sa
 from klynge_rsvp import (
     announcements,
     history,
-    jobs,
     lifecycle,
     mailing_list,
     organisers,
-    outbox,
     privacy,
     replies,
     rsvp,
-    sender,
+    worker,
 )
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.extensions import db
+from klynge_rsvp.mail import delivery, outbox
 from klynge_rsvp.models import (
     Audience,
     AuditEntry,
@@ -141,7 +140,7 @@ def seed_every_category(make_gathering, organiser: Organiser) -> dict:
     history.audit("resend", by=organiser, now=then, summary="Nyhetsbrev til gammel@example.no")
     history.audit("organiser_create", by=organiser, now=then, summary=organiser.email)
     db.session.commit()
-    sender.deliver_due()  # everything queued goes to the browser mailbox: sent
+    delivery.deliver_due()  # everything queued goes to the browser mailbox: sent
     return {"old": old.id, "recent": recent.id, "on_behalf": on_behalf.id}
 
 
@@ -180,8 +179,8 @@ def test_the_purge_covers_every_category_the_same_from_the_job_and_the_command(
     with app.app_context():
         seeded = seed_every_category(make_gathering, organisers.find_by_email(organiser_email))
     if how == "daily job":
-        job = [job for job in jobs.registered_jobs() if job.name == "purge-personal-data"]
-        jobs.Scheduler(app, job).run_due()
+        job = [job for job in worker.registered_jobs() if job.name == "purge-personal-data"]
+        worker.Scheduler(app, job).run_due()
     else:
         result = app.test_cli_runner().invoke(args=["klynge", "purge-personal-data"])
         assert result.exit_code == 0, result.output
@@ -265,7 +264,7 @@ def test_the_export_holds_the_mail_sent_and_the_history(app, client, make_gather
         rsvp.cancel(outcome.registration, now=now)
         rsvp.register(gathering, registration_request(1), now=now + timedelta(seconds=1))
         db.session.commit()
-        sender.deliver_due()  # the confirmation: to the browser mailbox
+        delivery.deliver_due()  # the confirmation: to the browser mailbox
         token = outcome.registration.token
 
     response = client.get(f"/pamelding/{token}/mine-data.json")

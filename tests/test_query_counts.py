@@ -11,9 +11,10 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from klynge_rsvp import outbox, sender, statistics
+from klynge_rsvp import statistics
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.extensions import db
+from klynge_rsvp.mail import delivery, outbox
 from klynge_rsvp.models import (
     Organisation,
     OutboxMessage,
@@ -210,10 +211,10 @@ def test_delivery_statements_grow_by_a_constant_per_message(smtp_config, app, sm
     with app.app_context():
         queue(3, "c")
         with counting() as small:
-            assert len(sender.deliver_due().sent) == 3
+            assert len(delivery.deliver_due().sent) == 3
         queue(23, "d")
         with counting() as large:
-            assert len(sender.deliver_due().sent) == 23
+            assert len(delivery.deliver_due().sent) == 23
         per_message = (len(large) - len(small)) / 20
         assert per_message == int(per_message) and per_message <= 4
         assert db.session.scalar(sa.select(sa.func.count()).where(

@@ -219,8 +219,9 @@ def test_every_kind_of_mail_reads_right_as_received(hostile_sender, smtp_config,
 
     from flask_babel import force_locale
 
-    from klynge_rsvp import announcements, gatherings, lifecycle, mailing_list, reminders, rsvp, sender
+    from klynge_rsvp import announcements, gatherings, lifecycle, mailing_list, reminders, rsvp
     from klynge_rsvp.extensions import db
+    from klynge_rsvp.mail import delivery
     from klynge_rsvp.models import Audience, GatheringStatus, OutboxMessage
     from klynge_rsvp.notifications.labels import KIND_LABELS
     from tests.conftest import person, registration_request
@@ -272,7 +273,7 @@ def test_every_kind_of_mail_reads_right_as_received(hostile_sender, smtp_config,
         lifecycle.cancel(gathering, message="Avlyst – beklager", now=new_start - timedelta(days=5), by=by)
         db.session.commit()
         rows = {row.message: row for row in db.session.scalars(db.select(OutboxMessage))}
-        while sender.deliver_due().claimed:
+        while delivery.deliver_due().claimed:
             pass
         received = list(smtp_server.handler.messages)
         assert len(received) == len(rows)

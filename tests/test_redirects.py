@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from klynge_rsvp import outbox
 from klynge_rsvp.extensions import db
+from klynge_rsvp.mail import outbox
 from klynge_rsvp.redirects import same_site_path
 from tests.conftest import NOW, ORGANISER_PASSWORD
 from tests.pages import csrf_token

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from klynge_rsvp import jobs, lifecycle, reminders, rsvp, sender
+from klynge_rsvp import lifecycle, reminders, rsvp, worker
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.extensions import db
+from klynge_rsvp.mail import delivery
 from klynge_rsvp.models import Gathering, GatheringStatus, Reconfirmation
 from tests.conftest import NOW
 from tests.lifecycle_helpers import outbox_invite, parse, queued, register, text_body
@@ -149,14 +150,14 @@ def test_two_schedulers_at_once_queue_each_reminder_once(app, make_gathering):
 
 
 def test_the_worker_runs_the_reminder_jobs(app, make_gathering):
-    names = [job.name for job in jobs.registered_jobs()]
+    names = [job.name for job in worker.registered_jobs()]
     assert "reminders" in names and "reconfirm-reminders" in names
     with app.app_context():
         now = utcnow()
         gathering = make_gathering(now=now - timedelta(days=5), starts_at=now + timedelta(days=1))
         register(gathering, 1, now=now - timedelta(days=5))
         db.session.commit()
-    scheduler = jobs.Scheduler(app, [job for job in jobs.registered_jobs()
+    scheduler = worker.Scheduler(app, [job for job in worker.registered_jobs()
                                      if job.name in {"reminders", "reconfirm-reminders"}])
     scheduler.run_due()
     scheduler.run_due()  # not due again yet; and if it were, nothing new to send
@@ -170,9 +171,9 @@ def test_a_reminder_goes_out_through_smtp(smtp_config, app, smtp_server, make_ga
         gathering = make_gathering(now=now - timedelta(days=5), starts_at=now + timedelta(days=1))
         register(gathering, 1, now=now - timedelta(days=5))
         db.session.commit()
-        sender.deliver_due()  # the confirmation
+        delivery.deliver_due()  # the confirmation
         reminders.run_reminders()
-        sender.deliver_due()
+        delivery.deliver_due()
         [message] = smtp_server.handler.parsed()[1:]
         assert message["Subject"].startswith("Påminnelse: Frokostmøte om beredskap")
         calendar = next(p for p in message.walk() if p.get_content_type() == "text/calendar")

@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from klynge_rsvp import replies, reply_fetcher, rsvp
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.extensions import db
-from klynge_rsvp.jobs import Scheduler, registered_jobs
 from klynge_rsvp.models import (
     CalendarReply,
     GatheringStatus,
@@ -21,6 +20,7 @@ from klynge_rsvp.models import (
     RegistrationStatus,
     ReplyOutcome,
 )
+from klynge_rsvp.worker import Scheduler, registered_jobs
 from tests.conftest import registration_request
 from tests.imap_helpers import (
     AUTHSERV_ID,
@@ -291,7 +291,7 @@ def test_worker_fetches_replies_on_its_interval(app, gathering, mailbox):
 
     db.session.rollback()
     mailbox.append(outlook_reply(uid=uid, address="deltaker2@example.no", partstat="TENTATIVE"))
-    scheduler = Scheduler(app, [reply_fetcher.job()])
+    scheduler = Scheduler(app, [job for job in registered_jobs() if job.name == "calendar-replies"])
     scheduler.run_due()
     assert partstat() == "TENTATIVE"
 
@@ -305,7 +305,8 @@ def test_worker_fetches_replies_on_its_interval(app, gathering, mailbox):
 
 def test_not_configured_means_no_job_and_a_clear_cli_message(app, runner):
     app.config["REPLY_IMAP_HOST"] = ""
-    assert reply_fetcher.job().enabled(app) is False
+    [job] = [job for job in registered_jobs() if job.name == "calendar-replies"]
+    assert job.enabled(app) is False
     result = runner.invoke(args=["klynge", "fetch-replies"])
     assert result.exit_code == 1
     assert "REPLY_IMAP_HOST is not set" in result.output

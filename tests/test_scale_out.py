@@ -17,9 +17,10 @@ from http.cookiejar import CookieJar
 import pytest
 import sqlalchemy as sa
 
-from klynge_rsvp import outbox, rsvp
+from klynge_rsvp import rsvp
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.extensions import db
+from klynge_rsvp.mail import outbox, wakeup
 from klynge_rsvp.models import OutboxMessage, OutboxStatus, Registration, RegistrationStatus
 from tests.conftest import registration_request
 from tests.scale_out_helpers import (
@@ -78,7 +79,7 @@ def test_notify_is_sent_only_when_mail_is_committed(app):
             driver = listener.driver_connection
             driver.rollback()
             driver.autocommit = True
-            driver.execute(f"LISTEN {outbox.NOTIFY_CHANNEL}")
+            driver.execute(f"LISTEN {wakeup.NOTIFY_CHANNEL}")
             mail = outbox.ComposedMail(kind="test", recipient="a@example.no", subject="x",
                                        message=b"x")
 
@@ -90,7 +91,7 @@ def test_notify_is_sent_only_when_mail_is_committed(app):
             outbox.enqueue(mail, key="committed-2", now=utcnow())
             db.session.commit()
             notes = list(driver.notifies(timeout=2, stop_after=1))
-            assert [n.channel for n in notes] == [outbox.NOTIFY_CHANNEL]
+            assert [n.channel for n in notes] == [wakeup.NOTIFY_CHANNEL]
             assert list(driver.notifies(timeout=0.3)) == []  # one per transaction
         finally:
             listener.invalidate()

@@ -16,9 +16,9 @@ from email import message_from_bytes, policy
 import pytest
 import sqlalchemy as sa
 
-from klynge_rsvp import outbox
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.extensions import db
+from klynge_rsvp.mail import outbox
 from klynge_rsvp.models import OutboxMessage, OutboxStatus
 from klynge_rsvp.notifications import message
 from tests.conftest import EphemeralController, RecordingHandler

@@ -8,11 +8,12 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import history, outbox, outcomes
+from .. import history
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..i18n import DEFAULT_LANGUAGE
+from ..mail import outbox, outcomes
 from ..models import Announcement, OutboxMessage, OutboxStatus, Registration
 from ..notifications.labels import KIND_LABELS, MAIL_STATUS_LABELS, OUTCOME_LABELS
 from ..redirects import same_site_path

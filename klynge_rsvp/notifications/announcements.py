@@ -9,9 +9,9 @@ from flask import current_app, render_template
 
 from .. import addresses
 from ..links import absolute_url, base_host
+from ..mail.outbox import ComposedMail
 from ..models import Announcement, Audience
 from ..names import shown_name
-from ..outbox import ComposedMail
 from . import headers as mail_headers
 from .message import build, in_language
 

@@ -6,7 +6,7 @@ One list for the mail log and a registration's page; a kind not listed is shown 
 
 from flask_babel import lazy_gettext as _l
 
-from .. import outcomes
+from ..mail import outcomes
 from ..models import OutboxStatus
 
 KIND_LABELS = {

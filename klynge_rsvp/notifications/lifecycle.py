@@ -16,8 +16,8 @@ from flask_babel import gettext as _
 from .. import calendars
 from ..formatting import long_date
 from ..links import absolute_url
+from ..mail.outbox import ComposedMail
 from ..models import Registration, RegistrationStatus
-from ..outbox import ComposedMail
 from .message import in_registrants_language, to_registrant
 
 

@@ -9,8 +9,8 @@ from flask_babel import gettext as _
 
 from ..i18n import DEFAULT_LANGUAGE
 from ..links import absolute_url
+from ..mail.outbox import ComposedMail
 from ..models import Subscriber
-from ..outbox import ComposedMail
 from .message import build, in_language
 
 

@@ -32,9 +32,9 @@ from markupsafe import escape
 
 from .. import addresses, ics
 from ..links import base_host
+from ..mail.outbox import ComposedMail
 from ..models import Registration
 from ..names import looks_like_a_link
-from ..outbox import ComposedMail
 from . import headers as mail_headers
 from .message import TO_HEADER, to_header
 

@@ -26,9 +26,9 @@ from .. import addresses
 from ..clock import local_zone
 from ..i18n import DEFAULT_LANGUAGE, LANGUAGES
 from ..links import absolute_url, base_host
+from ..mail.outbox import ComposedMail
 from ..models import Registration
 from ..names import shown_name
-from ..outbox import ComposedMail
 from . import headers as mail_headers
 
 # The language of the mail being composed (None: no in_language block is open).

@@ -9,9 +9,9 @@ from flask_babel import gettext as _
 
 from .. import calendars, checkin
 from ..links import absolute_url
+from ..mail.outbox import ComposedMail
 from ..models import Registration, RegistrationStatus
 from ..names import shown_name
-from ..outbox import ComposedMail
 from .message import in_registrants_language, to_registrant
 
 if TYPE_CHECKING:

@@ -22,10 +22,10 @@ from klynge_rsvp import (
     organisers,
     replies,
     rsvp,
-    sender,
 )
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.extensions import db
+from klynge_rsvp.mail import delivery
 from klynge_rsvp.models import Audience, GatheringStatus, OrganiserRole, Sector
 from tests.conftest import (
     ORGANISER_PASSWORD,
@@ -52,7 +52,7 @@ FAILED_AUTH = ("mx.rsvp.test; dkim=fail (body hash did not verify) header.d=exam
 def deliver(app) -> None:
     """Run the sender until the outbox has nothing due."""
     with app.app_context():
-        while sender.deliver_due().claimed:
+        while delivery.deliver_due().claimed:
             pass
 
 

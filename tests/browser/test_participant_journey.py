@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
-from klynge_rsvp import sender
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.extensions import db
+from klynge_rsvp.mail import delivery
 from tests.browser.conftest import axe_violations
 
 pytestmark = pytest.mark.browser
@@ -26,7 +26,7 @@ def gathering_slug(app, make_gathering):
 
 def deliver(app):
     with app.app_context():
-        while sender.deliver_due().claimed:
+        while delivery.deliver_due().claimed:
             pass
 
 

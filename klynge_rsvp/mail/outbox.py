@@ -1,6 +1,6 @@
 """The durable outbox: mail is queued in the transaction that causes it, and sent later.
 
-Rows are claimed by a sender with a lease. On PostgreSQL the claim uses
+Rows are claimed by a worker's pass (delivery.py) with a lease. On PostgreSQL the claim uses
 `FOR UPDATE SKIP LOCKED`, so several workers never take the same row; on SQLite the write
 transaction is already exclusive. A claim whose worker died runs out and the row is retried.
 """
@@ -8,7 +8,6 @@ transaction is already exclusive. A claim whose worker died runs out and the row
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,14 +15,11 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from .database import is_postgresql
-from .extensions import db
-from .models import OutboxMessage, OutboxStatus, Registration
-
-# Set when a transaction that queued mail commits, so an in-process sender wakes at once.
-mail_queued = threading.Event()
-# The PostgreSQL channel that tells workers in other processes the same thing.
-NOTIFY_CHANNEL = "klynge_outbox"
+from ..database import is_postgresql
+from ..errors import DomainError
+from ..extensions import db
+from ..models import OutboxMessage, OutboxStatus, Registration
+from . import wakeup
 
 
 @dataclass(frozen=True)
@@ -66,7 +62,7 @@ def enqueue(
     )
     db.session.add(row)
     queued[key] = row
-    db.session.info["mail_queued"] = True
+    wakeup.wake_on_commit(db.session)
     return row
 
 
@@ -87,7 +83,7 @@ def enqueue_many(mails: list[tuple[ComposedMail, str, Registration | None]], *,
          "created_at": now, "last_error": "", "error_kind": "", "transport": ""}
         for mail, key, registration in mails
     ])
-    db.session.info["mail_queued"] = True
+    wakeup.wake_on_commit(db.session)
     return len(mails)
 
 
@@ -237,33 +233,8 @@ def release(message_ids: list[int]) -> None:
         )
 
 
-def pending_count() -> int:
-    """How many messages wait to be sent."""
-    return db.session.scalar(
-        sa.select(sa.func.count()).where(OutboxMessage.status == OutboxStatus.PENDING)
-    )
-
-
-@sa.event.listens_for(sa.orm.Session, "before_commit")
-def _notify_other_processes(session) -> None:
-    """On PostgreSQL, NOTIFY the workers that LISTEN (sender.py) in the committing transaction:
-    delivered only if it commits, once however many messages it queued."""
-    if session.info.get("mail_queued") and session.in_transaction():
-        connection = session.connection()
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')")
-
-
-@sa.event.listens_for(sa.orm.Session, "after_commit")
-def _wake_sender(session) -> None:
-    """Wake in-process senders after a commit that queued mail."""
-    if session.info.pop("mail_queued", False):
-        mail_queued.set()
-
-
 @sa.event.listens_for(sa.orm.Session, "after_rollback")
-def _forget_queued(session) -> None:
-    session.info.pop("mail_queued", None)
+def _forget_rolled_back_keys(session) -> None:
     session.info.pop("outbox_keys", None)
 
 
@@ -276,12 +247,10 @@ def _forget_flushed_keys(session, _context) -> None:
 
 def requeue(message: OutboxMessage, *, now: datetime) -> None:
     """Give a failed message another try now (an organiser asked); its attempts are kept."""
-    from .errors import DomainError
-
     if message.status != OutboxStatus.FAILED:
         raise DomainError("Bare e-post som ikke kunne sendes, kan sendes på nytt.")
     message.status = OutboxStatus.PENDING
     message.next_attempt_at = now
     message.claimed_until = None
     db.session.flush()
-    db.session.info["mail_queued"] = True
+    wakeup.wake_on_commit(db.session)

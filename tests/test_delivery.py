@@ -1,4 +1,4 @@
-"""The sender, delivering the outbox through a real SMTP server (aiosmtpd on 127.0.0.1).
+"""Delivery (mail/delivery.py): the outbox through a real SMTP server (aiosmtpd on 127.0.0.1).
 
 Nothing here mocks smtplib: every failure is a real server misbehaving (refusing the connection,
 answering 4xx/5xx, dropping the line, or saying nothing at all).
@@ -20,9 +20,10 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from klynge_rsvp import outbox, rsvp, sender
+from klynge_rsvp import rsvp, worker
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.extensions import db
+from klynge_rsvp.mail import delivery, outbox, wakeup
 from klynge_rsvp.models import OutboxMessage, OutboxStatus, Registration, RegistrationStatus
 from tests.conftest import NOW, EphemeralController, RecordingHandler, registration_request
 
@@ -122,7 +123,7 @@ def test_confirmation_is_delivered_once(mail_ctx, make_gathering):
     [registration] = register(gathering, 1)
     before = utcnow()
 
-    report = sender.deliver_due()
+    report = delivery.deliver_due()
 
     [message] = rows()
     assert report.claimed == 1
@@ -139,7 +140,7 @@ def test_confirmation_is_delivered_once(mail_ctx, make_gathering):
     assert envelope.rcpt_tos == [address(1)]
     assert envelope.mail_from == SENDER_ADDRESS
 
-    again = sender.deliver_due()
+    again = delivery.deliver_due()
     assert again.claimed == 0
     assert len(mail_ctx.handler.messages) == 1
 
@@ -155,7 +156,7 @@ def test_registration_stands_when_smtp_is_down_and_mail_follows(
         [registration] = register(gathering, 1)
         start = utcnow()
 
-        report = sender.deliver_due()
+        report = delivery.deliver_due()
 
         assert report.claimed == 1 and report.sent == [] and len(report.retrying) == 1
         [message] = rows()
@@ -175,11 +176,11 @@ def test_registration_stands_when_smtp_is_down_and_mail_follows(
             )
         assert status == RegistrationStatus.CONFIRMED.value
         # Not due yet: the next pass leaves it alone.
-        assert sender.deliver_due().claimed == 0
+        assert delivery.deliver_due().claimed == 0
 
         app.config["MAIL_PORT"] = smtp_server.port  # the server is back
         make_due()
-        report = sender.deliver_due()
+        report = delivery.deliver_due()
 
         assert report.sent == [message.id]
         message = row(message.id)
@@ -188,7 +189,7 @@ def test_registration_stands_when_smtp_is_down_and_mail_follows(
         assert (message.last_error, message.error_kind, message.smtp_code) == ("", "", None)
         assert received_recipients(smtp_server.handler) == [address(1)]
         make_due()
-        assert sender.deliver_due().claimed == 0
+        assert delivery.deliver_due().claimed == 0
         assert len(smtp_server.handler.messages) == 1
 
 
@@ -204,7 +205,7 @@ def test_4xx_on_data_is_retried_with_growing_backoff(mail_ctx, app, make_gatheri
     delays = []
     for attempt in (1, 2):
         before = utcnow()
-        report = sender.deliver_due()
+        report = delivery.deliver_due()
         after = utcnow()
         [message] = rows()
         assert report.retrying == [message.id]
@@ -216,13 +217,13 @@ def test_4xx_on_data_is_retried_with_growing_backoff(mail_ctx, app, make_gatheri
         assert before + timedelta(seconds=base * 2 ** (attempt - 1)) <= message.next_attempt_at
         assert message.next_attempt_at <= after + timedelta(seconds=base * 2 ** (attempt - 1))
         delays.append(message.next_attempt_at - after)
-        assert sender.deliver_due().claimed == 0  # not due again before the backoff
+        assert delivery.deliver_due().claimed == 0  # not due again before the backoff
         make_due()
     assert delays[1] > delays[0]
     assert mail_ctx.handler.messages == []
 
     mail_ctx.handler.reply = None
-    report = sender.deliver_due()
+    report = delivery.deliver_due()
 
     [message] = rows()
     assert report.sent == [message.id]
@@ -230,7 +231,7 @@ def test_4xx_on_data_is_retried_with_growing_backoff(mail_ctx, app, make_gatheri
     assert message.attempts == 3
     assert received_recipients(mail_ctx.handler) == [address(1)]
     make_due()
-    assert sender.deliver_due().claimed == 0
+    assert delivery.deliver_due().claimed == 0
 
 
 # --- 4. a permanent (5xx) refusal on DATA -----------------------------------------------------
@@ -240,7 +241,7 @@ def test_5xx_on_data_fails_permanently(mail_ctx, make_gathering):
     register(make_gathering(), 1)
     mail_ctx.handler.reply = "554 5.6.0 rejected"
 
-    report = sender.deliver_due()
+    report = delivery.deliver_due()
 
     [message] = rows()
     assert report.failed == [message.id]
@@ -252,7 +253,7 @@ def test_5xx_on_data_fails_permanently(mail_ctx, make_gathering):
 
     mail_ctx.handler.reply = None
     make_due()
-    assert sender.deliver_due().claimed == 0
+    assert delivery.deliver_due().claimed == 0
     assert row(message.id).status == OutboxStatus.FAILED
     assert mail_ctx.handler.messages == []
 
@@ -289,7 +290,7 @@ def test_5xx_on_rcpt_fails_that_message_only(picky_config, app, picky_server, ma
     with app.app_context():
         register(make_gathering(), 1, 2, 3)
 
-        report = sender.deliver_due()
+        report = delivery.deliver_due()
 
         by_recipient = {message.recipient: message for message in rows()}
         refused = by_recipient[address(2)]
@@ -304,7 +305,7 @@ def test_5xx_on_rcpt_fails_that_message_only(picky_config, app, picky_server, ma
             assert by_recipient[address(n)].attempts == 1
         assert received_recipients(picky_server.handler) == [address(1), address(3)]
         make_due()
-        assert sender.deliver_due().claimed == 0
+        assert delivery.deliver_due().claimed == 0
 
 
 @dataclass
@@ -332,7 +333,7 @@ def test_refused_sender_address_fails_no_message(sender_refusing_config, app, ma
     # each connection is retried later, and every connection stops: the rest are given back.
     with app.app_context():
         register(make_gathering(), 1, 2, 3, 4, 5)
-        report = sender.deliver_due()
+        report = delivery.deliver_due()
         assert report.failed == [] and report.sent == []
         assert 1 <= len(report.retrying) <= app.config["OUTBOX_SMTP_CONNECTIONS"] == 2
         assert sorted(report.retrying + report.released) == [r.id for r in rows()]
@@ -371,7 +372,7 @@ def test_dropped_connection_retries_the_message_and_releases_the_rest(
     mail_ctx.handler = handler  # used for every new connection
     register(make_gathering(), 1, 2, 3)
 
-    report = sender.deliver_due()
+    report = delivery.deliver_due()
 
     first, second, third = rows()
     assert report.claimed == 3
@@ -389,17 +390,17 @@ def test_dropped_connection_retries_the_message_and_releases_the_rest(
         assert untried.last_error == ""
     assert handler.messages == []
 
-    report = sender.deliver_due()  # the others are due at once; the first waits its backoff
+    report = delivery.deliver_due()  # the others are due at once; the first waits its backoff
     assert report.sent == [second.id, third.id]
     make_due(first.id)
-    report = sender.deliver_due()
+    report = delivery.deliver_due()
     assert report.sent == [first.id]
 
     assert sorted(received_recipients(handler)) == [address(1), address(2), address(3)]
     assert [message.status for message in rows()] == [OutboxStatus.SENT] * 3
     assert [message.attempts for message in rows()] == [2, 1, 1]
     make_due()
-    assert sender.deliver_due().claimed == 0
+    assert delivery.deliver_due().claimed == 0
     assert len(handler.messages) == 3
 
 
@@ -459,7 +460,7 @@ def test_silent_server_times_out_and_rows_wait_for_retry(
 
     def deliver():
         with app.app_context():
-            reports.append(sender.deliver_due())
+            reports.append(delivery.deliver_due())
 
     worker = threading.Thread(target=deliver, name="deliver-to-silent-server", daemon=True)
     started = time.monotonic()
@@ -496,7 +497,7 @@ def test_fails_after_max_attempts_with_a_refusing_server(max_attempts_config, ap
         register(make_gathering(), 1)
         statuses = []
         for _ in range(3):
-            report = sender.deliver_due()  # a zero backoff: due again at once
+            report = delivery.deliver_due()  # a zero backoff: due again at once
             assert report.claimed == 1
             [message] = rows()
             statuses.append((message.status, message.attempts))
@@ -504,7 +505,7 @@ def test_fails_after_max_attempts_with_a_refusing_server(max_attempts_config, ap
                             (OutboxStatus.FAILED, 3)]
         assert (message.error_kind, message.last_error) == ("unreachable", "Connection refused")
         make_due()
-        assert sender.deliver_due().claimed == 0
+        assert delivery.deliver_due().claimed == 0
 
 
 # --- 9. leases ---------------------------------------------------------------------------------
@@ -520,7 +521,7 @@ def test_expired_claim_is_taken_over_and_live_claim_is_left_alone(mail_ctx, make
                        .values(claimed_until=live_until))
     db.session.commit()
 
-    report = sender.deliver_due()
+    report = delivery.deliver_due()
 
     assert report.claimed == 1
     assert report.sent == [dead.id]
@@ -546,7 +547,7 @@ def test_sender_stops_before_its_claim_runs_out(one_connection, short_lease_conf
         register(make_gathering(), 1, 2, 3)
         first, second, third = rows()
 
-        report = sender.deliver_due()
+        report = delivery.deliver_due()
 
         assert report.claimed == 3
         assert report.sent == [first.id]
@@ -554,9 +555,9 @@ def test_sender_stops_before_its_claim_runs_out(one_connection, short_lease_conf
         for untried in rows()[1:]:
             assert (untried.status, untried.attempts, untried.claimed_until) == (
                 OutboxStatus.PENDING, 0, None)
-        assert sender.deliver_due().sent == [second.id]
-        assert sender.deliver_due().sent == [third.id]
-        assert sender.deliver_due().claimed == 0
+        assert delivery.deliver_due().sent == [second.id]
+        assert delivery.deliver_due().sent == [third.id]
+        assert delivery.deliver_due().claimed == 0
         assert received_recipients(smtp_server.handler) == [address(1), address(2), address(3)]
 
 
@@ -566,22 +567,22 @@ def test_sender_stops_before_its_claim_runs_out(one_connection, short_lease_conf
 def test_rolled_back_registration_queues_nothing(mail_ctx, make_gathering):
     gathering = make_gathering()
     db.session.commit()
-    outbox.mail_queued.clear()
+    wakeup.mail_queued.clear()
 
     rsvp.register(gathering, registration_request(1), now=NOW)
     db.session.rollback()
 
     assert rows() == []
-    assert sender.deliver_due().claimed == 0
+    assert delivery.deliver_due().claimed == 0
     assert mail_ctx.handler.messages == []
     # Nor did it leave a flag behind for the next commit (those above) to wake the sender with.
-    assert not outbox.mail_queued.is_set()
+    assert not wakeup.mail_queued.is_set()
 
     # The same registration committed does wake the sender and goes out.
     rsvp.register(gathering, registration_request(1), now=NOW)
     db.session.commit()
-    assert outbox.mail_queued.is_set()
-    assert sender.deliver_due().claimed == 1
+    assert wakeup.mail_queued.is_set()
+    assert delivery.deliver_due().claimed == 1
     assert received_recipients(mail_ctx.handler) == [address(1)]
 
 
@@ -602,7 +603,7 @@ def test_sender_thread_delivers_new_mail_without_waiting_for_the_poll(
     with app.app_context():
         gathering = make_gathering()
         register(gathering, 1)
-        stop = sender.start_thread(app)
+        stop = worker.start_thread(app)
         [thread] = [t for t in set(threading.enumerate()) - before if t.name == "outbox-sender"]
         try:
             # Its first pass delivers what was queued; then it sleeps on a 30 s poll.
@@ -614,7 +615,7 @@ def test_sender_thread_delivers_new_mail_without_waiting_for_the_poll(
             assert received_recipients(handler) == [address(1), address(2)]
         finally:
             stop.set()
-            outbox.mail_queued.set()
+            wakeup.mail_queued.set()
             thread.join(timeout=10)
         assert not thread.is_alive()
         assert [message.status for message in rows()] == [OutboxStatus.SENT] * 2
@@ -629,14 +630,14 @@ def test_sender_thread_sends_a_held_back_message_without_waiting_for_the_poll(
         [person] = register(make_gathering(), 1)
         rsvp.cancel(person, now=NOW)  # waits for the invitation's pass
         db.session.commit()
-        outbox.mail_queued.clear()  # nothing new will be committed to wake the thread
-        stop = sender.start_thread(app)
+        wakeup.mail_queued.clear()  # nothing new will be committed to wake the thread
+        stop = worker.start_thread(app)
         [thread] = [t for t in set(threading.enumerate()) - before if t.name == "outbox-sender"]
         try:
             assert wait_for(lambda: len(handler.messages) == 2, timeout=5)
         finally:
             stop.set()
-            outbox.mail_queued.set()
+            wakeup.mail_queued.set()
             thread.join(timeout=10)
         assert not thread.is_alive()
         assert [m["Subject"].split(":")[0] for m in handler.parsed()] == ["Påmeldt", "Avmeldt"]
@@ -670,7 +671,7 @@ def test_mailbox_mode_marks_sent_without_any_socket(app, make_gathering, socket_
     with app.app_context():
         register(make_gathering(), 1, 2)
 
-        report = sender.deliver_due()
+        report = delivery.deliver_due()
 
         assert report.claimed == 2 and len(report.sent) == 2
         for message in rows():
@@ -678,7 +679,7 @@ def test_mailbox_mode_marks_sent_without_any_socket(app, make_gathering, socket_
             assert message.transport == "mailbox"
             assert message.attempts == 1
             assert message.sent_at is not None
-        assert sender.deliver_due().claimed == 0
+        assert delivery.deliver_due().claimed == 0
     assert socket_connects == []
 
 
@@ -706,7 +707,7 @@ def test_a_sent_record_that_fails_is_made_again_on_a_new_connection_and_nothing_
         real_record_sent(connection, message_id, transport=transport, now=now)
 
     monkeypatch.setattr(outbox, "record_sent", record_sent_failing_three_times)
-    report = sender.deliver_due()
+    report = delivery.deliver_due()
 
     found = rows()
     assert report.sent == [message.id for message in found]
@@ -744,7 +745,7 @@ def test_a_sent_record_that_keeps_failing_is_given_up_when_the_claim_runs_out(
         monkeypatch.setattr(outbox, "record_sent", failing_record_sent)
         started = time.monotonic()
         with pytest.raises(sa.exc.OperationalError):
-            sender.deliver_due()
+            delivery.deliver_due()
         # It tried again and again (for what was left of the claim), then stopped.
         assert time.monotonic() - started < 20
         assert len(recorded) > 2 * connections
@@ -762,7 +763,7 @@ def test_a_sent_record_that_keeps_failing_is_given_up_when_the_claim_runs_out(
         assert all(message.claimed_until is None for message in found if message.id not in tried)
 
         monkeypatch.setattr(outbox, "record_sent", real_record_sent)
-        report = sender.deliver_due()
+        report = delivery.deliver_due()
         assert sorted(report.sent) == sorted(m.id for m in found if m.id not in tried)
         assert sorted(received_recipients(smtp_server.handler)) == sorted(
             m.recipient for m in found)
@@ -774,7 +775,7 @@ def test_the_recorders_connection_goes_back_to_the_pool_durable(mail_ctx, make_g
     if db.engine.dialect.name != "postgresql":
         pytest.skip("synchronous_commit is PostgreSQL's")
     register(make_gathering(), 1, 2)
-    assert len(sender.deliver_due().sent) == 2
+    assert len(delivery.deliver_due().sent) == 2
     # The pool hands back its most recently returned connection first: the recorder's.
     with db.engine.connect() as connection:
         assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
@@ -801,7 +802,7 @@ def test_a_batch_goes_over_two_connections(mail_ctx, make_gathering):
     mail_ctx.handler = handler
     register(make_gathering(), 1, 2, 3, 4, 5)
 
-    report = sender.deliver_due()
+    report = delivery.deliver_due()
 
     queued = rows()
     assert report.claimed == 5 and report.sent == [message.id for message in queued]
@@ -817,9 +818,9 @@ def test_a_persons_mail_goes_out_in_the_order_it_was_queued(mail_ctx, make_gathe
     db.session.commit()
     invitation, cancellation = [m.id for m in rows() if m.recipient == people[1].email]
 
-    first = sender.deliver_due()
+    first = delivery.deliver_due()
     assert invitation in first.sent and cancellation not in first.sent
-    assert sender.deliver_due().sent == [cancellation]
+    assert delivery.deliver_due().sent == [cancellation]
     subjects = [m["Subject"] for m in mail_ctx.handler.parsed() if m["To"].addresses[0].addr_spec
                 == people[1].email]
     assert [subject.split(":")[0] for subject in subjects] == ["Påmeldt", "Avmeldt"]
@@ -843,8 +844,8 @@ def test_a_later_message_waits_while_an_earlier_one_is_claimed_or_retried(mail_c
     assert outbox.claim_due(now=utcnow(), limit=10) == []
     db.session.rollback()
     make_due(invitation)
-    assert sender.deliver_due().sent == [invitation]
-    assert sender.deliver_due().sent == [cancellation]
+    assert delivery.deliver_due().sent == [invitation]
+    assert delivery.deliver_due().sent == [cancellation]
 
 
 def test_held_back_mail_keeps_no_one_elses_waiting(mail_ctx, make_gathering):
@@ -883,7 +884,7 @@ def test_a_dropped_connection_leaves_the_other_sending(mail_ctx, make_gathering)
     ids = [m.id for m in rows()]
     first_lane, second_lane = ids[0::2], ids[1::2]  # shared out in turn
 
-    report = sender.deliver_due()
+    report = delivery.deliver_due()
 
     # The first message to arrive was dropped: its connection stopped and gave back the rest of
     # its share; the other connection delivered all of its own.
@@ -932,7 +933,7 @@ def test_a_relay_that_takes_one_connection_gets_the_whole_batch_over_it(mail_ctx
     mail_ctx.handler = handler
     register(make_gathering(), 1, 2, 3, 4)
 
-    report = sender.deliver_due()
+    report = delivery.deliver_due()
 
     assert handler.refused >= 1  # a second connection was tried, and refused
     assert report.sent == [m.id for m in rows()] and report.retrying == report.released == []
@@ -1017,8 +1018,8 @@ def test_an_internationalised_domain_goes_out_in_idna(one_connection, either_ctx
     first, other, later = (queue_mail("ola@bølle.no", 1), queue_mail(address(2), 2),
                            queue_mail("ola@bølle.no", 3))
 
-    assert sender.deliver_due().sent == [first, other]
-    assert sender.deliver_due().sent == [later]  # the person's next mail, in the next pass
+    assert delivery.deliver_due().sent == [first, other]
+    assert delivery.deliver_due().sent == [later]  # the person's next mail, in the next pass
 
     envelopes = ctx.handler.messages
     assert [e.rcpt_tos for e in envelopes] == [["ola@xn--blle-gra.no"], [address(2)],
@@ -1031,7 +1032,7 @@ def test_an_internationalised_domain_goes_out_in_idna(one_connection, either_ctx
 def test_a_local_part_outside_ascii_goes_with_smtputf8_where_the_server_offers_it(utf8_ctx):
     oyvind = queue_raw("øyvind@bølle.no", 1)
 
-    assert sender.deliver_due().sent == [oyvind]
+    assert delivery.deliver_due().sent == [oyvind]
 
     [envelope] = utf8_ctx.handler.messages
     assert envelope.rcpt_tos == ["øyvind@xn--blle-gra.no"]
@@ -1045,7 +1046,7 @@ def test_a_local_part_outside_ascii_fails_at_once_where_the_server_lacks_smtputf
     first, other, later = (queue_raw("øyvind@example.org", 1), queue_raw(address(2), 2),
                            queue_raw("øyvind@example.org", 3))
 
-    report = sender.deliver_due()
+    report = delivery.deliver_due()
 
     # Failed for good at once (not retried twelve times), and the pass went on to the others.
     assert (report.failed, report.sent, report.retrying) == ([first], [other], [])
@@ -1053,7 +1054,7 @@ def test_a_local_part_outside_ascii_fails_at_once_where_the_server_lacks_smtputf
     assert (failed.status, failed.attempts, failed.claimed_until) == (OutboxStatus.FAILED, 1, None)
     assert failed.error_kind == "utf8_address" and "SMTPUTF8" in failed.last_error
     # The person's later mail is not held back behind it: it gets its answer in the next pass.
-    assert sender.deliver_due().failed == [later]
+    assert delivery.deliver_due().failed == [later]
     assert received_recipients(ascii_ctx.handler) == [address(2)]
     assert healthz(ascii_ctx.app)["failed"] == 2 and healthz(ascii_ctx.app)["pending"] == 0
 
@@ -1061,7 +1062,7 @@ def test_a_local_part_outside_ascii_fails_at_once_where_the_server_lacks_smtputf
 def test_headers_in_utf8_go_with_smtputf8_where_the_server_offers_it(utf8_ctx):
     raw = queue_raw(address(1), 1, subject="Påmeldt: Frokostmøte")
 
-    assert sender.deliver_due().sent == [raw]
+    assert delivery.deliver_due().sent == [raw]
 
     [envelope] = utf8_ctx.handler.messages
     assert "SMTPUTF8" in envelope.mail_options
@@ -1072,8 +1073,8 @@ def test_headers_in_utf8_fail_at_once_without_smtputf8_and_hold_nothing_back(one
                                                                            ascii_ctx):
     raw, later = queue_raw(address(1), 1, subject="Påmeldt: Frokostmøte"), queue_mail(address(1), 2)
 
-    assert sender.deliver_due().failed == [raw]
-    assert sender.deliver_due().sent == [later]
+    assert delivery.deliver_due().failed == [raw]
+    assert delivery.deliver_due().sent == [later]
 
     assert (row(raw).status, row(raw).error_kind) == (OutboxStatus.FAILED, "utf8_headers")
     [envelope] = ascii_ctx.handler.messages
@@ -1086,7 +1087,7 @@ def test_headers_in_utf8_fail_at_once_without_smtputf8_and_hold_nothing_back(one
 def test_an_address_no_server_can_take_fails_at_once(one_connection, mail_ctx, app, recipient):
     bad, other = queue_raw(recipient, 1), queue_raw(address(2), 2)
 
-    report = sender.deliver_due()
+    report = delivery.deliver_due()
 
     assert (report.failed, report.sent) == ([bad], [other])
     assert (row(bad).status, row(bad).error_kind) == (OutboxStatus.FAILED, "bad_address")
@@ -1109,7 +1110,7 @@ def test_an_unexpected_error_fails_that_message_only_and_the_connection_goes_on(
         return real_rcpt(connection, recipient, options)
 
     monkeypatch.setattr(smtplib.SMTP, "rcpt", rcpt)
-    report = sender.deliver_due()
+    report = delivery.deliver_due()
 
     first, second, third = rows()
     assert (report.sent, report.failed, report.released) == ([first.id, third.id], [second.id], [])
@@ -1146,7 +1147,7 @@ def deliver_in_a_thread(app) -> tuple[threading.Thread, list]:
     def deliver():
         with app.app_context():
             try:
-                outcome.append(sender.deliver_due())
+                outcome.append(delivery.deliver_due())
             except Exception as error:
                 outcome.append(error)
 
@@ -1167,7 +1168,7 @@ def test_a_claim_cut_off_in_the_middle_is_made_again(mail_ctx, app, make_gatheri
     thread.join(timeout=30)
 
     [report] = outcome
-    assert isinstance(report, sender.DeliveryReport), report
+    assert isinstance(report, delivery.DeliveryReport), report
     assert report.sent == ids
     assert sorted(received_recipients(mail_ctx.handler)) == [address(1), address(2), address(3)]
 
@@ -1206,7 +1207,7 @@ def test_a_failure_record_cut_off_in_the_middle_is_made_again(one_connection, ma
         thread.join(timeout=30)
 
     [report] = outcome
-    assert isinstance(report, sender.DeliveryReport), report
+    assert isinstance(report, delivery.DeliveryReport), report
     assert report.failed == [first, second]
     for message in rows():
         assert (message.status, message.attempts, message.claimed_until) == (
