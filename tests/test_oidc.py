@@ -128,6 +128,21 @@ def test_a_wrong_nonce_is_refused(app, client, issuer, make_organiser):
     assert links(app) == []
 
 
+def test_a_denied_sign_in_at_the_provider_is_a_message(app, client, issuer, make_organiser):
+    """The person presses "Deny" at the provider: its error comes back, nobody is let in."""
+    import requests
+
+    make_organiser(EMAIL)
+    provider_url = start(client)
+    answer = requests.post(provider_url, data={"action": "deny"}, allow_redirects=False,
+                           timeout=10)
+    assert "error=access_denied" in answer.headers["Location"]
+    response = client.get(local(answer.headers["Location"]))
+    assert response.status_code == 302 and response.headers["Location"] == "/arrangor/innlogging"
+    assert "kunne ikke godtas" in flashed(client)
+    assert not logged_in(client)
+
+
 def test_an_expired_id_token_is_refused(app_config, make_app, make_organiser):
     with mock_provider(access_token_max_age=timedelta(minutes=-10)) as expired_issuer:
         app_config["KLYNGE_OIDC_PROVIDERS"] = (settings(expired_issuer),)
