@@ -283,6 +283,20 @@ def test_the_providers_mfa_stands_in_for_the_second_factor(app, issuer, make_org
     assert not logged_in(without)
 
 
+@pytest.mark.parametrize("oidc_changes", [{"mfa_acr": ("idporten-loa-substantial",
+                                                       "idporten-loa-high")}])
+def test_an_acr_named_as_multi_factor_stands_in_too(app, issuer, make_organiser):
+    make_organiser(EMAIL, role=OrganiserRole.ADMINISTRATOR, second_factor=False)
+    strong, weak = app.test_client(), app.test_client()
+    set_user(issuer, "admin-1", email=EMAIL, email_verified=True, acr="idporten-loa-high")
+    sign_in(strong, "admin-1")
+    assert logged_in(strong)
+    set_user(issuer, "admin-1", email=EMAIL, email_verified=True, acr="idporten-loa-low")
+    response, _ = sign_in(weak, "admin-1")
+    assert response.headers["Location"].startswith("/arrangor/konto/tofaktor")
+    assert not logged_in(weak)
+
+
 def test_an_account_with_a_code_is_asked_for_it_after_the_provider(app, issuer, make_organiser):
     from tests.conftest import totp_code
 

@@ -134,8 +134,6 @@ def login_code():
     return render_template("auth/login_code.html", form=form), 422 if form.errors else 200
 
 
-
-
 @bp.post("/utlogging")
 @login_required
 def logout():
