@@ -100,6 +100,9 @@ def sign_in(client, sub: str, provider_name: str = "kommune", **changed_params):
     return client.get(local(back)), back
 
 
+DROP = object()
+
+
 class TamperingProvider:
     """A provider of our own that answers the code flow, signing its ID tokens with a real
     key, but with whichever claims (or key) the test sets in `changes`."""
@@ -107,8 +110,8 @@ class TamperingProvider:
     def __init__(self):
         self.key = RSAKey.generate_key(2048, parameters={"kid": "k1"})
         self.other_key = RSAKey.generate_key(2048, parameters={"kid": "k1"})
-        self.claims = {}
-        self.changes: dict = {}
+        self.changes: dict = {}  # claims changed in the ID token (DROP: left out)
+        self.userinfo: dict | None = None  # the userinfo endpoint's answer (None: no endpoint)
         self.sign_with_other_key = False
         self.codes: dict[str, dict] = {}
         self.url = ""
@@ -122,6 +125,7 @@ class TamperingProvider:
             return jsonify({
                 "issuer": self.url, "authorization_endpoint": f"{self.url}/authorize",
                 "token_endpoint": f"{self.url}/token", "jwks_uri": f"{self.url}/jwks",
+                **({"userinfo_endpoint": f"{self.url}/userinfo"} if self.userinfo else {}),
                 "response_types_supported": ["code"], "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": ["RS256"]})
 
@@ -136,6 +140,12 @@ class TamperingProvider:
             return redirect(f"{request.args['redirect_uri']}?" + urlencode(
                 {"code": code, "state": request.args["state"]}))
 
+        @app.get("/userinfo")
+        def userinfo():
+            if not request.headers.get("Authorization", "").startswith("Bearer "):
+                return jsonify({"error": "invalid_token"}), 401
+            return jsonify(self.userinfo)
+
         @app.post("/token")
         def token():
             asked = self.codes.pop(request.form.get("code", ""), None)
@@ -146,6 +156,7 @@ class TamperingProvider:
                       "iat": now, "exp": now + 300, "nonce": asked.get("nonce"),
                       "email": "kari@bergen.kommune.no", "email_verified": True,
                       **self.changes}
+            claims = {k: v for k, v in claims.items() if v is not DROP}
             key = self.other_key if self.sign_with_other_key else self.key
             id_token = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, key)
             return jsonify({"access_token": secrets.token_urlsafe(16), "token_type": "Bearer",

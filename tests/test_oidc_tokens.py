@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from klynge_rsvp.extensions import db
 from klynge_rsvp.models import OrganiserSignIn
-from tests.oidc_helpers import TamperingProvider, local, settings, start
+from tests.oidc_helpers import DROP, TamperingProvider, local, settings, start
 
 EMAIL = "kari@bergen.kommune.no"
 
@@ -72,3 +72,19 @@ def test_a_bad_id_token_is_refused(app, client, provider, make_organiser, change
     assert response.headers["Location"] == "/arrangor/innlogging"
     assert not signed_in(app, client)
     assert "kunne ikke godtas" in client.get("/arrangor/innlogging").text
+
+
+def test_an_address_only_in_userinfo_is_read_there(app, client, provider, make_organiser):
+    """Feide sends the address from the userinfo endpoint, not in the ID token: it is read
+    there, and only for the same subject."""
+    make_organiser(EMAIL)
+    provider.changes = {"email": DROP, "email_verified": DROP}
+    try:
+        provider.userinfo = {"sub": "someone-else", "email": EMAIL, "email_verified": True}
+        assert round_trip(client, provider).headers["Location"] == "/arrangor/innlogging"
+        assert not signed_in(app, client)
+        provider.userinfo = {"sub": "tamper-1", "email": EMAIL, "email_verified": True}
+        assert round_trip(client, provider).headers["Location"] == "/arrangor/"
+        assert signed_in(app, client)
+    finally:
+        provider.changes, provider.userinfo = {}, None
