@@ -14,7 +14,6 @@ import time
 from contextlib import contextmanager
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import oidc_provider_mock
 import pytest
 import requests
 from flask import Flask, jsonify, redirect, request
@@ -49,7 +48,10 @@ def _serve(wsgi_app):
 
 @contextmanager
 def mock_provider(**options):
-    """oidc-provider-mock on a free port of 127.0.0.1; yields its issuer URL."""
+    """oidc-provider-mock on a free port of 127.0.0.1; yields its issuer URL. (Imported here,
+    under the tests' MOCK_WARNINGS, not when the test files are collected.)"""
+    import oidc_provider_mock
+
     options.setdefault("require_nonce", True)
     with _serve(oidc_provider_mock.app(**options)) as url:
         yield url
