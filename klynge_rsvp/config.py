@@ -65,6 +65,11 @@ def from_environment(instance_path: str) -> dict:
         "KLYNGE_SESSION_MAX_HOURS": _int("KLYNGE_SESSION_MAX_HOURS", 12),
         # Who must log in with a second factor (TOTP): "administrators" or "all".
         "KLYNGE_REQUIRE_TOTP": os.environ.get("KLYNGE_REQUIRE_TOTP", "administrators").strip(),
+        # --- Signing in with an employer's account (issue 18; README "Signing in with your
+        # employer's account"). The providers (KLYNGE_OIDC_*) are read by auth/oidc.py.
+        # KLYNGE_PASSWORD_LOGIN=0 switches password login off for everyone.
+        "KLYNGE_PASSWORD_LOGIN": _bool("KLYNGE_PASSWORD_LOGIN", default=True),
+        # ---
         **{key: os.environ.get(key) or default for key, default in FORM_LIMITS.items()},
     }
 

@@ -400,6 +400,30 @@ class RecoveryCode(db.Model):
     organiser: Mapped[Organiser] = relationship(back_populates="recovery_codes")
 
 
+class OrganiserSignIn(db.Model):
+    """An organiser's account at an OpenID Connect provider (auth/oidc.py): the provider's name
+    as configured and its stable subject (`sub`). Linked at the first sign-in by verified
+    e-mail; after that the provider's subject decides, so an address given to someone else at
+    the employer does not open this account. The last sign-in's acr and amr are kept."""
+
+    __tablename__ = "organiser_sign_ins"
+    __table_args__ = (sa.UniqueConstraint("provider", "subject"),
+                      sa.UniqueConstraint("organiser_id", "provider"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organiser_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisers.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(sa.String(40))
+    subject: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_acr: Mapped[str | None] = mapped_column(sa.String(200))
+    last_amr: Mapped[str | None] = mapped_column(sa.String(200))
+
+    organiser: Mapped[Organiser] = relationship()
+
+
 class LoginThrottle(db.Model):
     """Failed logins for one address (known or not), shared by every app server.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -13,7 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from . import login_throttle, passwords
 from .errors import DomainError
 from .extensions import db
-from .models import Organiser, OrganiserRole
+from .models import Organiser, OrganiserRole, OrganiserSignIn
 
 ROLE_LABELS = {
     OrganiserRole.ADMINISTRATOR: _l("Administrator"),
@@ -155,3 +156,75 @@ def set_password(organiser: Organiser, password: str) -> None:
 def any_exist() -> bool:
     """Whether any organiser account exists yet."""
     return db.session.scalar(sa.select(sa.func.count()).select_from(Organiser)) > 0
+
+
+# --- signing in with an employer's account (OpenID Connect, auth/oidc.py) -------------------
+
+# The password hash of an account made at its first sign-in with a provider: no password opens
+# it (werkzeug's check_password_hash is False for a value without a method).
+NO_PASSWORD = "!"  # noqa: S105
+
+
+@dataclass(frozen=True)
+class ProviderIdentity:
+    """Who a provider's checked ID token says signed in: its stable subject, the verified
+    e-mail address, and how they authenticated there (acr, amr)."""
+
+    provider: str
+    subject: str
+    email: str
+    name: str = ""
+    acr: str | None = None
+    amr: tuple[str, ...] = ()
+
+
+class SignInRefused(DomainError):
+    """The provider vouched for someone who may not enter (the message says why)."""
+
+
+def sign_in_with_provider(identity: ProviderIdentity, *, auto_create: bool,
+                          now: datetime) -> Organiser:
+    """The active account `identity` opens; raises SignInRefused otherwise.
+
+    The provider's subject, once linked to an account, decides. Before that an account with
+    the same (verified) address is linked; failing that, with `auto_create` (the address's
+    domain on the provider's allow-list, checked by the caller) a plain organiser is made and
+    the audit log says so. A deactivated account is refused whichever way it is found."""
+    from . import history
+
+    link = db.session.scalar(sa.select(OrganiserSignIn).where(
+        OrganiserSignIn.provider == identity.provider,
+        OrganiserSignIn.subject == identity.subject))
+    organiser = link.organiser if link is not None else find_by_email(identity.email)
+    if organiser is not None and not organiser.active:
+        raise SignInRefused(_("Kontoen din er deaktivert. Spør en administrator hvis du skal "
+                              "ha tilgang igjen."))
+    if link is None and organiser is not None:
+        other = db.session.scalar(sa.select(OrganiserSignIn).where(
+            OrganiserSignIn.provider == identity.provider,
+            OrganiserSignIn.organiser_id == organiser.id))
+        if other is not None:
+            # The address now belongs to someone else at the provider (or was reused).
+            raise SignInRefused(_("Arrangørkontoen med denne e-postadressen er knyttet til en "
+                                  "annen brukerkonto hos innloggingstjenesten. Spør en "
+                                  "administrator."))
+    if organiser is None:
+        if not auto_create:
+            raise SignInRefused(_("Det finnes ingen arrangørkonto for %(email)s. Spør en "
+                                  "administrator om å lage en.", email=identity.email))
+        organiser = Organiser(email=identity.email, name=identity.name.strip()[:200],
+                              role=OrganiserRole.ORGANISER, active=True,
+                              password_hash=NO_PASSWORD, created_at=now, session_version=0)
+        db.session.add(organiser)
+        db.session.flush()
+        history.audit("organiser_create_sign_in", by=None, now=now,
+                      summary=f"{organiser.email} ({identity.provider})")
+    if link is None:
+        link = OrganiserSignIn(organiser=organiser, provider=identity.provider,
+                               subject=identity.subject, created_at=now, last_used_at=now)
+        db.session.add(link)
+    link.last_used_at = now
+    link.last_acr = (identity.acr or None) and identity.acr[:200]
+    link.last_amr = " ".join(identity.amr)[:200] or None
+    db.session.flush()
+    return organiser

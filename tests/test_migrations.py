@@ -9,7 +9,7 @@ from klynge_rsvp.extensions import db
 TABLES = {"gatherings", "organisations", "registrations", "outbox_messages", "organisers",
           "audit_entries", "registration_events", "gathering_links", "subscribers", "announcements",
           "calendar_replies", "organiser_recovery_codes", "login_throttles",
-          "form_mail_suppressions"}
+          "form_mail_suppressions", "organiser_sign_ins"}
 
 
 def table_names():
@@ -59,3 +59,23 @@ def test_keys_stored_in_unicode_are_rewritten_in_punycode(app, make_gathering):
         assert keys == {"ola@bølle.no": "ola@xn--blle-gra.no", "kari@bølle.no": "kari@bølle.no",
                         "kari.ascii@example.no": "kari@xn--blle-gra.no"}
         assert db.session.scalar(sa.select(Subscriber.email_key)) == "per@xn--blle-gra.no"
+
+
+def test_0011_adds_and_removes_the_sign_in_links(app):
+    """0011: the table linking organisers to their provider's subject comes and goes, and the
+    accounts already there are kept."""
+    from klynge_rsvp import organisers
+    from tests.conftest import NOW
+
+    with app.app_context():
+        organisers.create("kari@kommune.no", "Et langt og godt passord 42", now=NOW)
+        db.session.commit()
+        downgrade(revision="0009_form_mail_consent")
+        assert "organiser_sign_ins" not in table_names()
+        upgrade()
+        assert "organiser_sign_ins" in table_names()
+        columns = {c["name"] for c in sa.inspect(db.engine).get_columns("organiser_sign_ins")}
+        assert {"provider", "subject", "last_acr", "last_amr"} <= columns
+        with db.engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT email FROM organisers")).scalar() == \
+                "kari@kommune.no"

@@ -38,6 +38,7 @@ ACTION_LABELS = {
     "organiser_deactivate": _l("Deaktiverte arrangørkonto"),
     "organiser_reactivate": _l("Aktiverte arrangørkonto"),
     "organiser_password": _l("Satte nytt passord for arrangørkonto"),
+    "organiser_create_sign_in": _l("Opprettet arrangørkonto ved første innlogging"),
     "organiser_totp_reset": _l("Nullstilte tofaktor for arrangørkonto"),
     "organiser_unlock": _l("Låste opp innlogging for arrangørkonto"),
 }

@@ -2,6 +2,7 @@
 look after their own account: password, second factor, recovery codes."""
 
 import logging
+import os
 from datetime import timedelta
 
 from flask import (
@@ -30,7 +31,7 @@ from ..extensions import db, limiter, login_manager
 from ..login_throttle import LockedOut
 from ..models import Organiser
 from ..redirects import same_site_path
-from . import sessions
+from . import oidc, sessions
 from .forms import CodeForm, EnrolForm, PasswordChangeForm, RecoveryCodesForm
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,13 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("admin.index"))
     form = LoginForm()
+    password_login = current_app.config["KLYNGE_PASSWORD_LOGIN"]
+    if request.method == "POST" and not password_login:
+        form.form_errors.append(_("Innlogging med passord er slått av. Logg inn med kontoen "
+                                  "fra arbeidsgiveren din."))
+        return _login_page(form, 403)
     if form.validate_on_submit():
+        session.pop(sessions.SIGN_IN_KEY, None)
         now = utcnow()
         try:
             organiser = organisers.authenticate(form.email.data, form.password.data, now=now)
@@ -90,7 +97,12 @@ def login():
         db.session.commit()  # the failed attempt counts
         # One message whether the address or the password was wrong.
         form.form_errors.append(_("Feil e-postadresse eller passord."))
-    return render_template("auth/login.html", form=form), 422 if form.errors else 200
+    return _login_page(form, 422 if form.errors else 200)
+
+
+def _login_page(form, status: int):
+    return render_template("auth/login.html", form=form, providers=oidc.providers(),
+                           password_login=current_app.config["KLYNGE_PASSWORD_LOGIN"]), status
 
 
 @bp.route("/innlogging/kode", methods=["GET", "POST"])
@@ -129,10 +141,86 @@ def logout():
     of the account ends, on every server, so a copy of the cookie is worth nothing."""
     organisers.end_sessions(current_user._get_current_object())
     db.session.commit()
+    sign_in = session.get(sessions.SIGN_IN_KEY)
     logout_user()
     sessions.end(session)
     flash(_("Du er logget ut."), "success")
+    at_provider = oidc.logout_target(sign_in)
+    if at_provider is not None:
+        # A page, not a redirect: the form's CSP (form-action 'self') would stop a redirect
+        # to another site. The page sends the browser on at once, with a link as well.
+        return render_template("auth/provider_logout.html", url=at_provider,
+                               provider=oidc.display_name(sign_in["provider"]))
     return redirect(url_for("auth.login"))
+
+
+# --- signing in with the employer's account (OpenID Connect, auth/oidc.py) ------------------
+
+
+@bp.get("/innlogging/sso/<name>")
+def sign_in_start(name: str):
+    """Off to the provider. A link, not a form, starts it: a form's CSP (form-action 'self')
+    would stop the redirect to another site."""
+    provider = oidc.provider_named(name)
+    if current_user.is_authenticated:
+        return redirect(url_for("admin.index"))
+    sessions.end(session)
+    session[oidc.NEXT_KEY] = request.args.get("next") or ""
+    try:
+        return oidc.start(provider)
+    except oidc.PROTOCOL_ERRORS as error:
+        log.warning("sign-in with %s could not start: %r", provider.name, error)
+        flash(_("Vi fikk ikke kontakt med %(provider)s. Prøv igjen om litt, eller logg inn på "
+                "en annen måte.", provider=provider.display_name), "error")
+        return redirect(url_for(".login"))
+
+
+@bp.get("/innlogging/sso/<name>/svar")
+def sign_in_callback(name: str):
+    """Back from the provider: the answer and its ID token checked, then who may enter, then
+    our second factor unless the provider's MFA stands in for it."""
+    provider = oidc.provider_named(name)
+    try:
+        identity, id_token = oidc.finish(provider)
+    except organisers.SignInRefused as error:
+        return _sign_in_refused(provider, str(error))
+    except oidc.PROTOCOL_ERRORS as error:
+        log.warning("sign-in with %s refused: %r", provider.name, error)
+        return _sign_in_refused(provider, _(
+            "Innloggingen med %(provider)s kunne ikke godtas. Start på nytt fra "
+            "innloggingssiden.", provider=provider.display_name))
+    now = utcnow()
+    try:
+        organiser = organisers.sign_in_with_provider(identity, auto_create=provider.auto_create,
+                                                     now=now)
+    except organisers.SignInRefused as error:
+        db.session.rollback()
+        return _sign_in_refused(provider, str(error))
+    next_path = session.pop(oidc.NEXT_KEY, "") or None
+    session[sessions.SIGN_IN_KEY] = {"provider": provider.name, "id_token": id_token}
+    if oidc.used_mfa(provider, identity):
+        organisers.complete_login(organiser, now=now)
+        db.session.commit()
+        _log_in(organiser, provider_mfa=True)
+        return redirect(_safe_next(next_path))
+    step = _second_step(organiser)
+    if step is not None:
+        db.session.commit()  # the link and the acr/amr, before the code
+        sessions.begin_pending(session, organiser, step, now=now)
+        target = ".login_code" if step == sessions.CODE else ".two_factor_setup"
+        return redirect(url_for(target, next=next_path))
+    organisers.complete_login(organiser, now=now)
+    db.session.commit()
+    _log_in(organiser)
+    return redirect(_safe_next(next_path))
+
+
+def _sign_in_refused(provider: oidc.ProviderSettings, message: str):
+    sessions.end(session)
+    session.pop(oidc.NEXT_KEY, None)
+    log.info("sign-in with %s refused: %s", provider.name, message)
+    flash(message, "error")
+    return redirect(url_for(".login"))
 
 
 # --- the organiser's own account ------------------------------------------------------------
@@ -284,8 +372,8 @@ def _start_over():
     return redirect(url_for(".login", next=request.args.get("next")))
 
 
-def _log_in(organiser: Organiser) -> None:
-    sessions.start(session, organiser, now=utcnow())
+def _log_in(organiser: Organiser, *, provider_mfa: bool = False) -> None:
+    sessions.start(session, organiser, now=utcnow(), provider_mfa=provider_mfa)
     login_user(organiser)
 
 
@@ -315,6 +403,8 @@ def init_app(app: Flask) -> None:
     if app.config["KLYNGE_REQUIRE_TOTP"] not in organisers.TOTP_POLICIES:
         raise RuntimeError("KLYNGE_REQUIRE_TOTP must be 'administrators' or 'all', not "
                            f"{app.config['KLYNGE_REQUIRE_TOTP']!r}.")
+    app.config.setdefault("KLYNGE_OIDC_PROVIDERS", oidc.settings_from_environment(os.environ))
+    oidc.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Logg inn for å se denne siden.")

@@ -21,6 +21,9 @@ from ..models import Organiser
 
 LOGIN_KEY = "_klynge_login"
 PENDING_KEY = "_klynge_pending"
+# A sign-in with an OpenID Connect provider (auth/oidc.py): which provider, and its ID token
+# for RP-initiated logout.
+SIGN_IN_KEY = "_klynge_sign_in"
 # The idle clock is moved on at most once a minute, so the cookie is not rewritten on every
 # request.
 _TOUCH_EVERY = 60
@@ -41,11 +44,16 @@ def _seconds(now: datetime) -> int:
     return int(now.timestamp())
 
 
-def start(session: MutableMapping, organiser: Organiser, *, now: datetime) -> None:
-    """Record a complete login (Flask-Login's login_user sets the account id beside it)."""
+def start(session: MutableMapping, organiser: Organiser, *, now: datetime,
+          provider_mfa: bool = False) -> None:
+    """Record a complete login (Flask-Login's login_user sets the account id beside it).
+    `provider_mfa`: the person used MFA at their OpenID Connect provider, which stands in for
+    our own second factor for this login (docs/decisions/0015-openid-connect.md)."""
     session.pop(PENDING_KEY, None)
     session[LOGIN_KEY] = {"id": organiser.id, "v": organiser.session_version,
                           "at": _seconds(now), "seen": _seconds(now)}
+    if provider_mfa:
+        session[LOGIN_KEY]["mfa"] = True
 
 
 def renew(session: MutableMapping, organiser: Organiser) -> None:
@@ -61,6 +69,7 @@ def end(session: MutableMapping) -> None:
     """Forget the login and any pending one."""
     forget_login(session)
     session.pop(PENDING_KEY, None)
+    session.pop(SIGN_IN_KEY, None)
 
 
 def forget_login(session: MutableMapping) -> None:
@@ -78,7 +87,7 @@ def still_valid(session: MutableMapping, organiser: Organiser | None, *, now: da
         return False
     if not organiser.active or state.get("v") != organiser.session_version:
         return False
-    if second_factor_needed and not organiser.has_second_factor:
+    if second_factor_needed and not organiser.has_second_factor and state.get("mfa") is not True:
         return False  # e.g. made an administrator since: set up a second factor first
     at, seen, clock = state.get("at", 0), state.get("seen", 0), _seconds(now)
     if clock - seen > limits.idle.total_seconds() or clock - at > limits.absolute.total_seconds():

@@ -31,7 +31,10 @@ pytestmark = pytest.mark.browser
 # GET pages that are not pages: files, JSON, redirects, the email's own HTML (in a frame).
 NOT_PAGES = {"static", "health.healthz", "feeds.calendar", "choose_language", "public.gathering_ics",
              "manage.calendar", "manage.export", "admin.export_csv", "admin.export_xlsx",
-             "admin.announcement_progress", "admin.announcement_preview_html"}
+             "admin.announcement_progress", "admin.announcement_preview_html",
+             # Redirects to and from an OpenID Connect provider (test_oidc_sign_in.py runs axe
+             # on the login page with its buttons).
+             "auth.sign_in_start", "auth.sign_in_callback"}
 
 
 @dataclass(frozen=True)
