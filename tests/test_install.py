@@ -16,6 +16,7 @@ import email
 import http.cookiejar
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -90,6 +91,15 @@ def test_the_wheel_carries_templates_static_files_migrations_and_catalogues(buil
                    for name in names)
 
 
+def unit_command(unit: str, places: dict[str, str]) -> list[str]:
+    """The ExecStart= of one of deploy/'s units as argv, its paths moved to `places`."""
+    text = (ROOT / "deploy" / unit).read_text()
+    for old, new in places.items():
+        text = text.replace(old, new)
+    [line] = re.findall(r"^ExecStart=(.+)$", text, re.MULTILINE)
+    return shlex.split(line)
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -162,12 +172,12 @@ def test_the_installed_app_serves_a_page_and_a_registration(built, smtp_server, 
     demo = _run(bin_ / "klynge", "init", "--demo", cwd=tmp_path, env=env)
     assert "Demo data loaded." in demo.stdout
 
+    # The example systemd units' own commands, with this venv and configuration in place.
     shutil.copy(ROOT / "gunicorn.conf.py", tmp_path / "gunicorn.conf.py")
+    places = {"/opt/klynge/venv": str(venv), "/etc/klynge/": f"{tmp_path}/"}
     server_log = (tmp_path / "gunicorn.log").open("wb")
-    server = subprocess.Popen(
-        [str(bin_ / "gunicorn"), "--config", str(tmp_path / "gunicorn.conf.py"),
-         "klynge_rsvp:create_app()"], cwd=tmp_path, env=env,
-        stdout=server_log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(unit_command("klynge-web.service", places), cwd=tmp_path, env=env,
+                              stdout=server_log, stderr=subprocess.STDOUT)
     worker = None
     try:
         _wait_for(f"{base_url}/healthz", server, log=tmp_path)
@@ -202,8 +212,8 @@ def test_the_installed_app_serves_a_page_and_a_registration(built, smtp_server, 
 
         assert len(_outbox(database_url)) == 1
 
-        worker = subprocess.Popen([str(bin_ / "klynge"), "worker"], cwd=tmp_path, env=env,
-                                  stdout=server_log, stderr=subprocess.STDOUT)
+        worker = subprocess.Popen(unit_command("klynge-worker.service", places), cwd=tmp_path,
+                                  env=env, stdout=server_log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while not smtp_server.handler.messages and time.monotonic() < deadline:
             assert worker.poll() is None, _log(tmp_path)
@@ -241,3 +251,35 @@ def test_the_console_command_is_the_flask_command_group(built, tmp_path):
                              capture_output=True, text=True, check=False)
     assert refused.returncode != 0
     assert "SECRET_KEY" in refused.stderr
+
+
+HARDENING = ["NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
+             "CapabilityBoundingSet=", "SystemCallFilter=@system-service"]
+
+
+@pytest.mark.parametrize("unit", ["klynge-web.service", "klynge-worker.service"])
+def test_the_example_systemd_unit_verifies_against_an_installed_app(built, tmp_path, unit):
+    _wheel, venv, _files = built
+    text = (ROOT / "deploy" / unit).read_text()
+    for option in [*HARDENING, "User=klynge", "EnvironmentFile=/etc/klynge/klynge.env",
+                   "StateDirectory=klynge"]:
+        assert re.search(rf"^{re.escape(option)}$", text, re.MULTILINE), option
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed (Debian: apt-get install systemd)")
+    # systemd-analyze checks that the programs exist: the units' /opt/klynge/venv is the new one.
+    (tmp_path / unit).write_text(text.replace("/opt/klynge/venv", str(venv)))
+    verified = subprocess.run([analyze, "verify", f"./{unit}"], cwd=tmp_path,
+                              capture_output=True, text=True, check=False)
+    assert verified.returncode == 0, verified.stderr
+    assert verified.stderr == ""
+
+
+def test_the_environment_file_example_names_only_settings_the_app_reads():
+    names = re.findall(r"^([A-Z_]+)=", (ROOT / "deploy" / "klynge.env.example").read_text(),
+                       re.MULTILINE)
+    documented = set(re.findall(r"`([A-Z][A-Z_]+)`", (ROOT / "README.md").read_text()))
+    documented |= set(re.findall(r"^    ([A-Z_]+) ", (ROOT / "gunicorn.conf.py").read_text(),
+                                 re.MULTILINE))
+    assert {"SECRET_KEY", "DATABASE_URL", "KLYNGE_BASE_URL", "KLYNGE_INSTANCE_PATH"} <= set(names)
+    assert set(names) <= documented, set(names) - documented
