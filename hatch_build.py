@@ -1,6 +1,13 @@
-"""Hatchling build hook: the wheel carries each catalogue compiled (messages.mo) beside its .po.
+"""Hatchling build hook: what the app reads at run time goes into the wheel, inside the package.
 
-The .mo files are generated and never kept in git. In a checkout the app compiles them when it
+The hook's `force-include` (pyproject.toml) maps the repository's top-level templates/, static/
+and migrations/ into klynge_rsvp/. It is hatchling's own forced inclusion, set here rather than
+in [tool.hatch.build.targets.wheel.force-include] because that table is also copied into
+site-packages by an editable install, where the app reads the checkout and a copy would only go
+stale.
+
+Each catalogue is compiled (messages.mo beside its .po). The .mo files are generated and never
+kept in git. In a checkout the app compiles them when it
 starts (i18n.compile_catalogues); an installed app may sit on a read-only file system (the
 systemd units in deploy/ make it so), so the wheel brings them along. They are added as forced
 inclusions, which hatchling writes after the package's own files: installed, each .mo is at least
@@ -25,6 +32,8 @@ class CompileCatalogues(BuildHookInterface):
     def initialize(self, version, build_data):
         if self.target_name != "wheel" or version == "editable":
             return  # an editable install reads the checkout, where the app compiles them
+        for source, target in self.config.get("force-include", {}).items():
+            build_data["force_include"][source] = target
         self._directory = tempfile.TemporaryDirectory(prefix="klynge-mo-")
         root = Path(self.root)
         for po_path in sorted((root / TRANSLATIONS).glob("*/LC_MESSAGES/messages.po")):
