@@ -3,8 +3,8 @@
 
     python3 dev.py run [--port N]    install, create the database with demo data, serve
                                      http://127.0.0.1:5000 (or port N; PORT=N does the same)
-    python3 dev.py klynge COMMAND …  a `flask klynge` command in the same development set-up,
-                                     e.g. python3 dev.py klynge create-organiser you@example.org
+    python3 dev.py klynge COMMAND …  a `klynge` command in the same development set-up, e.g.
+                                     python3 dev.py klynge create-organiser you@example.org
     python3 dev.py test              install the test tools and run the whole test suite (and ruff)
 
 Python packages go into .venv/ beside this file (run this file with another virtual
@@ -100,11 +100,11 @@ def run(args: list[str]) -> None:
 
 
 def klynge(args: list[str]) -> None:
-    """`flask klynge ARGS` in the development set-up (PORT sets the links, as for `run`)."""
+    """The `klynge` command (see README, Commands) in the development set-up of `run`: the
+    checkout's code, debug mode, the same database, links to PORT."""
     ensure_venv("")
-    port = port_from([])
-    result = subprocess.run([str(PYTHON), "-m", "flask", "klynge", *args], cwd=ROOT,
-                            env=development_env(port), check=False)
+    result = subprocess.run([str(PYTHON), "-c", "from klynge_rsvp import main; main()", *args],
+                            cwd=ROOT, env=development_env(port_from([])), check=False)
     sys.exit(result.returncode)
 
 

@@ -69,6 +69,9 @@ def test_create_organiser_works_as_the_readme_writes_it(database_url, tmp_path):
     env = development_env(database_url)
     subprocess.run([sys.executable, "dev.py", "klynge", "init"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
+    current = subprocess.run([sys.executable, "dev.py", "klynge", "db", "current"], cwd=ROOT,
+                             env=env, capture_output=True, text=True, check=True)
+    assert "(head)" in current.stdout
     variables, command = readme_command(r"create-organiser you@example\.org$")
     assert variables == {}
     # A new session has no terminal: the password prompt reads the two lines from stdin.
