@@ -232,6 +232,9 @@ def test_the_installed_app_serves_a_page_and_a_registration(built, smtp_server, 
             _stop(worker)
         _stop(server)
         server_log.close()
+    # systemd stops both with SIGTERM: each finishes what it has in hand and exits cleanly.
+    assert (server.returncode, worker.returncode) == (0, 0), _log(tmp_path)
+    assert "Worker stopped." in _log(tmp_path)
 
     # Nothing was written into the installed package: it may sit on a read-only file system.
     assert {path: path.stat().st_mtime_ns for path in catalogues} == compiled
