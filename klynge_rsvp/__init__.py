@@ -43,12 +43,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
+class InsecureSecretError(RuntimeError):
+    """No SECRET_KEY fit for production: the app refuses to start."""
+
+
 def _refuse_insecure_secret(app: Flask) -> None:
     if app.debug or app.testing:
         return
     secret = app.config.get("SECRET_KEY")
     if not secret or secret == settings.INSECURE_DEFAULT_SECRET or len(secret) < 16:
-        raise RuntimeError(
+        raise InsecureSecretError(
             "SECRET_KEY is missing or the development default. Set SECRET_KEY to a long random "
             'value, e.g. python -c "import secrets; print(secrets.token_hex(32))". In a '
             "checkout, for development: python3 dev.py klynge … (see the README)."
@@ -118,4 +122,4 @@ def main() -> None:
     """The `klynge` console command: `klynge init`, `klynge worker`, … for an installed app."""
     from .cli import console
 
-    console(create_app).main(prog_name="klynge")
+    console(create_app, refusals=(InsecureSecretError,)).main(prog_name="klynge")

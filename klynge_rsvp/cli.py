@@ -104,13 +104,20 @@ def fetch_replies():
     click.echo(report.summary())
 
 
-def console(create_app) -> click.Group:
+def console(create_app, refusals: tuple[type[Exception], ...] = ()) -> click.Group:
     """The `klynge` command: the commands above, with the app built by `create_app` from the
-    environment (no --app, no FLASK_APP), and Flask-Migrate's `db` for looking at the schema."""
+    environment (no --app, no FLASK_APP), and Flask-Migrate's `db` for looking at the schema.
+    When the app refuses to start (one of `refusals`), the command says why, without a
+    traceback."""
     from flask_migrate.cli import db as migrations
 
-    group = click.Group("klynge", help=klynge.help, commands={**klynge.commands, "db": migrations},
-                        context_settings={"obj": ScriptInfo(create_app=create_app,
-                                                            set_debug_flag=False,
-                                                            load_dotenv_defaults=False)})
-    return group
+    def build_app():
+        try:
+            return create_app()
+        except refusals as error:
+            raise click.ClickException(str(error)) from error
+
+    return click.Group("klynge", help=klynge.help, commands={**klynge.commands, "db": migrations},
+                       context_settings={"obj": ScriptInfo(create_app=build_app,
+                                                           set_debug_flag=False,
+                                                           load_dotenv_defaults=False)})
