@@ -77,6 +77,28 @@ def built(tmp_path_factory):
     return wheel, venv, files
 
 
+def test_an_editable_install_reads_the_checkout_and_copies_nothing(built, tmp_path):
+    """What dev.py makes: the package, templates and catalogues stay where they are in the
+    checkout (a copy in site-packages would go stale as soon as one is edited)."""
+    _wheel, _venv, files = built
+    source = tmp_path / "checkout"
+    for name in files:
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, source / name)
+    venv = tmp_path / "venv"
+    _run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
+    _run(venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--no-deps", "--editable",
+         source, cwd=tmp_path)
+    [site_packages] = venv.glob("lib/python*/site-packages")
+    assert not (site_packages / "klynge_rsvp").exists()
+    found = _run(venv / "bin" / "python", "-c",
+                 "import importlib.util; print(importlib.util.find_spec('klynge_rsvp').origin)",
+                 cwd=tmp_path).stdout.strip()
+    assert found == str(source / "klynge_rsvp" / "__init__.py")
+    assert (venv / "bin" / "klynge").exists()
+    assert not (source / "klynge_rsvp" / "templates").exists()  # RESOURCES: the checkout's
+
+
 def test_the_wheel_carries_templates_static_files_migrations_and_catalogues(built):
     wheel, _venv, files = built
     names = set(zipfile.ZipFile(wheel).namelist())
