@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """Set-up in one command, on a machine with only Python 3.11+.
 
-    python3 dev.py run     install, create the database with demo data, serve http://127.0.0.1:5000
-    python3 dev.py test    install the test tools and run the whole test suite (and ruff)
+    python3 dev.py run [--port N]    install, create the database with demo data, serve
+                                     http://127.0.0.1:5000 (or port N; PORT=N does the same)
+    python3 dev.py klynge COMMAND …  a `klynge` command in the same development set-up, e.g.
+                                     python3 dev.py klynge create-organiser you@example.org
+    python3 dev.py test              install the test tools and run the whole test suite (and ruff)
 
-Python packages go into .venv/ beside this file. The tests also drive real system programs:
-Chromium (browser tests), Dovecot (IMAP), PostgreSQL and Redis; on Debian, run as root, `test`
-installs any that are missing with apt-get and starts PostgreSQL with a test database.
+Python packages go into .venv/ beside this file (run this file with another virtual
+environment's Python and it uses that environment as it is). The tests also drive real system
+programs: Chromium (browser tests), Dovecot (IMAP), PostgreSQL and Redis; on Debian, run as root,
+`test` installs any that are missing with apt-get and starts PostgreSQL with a test database.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import shutil
@@ -21,9 +26,13 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-VENV = ROOT / ".venv"
+# Run with a virtual environment's Python (.venv/bin/python, or another one's), this file uses
+# that environment as it is and installs nothing: the project must be importable there already.
+OWN_VENV = sys.prefix != sys.base_prefix
+VENV = Path(sys.prefix) if OWN_VENV else ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+DEFAULT_PORT = 5000
 
 
 def sh(*args: str | Path, env: dict | None = None) -> None:
@@ -37,28 +46,66 @@ def ensure_venv(extras: str) -> None:
     """Create .venv and install the project (again only when pyproject.toml changed)."""
     if sys.version_info < (3, 11):
         sys.exit("Klynge RSVP needs Python 3.11 or newer.")
+    if OWN_VENV:
+        return
     if not PYTHON.exists():
         print("Creating .venv …", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+
+    def digest(extras: str) -> str:
+        return hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+
+    # The test tools come with everything `run` needs: after `test`, `run` installs nothing.
+    for done in [extras, "test"] if extras == "" else [extras]:
+        stamp = VENV / f".installed-{done or 'base'}"
+        if stamp.exists() and stamp.read_text() == digest(done):
+            return
     stamp = VENV / f".installed-{extras or 'base'}"
-    if stamp.exists() and stamp.read_text() == digest:
-        return
     print(f"Installing Klynge RSVP{f' [{extras}]' if extras else ''} into .venv …", flush=True)
     sh(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
     target = f".[{extras}]" if extras else "."
     sh(PYTHON, "-m", "pip", "install", "--quiet", "--editable", target)
-    stamp.write_text(digest)
+    stamp.write_text(digest(extras))
 
 
-def run() -> None:
+def port_from(args: list[str]) -> int:
+    """`--port N`, else PORT from the environment, else 5000."""
+    parser = argparse.ArgumentParser(prog="python3 dev.py run")
+    parser.add_argument("--port", type=int, default=os.environ.get("PORT") or DEFAULT_PORT,
+                        help="where the app listens and its links point (default: PORT or 5000)")
+    port = parser.parse_args(args).port
+    if not 0 < port < 65536:
+        parser.error(f"the port must be from 1 to 65535, not {port}")
+    return port
+
+
+def development_env(port: int) -> dict:
+    """The development set-up, for `run` and every `klynge` command alike: debug mode (which
+    accepts the development SECRET_KEY; production refuses it) and absolute links (mail, the
+    calendar feed) to the port the app listens on, unless KLYNGE_BASE_URL says otherwise."""
+    return {**os.environ, "FLASK_APP": "wsgi", "FLASK_DEBUG": "1",
+            "KLYNGE_BASE_URL": os.environ.get("KLYNGE_BASE_URL") or f"http://127.0.0.1:{port}"}
+
+
+def run(args: list[str]) -> None:
     """The embedded default: SQLite in instance/, demo data, mail readable at /e-post/."""
+    port = port_from(args)
     ensure_venv("")
-    env = {**os.environ, "FLASK_APP": "wsgi", "FLASK_DEBUG": "1", "KLYNGE_SENDER_THREAD": "1"}
-    sh(BIN / "flask", "klynge", "init", "--demo", env=env)
-    print("\nKlynge RSVP: http://127.0.0.1:5000  (mail: http://127.0.0.1:5000/e-post/)\n", flush=True)
-    sh(BIN / "flask", "run", "--host", "127.0.0.1", "--port", os.environ.get("PORT", "5000"),
-       env=env)
+    env = {**development_env(port), "KLYNGE_SENDER_THREAD": "1"}
+    sh(PYTHON, "-m", "flask", "klynge", "init", "--demo", env=env)
+    local = f"http://127.0.0.1:{port}"
+    links = "" if env["KLYNGE_BASE_URL"] == local else f"  (links in mail: {env['KLYNGE_BASE_URL']})"
+    print(f"\nKlynge RSVP: {local}  (mail: {local}/e-post/){links}\n", flush=True)
+    sh(PYTHON, "-m", "flask", "run", "--host", "127.0.0.1", "--port", str(port), env=env)
+
+
+def klynge(args: list[str]) -> None:
+    """The `klynge` command (see README, Commands) in the development set-up of `run`: the
+    checkout's code, debug mode, the same database, links to PORT."""
+    ensure_venv("")
+    result = subprocess.run([str(PYTHON), "-c", "from klynge_rsvp import main; main()", *args],
+                            cwd=ROOT, env=development_env(port_from([])), check=False)
+    sys.exit(result.returncode)
 
 
 SYSTEM_PACKAGES = {  # program on PATH → Debian package
@@ -133,7 +180,9 @@ def test(pytest_args: list[str]) -> None:
 def main() -> None:
     command, *rest = sys.argv[1:] or ["help"]
     if command == "run":
-        run()
+        run(rest)
+    elif command == "klynge":
+        klynge(rest)
     elif command == "test":
         test(rest)
     else:

@@ -1,4 +1,7 @@
-"""Gunicorn settings for production: `gunicorn wsgi:app` reads this file from the working directory.
+"""Gunicorn settings for production: `gunicorn wsgi:app` reads this file from the working directory;
+an installed app is served with `gunicorn --config /etc/klynge/gunicorn.conf.py
+'klynge_rsvp:create_app()'` (deploy/klynge-web.service, which also starts gunicorn as
+Type=notify: it tells systemd when it is ready).
 
 Everything that differs between machines comes from the environment:
 

@@ -9,7 +9,11 @@ from flask import Flask
 
 from . import config as settings
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+# The repository keeps templates/, static/ and migrations/ beside the package; the wheel carries
+# them inside it (pyproject.toml, force-include). RESOURCES is whichever holds them here.
+PROJECT_ROOT = PACKAGE_DIR.parent
+RESOURCES = PACKAGE_DIR if (PACKAGE_DIR / "templates").is_dir() else PROJECT_ROOT
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -17,8 +21,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(
         __name__,
         instance_relative_config=True,
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=settings.instance_path(),
+        template_folder=str(RESOURCES / "templates"),
+        static_folder=str(RESOURCES / "static"),
     )
     app.config.update(settings.DEFAULTS)
     app.config.update(settings.from_environment(app.instance_path))
@@ -38,14 +43,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
+class InsecureSecretError(RuntimeError):
+    """No SECRET_KEY fit for production: the app refuses to start."""
+
+
 def _refuse_insecure_secret(app: Flask) -> None:
     if app.debug or app.testing:
         return
     secret = app.config.get("SECRET_KEY")
     if not secret or secret == settings.INSECURE_DEFAULT_SECRET or len(secret) < 16:
-        raise RuntimeError(
+        raise InsecureSecretError(
             "SECRET_KEY is missing or the development default. Set SECRET_KEY to a long random "
-            'value, e.g. python -c "import secrets; print(secrets.token_hex(32))".'
+            'value, e.g. python -c "import secrets; print(secrets.token_hex(32))". In a '
+            "checkout, for development: python3 dev.py klynge … (see the README)."
         )
 
 
@@ -55,7 +65,7 @@ def register_extensions(app: Flask) -> None:
 
     logs.init_app(app)
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
+    migrate.init_app(app, db, directory=str(RESOURCES / "migrations"), render_as_batch=True,
                      compare_type=True)
     # Nothing is sent through Flask-Mail (mail/delivery.py talks SMTP), but its Message, which
     # notifications/message.py builds the MIME body in, reads the default sender from here.
@@ -106,3 +116,10 @@ def _start_sender_thread(app: Flask) -> None:
     from . import worker
 
     app.extensions["klynge_sender_stop"] = worker.start_thread(app)
+
+
+def main() -> None:
+    """The `klynge` console command: `klynge init`, `klynge worker`, … for an installed app."""
+    from .cli import console
+
+    console(create_app, refusals=(InsecureSecretError,)).main(prog_name="klynge")

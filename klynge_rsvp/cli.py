@@ -1,11 +1,12 @@
-"""`flask klynge …`: the commands that run and look after the service."""
+"""`flask klynge …` (or `klynge …` when installed): the commands that run and look after the
+service."""
 
 import signal
 import threading
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, ScriptInfo
 from flask_migrate import upgrade
 
 from . import demo, organisers, worker
@@ -22,6 +23,7 @@ klynge = AppGroup("klynge", help="Klynge RSVP: set-up and background work.")
 def init(with_demo):
     """Bring the database schema up to date (and load demo data into an empty one)."""
     upgrade()
+    click.echo("The database schema is up to date.")
     if with_demo:
         loaded = demo.load(now=utcnow())
         db.session.commit()
@@ -100,3 +102,22 @@ def fetch_replies():
     except (reply_fetcher.FetchError, imaplib.IMAP4.error, OSError) as error:
         raise click.ClickException(f"Could not read the reply mailbox: {error}") from error
     click.echo(report.summary())
+
+
+def console(create_app, refusals: tuple[type[Exception], ...] = ()) -> click.Group:
+    """The `klynge` command: the commands above, with the app built by `create_app` from the
+    environment (no --app, no FLASK_APP), and Flask-Migrate's `db` for looking at the schema.
+    When the app refuses to start (one of `refusals`), the command says why, without a
+    traceback."""
+    from flask_migrate.cli import db as migrations
+
+    def build_app():
+        try:
+            return create_app()
+        except refusals as error:
+            raise click.ClickException(str(error)) from error
+
+    return click.Group("klynge", help=klynge.help, commands={**klynge.commands, "db": migrations},
+                       context_settings={"obj": ScriptInfo(create_app=build_app,
+                                                           set_debug_flag=False,
+                                                           load_dotenv_defaults=False)})

@@ -18,6 +18,13 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def instance_path() -> str | None:
+    """KLYNGE_INSTANCE_PATH, the folder for the default SQLite database; None: Flask's own
+    (instance/ in a checkout, <venv>/var/klynge_rsvp-instance when installed)."""
+    path = os.environ.get("KLYNGE_INSTANCE_PATH")
+    return str(Path(path).resolve()) if path else None
+
+
 def from_environment(instance_path: str) -> dict:
     """The app's configuration from environment variables, with the embedded defaults."""
     default_db = "sqlite:///" + str(Path(instance_path) / "klynge.sqlite3")
