@@ -1,7 +1,7 @@
 """A published gathering's life: moved, postponed indefinitely, given a new date, cancelled.
 
 Each action changes the gathering and queues a notice to every registrant in one transaction,
-with the calendar part DESIGN.md's table prescribes. Each is idempotent: the gathering is
+with the calendar part docs/calendar.md's table prescribes. Each is idempotent: the gathering is
 locked first, so a repeated request (a double click, a retry) finds the change already made
 and sends nothing more; the outbox keys, tied to the new calendar state, are a second guard.
 """
@@ -133,7 +133,7 @@ def postpone(gathering: Gathering, *, message: str, now: datetime,
 def reschedule(gathering: Gathering, *, starts_at: datetime, ends_at: datetime,
                venue_name: str, venue_address: str, reconfirm_deadline: datetime | None,
                message: str, now: datetime, by: Organiser | None) -> Outcome:
-    """Give a postponed gathering a new date: a NEW UID at SEQUENCE 0 (DESIGN.md), and each
+    """Give a postponed gathering a new date: a NEW UID at SEQUENCE 0 (docs/decisions/0005), and each
     person with a seat is asked whether they still come (answer by `reconfirm_deadline`)."""
     rsvp.lock_gathering(gathering)
     if (gathering.status == GatheringStatus.PUBLISHED and gathering.ical_generation > 1

@@ -144,11 +144,11 @@ class Gathering(db.Model):
     # What the organisers said when the gathering was postponed or cancelled.
     status_message: Mapped[str] = mapped_column(sa.Text, default="")
     # The calendar identity: every invite for this gathering carries this UID and a SEQUENCE
-    # of at least this number (see DESIGN.md, calendar semantics).
+    # of at least this number (see docs/calendar.md).
     ical_uid: Mapped[str] = mapped_column(sa.String(200), unique=True)
     ical_sequence: Mapped[int] = mapped_column(sa.Integer, default=0)
     # Counts the calendar identities: 1 at first, +1 each time a postponed gathering gets a
-    # new date and so a new UID (DESIGN.md, calendar semantics).
+    # new date and so a new UID (docs/calendar.md, docs/decisions/0005).
     ical_generation: Mapped[int] = mapped_column(sa.Integer, default=1)
     # The start before the last move or postponement (schema.org previousStartDate).
     previous_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

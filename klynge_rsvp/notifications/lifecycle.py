@@ -1,7 +1,7 @@
 """Mail when a gathering changes (moved, postponed, new date, cancelled) and the reminders.
 
 Confirmed registrants have the gathering in their calendar, so their mail carries the calendar
-part the table in DESIGN.md prescribes; people on the waiting list have no entry and get the
+part the table in docs/calendar.md prescribes; people on the waiting list have no entry and get the
 same news without one.
 """
 
