@@ -14,13 +14,13 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from . import history, mailing_list, notifications
 from .errors import DomainError
 from .extensions import db
 from .gatherings import VISIBLE
 from .i18n import DEFAULT_LANGUAGE
+from .labels import AUDIENCE_LABELS
 from .links import absolute_url
 from .mail import outbox
 from .mail.outbox import ComposedMail
@@ -35,12 +35,6 @@ from .models import (
     RegistrationStatus,
     Subscriber,
 )
-
-AUDIENCE_LABELS = {
-    Audience.CONFIRMED: _l("Påmeldte med plass"),
-    Audience.WAITING: _l("Ventelisten"),
-    Audience.MAILING_LIST: _l("E-postlisten (nyhetsbrevet)"),
-}
 
 # The made-up link in a preview with no recipients yet (it leads nowhere).
 _SAMPLE_TOKEN = "eksempel"  # noqa: S105 (not a secret)

@@ -6,35 +6,27 @@ form tells whether an address is on the list already.
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 
 from . import history, notifications
 from .extensions import db
 from .mail import outbox
-from .models import AuditEntry, Organiser, OutboxMessage, Subscriber, new_token
+from .models import (
+    AuditEntry,
+    Organiser,
+    OutboxMessage,
+    Subscriber,
+    SubscriberState,
+    new_token,
+)
 from .rsvp import email_key
-
-
-class SubscriberState(enum.StrEnum):
-    CONFIRMED = "confirmed"
-    PENDING = "pending"  # signed up, has not confirmed
-    UNSUBSCRIBED = "unsubscribed"
-
 
 # An address in an audit entry's text ("Meldte ola@example.no av e-postlisten").
 _ADDRESS = re.compile(r"[^\s<>()\[\]{},;:\"'«»@]+@[^\s<>()\[\]{},;:\"'«»@]*[^\s<>()\[\]{},;:\"'«».@]")
-
-STATE_LABELS = {
-    SubscriberState.CONFIRMED: _l("På listen"),
-    SubscriberState.PENDING: _l("Har ikke bekreftet"),
-    SubscriberState.UNSUBSCRIBED: _l("Meldt av"),
-}
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,12 @@ class Audience(enum.StrEnum):
     MAILING_LIST = "mailing_list"
 
 
+class SubscriberState(enum.StrEnum):
+    CONFIRMED = "confirmed"
+    PENDING = "pending"  # signed up, has not confirmed
+    UNSUBSCRIBED = "unsubscribed"
+
+
 class OutboxStatus(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
@@ -273,7 +279,7 @@ class OutboxMessage(db.Model):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # A worker's claim on the row; a claim whose worker died expires and the row is retried.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Why the last attempt failed: a kind from outcomes.py (named in notifications/labels.py),
+    # Why the last attempt failed: a kind from outcomes.py (named in labels.py),
     # the SMTP reply code if the server gave one, and the server's words (or what went wrong).
     # Rows from before kinds were stored hold only the text (outcomes.of_stored reads it).
     last_error: Mapped[str] = mapped_column(sa.Text, default="")

@@ -7,18 +7,12 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import login_throttle, passwords
 from .errors import DomainError
 from .extensions import db
 from .models import Organiser, OrganiserRole
-
-ROLE_LABELS = {
-    OrganiserRole.ADMINISTRATOR: _l("Administrator"),
-    OrganiserRole.ORGANISER: _l("Arrangør"),
-}
 
 # Checked against when the address is unknown, so a wrong address takes as long as a wrong
 # password and the login form does not tell which addresses have accounts.

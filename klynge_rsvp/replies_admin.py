@@ -2,26 +2,17 @@
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from . import replies
 from .clock import utcnow
 from .errors import DomainError
 from .extensions import db
+from .labels import ANSWER_LABELS, REPLY_OUTCOME_LABELS
 from .models import CalendarReply, ReplyOutcome
 
 bp = Blueprint("replies", __name__, url_prefix="/arrangor/kalendersvar")
 
-# A reply's answer (PARTSTAT) and what became of it, in words; an answer not listed is shown as
-# it came.
-ANSWER_LABELS = {"ACCEPTED": _l("Godtatt"), "TENTATIVE": _l("Foreløpig"), "DECLINED": _l("Avslått")}
-OUTCOME_LABELS = {
-    ReplyOutcome.APPLIED: _l("Brukt"),
-    ReplyOutcome.IGNORED: _l("Ikke brukt"),
-    ReplyOutcome.HELD: _l("Til vurdering"),
-    ReplyOutcome.REJECTED: _l("Avvist"),
-}
 
 
 @bp.before_request
@@ -36,7 +27,7 @@ def index():
     authserv_id = current_app.config["REPLY_AUTHSERV_ID"]
     return render_template("replies/index.html", held=replies.held_for_review(authserv_id=authserv_id),
                            recent=replies.recent(), authserv_id=authserv_id,
-                           answers=ANSWER_LABELS, outcomes=OUTCOME_LABELS)
+                           answers=ANSWER_LABELS, outcomes=REPLY_OUTCOME_LABELS)
 
 
 @bp.post("/<int:reply_id>/godkjenn")

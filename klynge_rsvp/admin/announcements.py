@@ -17,6 +17,7 @@ from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..formatting import local
+from ..labels import AUDIENCE_LABELS
 from ..models import Announcement, Audience, Gathering, GatheringStatus
 from ..public.forms import plain_text, single_line
 from . import bp
@@ -39,7 +40,7 @@ class AnnouncementForm(FlaskForm):
                             validators=[InputRequired(_l("Velg samlingen kunngjøringen gjelder."))])
     audience = RadioField(
         _l("Mottakere"),
-        choices=[SelectChoice(a.value, label) for a, label in announcements.AUDIENCE_LABELS.items()],
+        choices=[SelectChoice(a.value, label) for a, label in AUDIENCE_LABELS.items()],
         validators=[InputRequired(_l("Velg hvem kunngjøringen skal til."))],
     )
     subject = StringField(_l("Emne"), filters=[_strip], validators=[
@@ -78,7 +79,7 @@ def announcements_index():
                        per_page=PAGE_SIZE, error_out=False)
     progress = announcements.progress_of([a.id for a in page.items])
     return render_template("admin/announcements/index.html", page=page, progress=progress,
-                           labels=announcements.AUDIENCE_LABELS)
+                           labels=AUDIENCE_LABELS)
 
 
 @bp.route("/kunngjoringer/ny", methods=["GET", "POST"])
@@ -155,7 +156,7 @@ def announcement(announcement_id):
     return render_template(
         "admin/announcements/show.html", announcement=announcement, sent=sent,
         parts=parts, made_up=preview[1] if preview else False,
-        labels=announcements.AUDIENCE_LABELS, form=SendForm(),
+        labels=AUDIENCE_LABELS, form=SendForm(),
         progress=announcements.progress(announcement) if sent else None,
         recipient_count=announcement.recipient_count if sent else
         announcements.recipient_count(announcement.gathering, announcement.audience),

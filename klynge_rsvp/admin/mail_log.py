@@ -13,9 +13,9 @@ from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..i18n import DEFAULT_LANGUAGE
+from ..labels import KIND_LABELS, MAIL_OUTCOME_LABELS, MAIL_STATUS_LABELS
 from ..mail import outbox, outcomes
 from ..models import Announcement, OutboxMessage, OutboxStatus, Registration
-from ..notifications.labels import KIND_LABELS, MAIL_STATUS_LABELS, OUTCOME_LABELS
 from ..redirects import same_site_path
 from . import bp
 
@@ -87,4 +87,4 @@ def mail_outcome(message: OutboxMessage) -> ShownOutcome | None:
     if outcome is None:
         return None
     gave_up = message.status == OutboxStatus.FAILED and bool(outcome.kind) and not outcome.permanent
-    return ShownOutcome(OUTCOME_LABELS.get(outcome.kind), outcome.text, gave_up)
+    return ShownOutcome(MAIL_OUTCOME_LABELS.get(outcome.kind), outcome.text, gave_up)

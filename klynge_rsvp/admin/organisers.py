@@ -23,8 +23,8 @@ from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..i18n import DEFAULT_LANGUAGE
+from ..labels import ROLE_LABELS
 from ..models import Organiser, OrganiserRole
-from ..organisers import ROLE_LABELS
 from ..public.forms import no_invisible_characters, single_line
 from . import administrator_required, bp
 

@@ -22,8 +22,9 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from .. import addresses, calendars
+from ..labels import SECTOR_LABELS
 from ..models import Sector
-from ..organisations import SECTOR_LABELS, clean_org_number, is_valid_org_number
+from ..organisations import clean_org_number, is_valid_org_number
 from ..rsvp import Person, RegistrationRequest
 
 MAX_COLLEAGUES = 20
