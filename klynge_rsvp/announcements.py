@@ -12,15 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from . import history, mailing_list, notifications
 from .errors import DomainError
 from .extensions import db
 from .gatherings import VISIBLE
-from .i18n import DEFAULT_LANGUAGE
-from .labels import AUDIENCE_LABELS
 from .links import absolute_url
 from .mail import outbox
 from .mail.outbox import ComposedMail
@@ -35,6 +32,7 @@ from .models import (
     RegistrationStatus,
     Subscriber,
 )
+from .stored_text import label, said
 
 # The made-up link in a preview with no recipients yet (it leads nowhere).
 _SAMPLE_TOKEN = "eksempel"  # noqa: S105 (not a secret)
@@ -214,11 +212,10 @@ def send(announcement: Announcement, *, by: Organiser, now: datetime) -> int:
         row.announcement_id = announcement.id
     announcement.queued_at = now
     announcement.recipient_count = len(found)
-    with force_locale(DEFAULT_LANGUAGE):  # the audit log is stored in Bokmål
-        audience = str(AUDIENCE_LABELS[announcement.audience]).lower()
     history.audit("send", by=by, now=now, gathering=gathering,
-                  summary=f"Kunngjøringen «{announcement.subject}» til {audience}: "
-                          f"{len(found)} mottakere")
+                  summary=said("announcement_sent", subject=announcement.subject,
+                               audience=label("audience", announcement.audience, lower=True),
+                               count=len(found)))
     db.session.flush()
     return len(found)
 

@@ -100,6 +100,15 @@ ACTION_LABELS = {
     "organiser_unlock": _l("Låste opp innlogging for arrangørkonto"),
 }
 
+# What a gathering's fields are called where a change to them is told (the audit log).
+FIELD_LABELS = {
+    "title": _l("tittel"), "theme": _l("tema"), "format": _l("type"),
+    "description": _l("beskrivelse"), "host": _l("arrangør"), "capacity": _l("antall plasser"),
+    "registration_deadline": _l("påmeldingsfrist"), "reminder_days_before": _l("påminnelse"),
+    "starts_at": _l("start"), "ends_at": _l("slutt"), "venue_name": _l("sted"),
+    "venue_address": _l("adresse"),
+}
+
 # Who an announcement goes to.
 AUDIENCE_LABELS = {
     Audience.CONFIRMED: _l("Påmeldte med plass"),

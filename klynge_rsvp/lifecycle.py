@@ -31,6 +31,8 @@ from .models import (
     Registration,
     RegistrationStatus,
 )
+from .stored_text import Stored, joined, said
+from .stored_text import when as stored_when
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Difference:
     label: str
     before: str
     after: str
+    stored: Stored | None = None  # the same, as the audit log keeps it (stored_text.py)
 
 
 @dataclass(frozen=True)
@@ -67,11 +70,15 @@ def differences(gathering: Gathering, *, starts_at: datetime, ends_at: datetime,
     if (_minute(starts_at), _minute(ends_at)) != (_minute(gathering.starts_at),
                                                   _minute(gathering.ends_at)):
         found.append(Difference(_l("Tid"), LazyString(when, gathering.starts_at, gathering.ends_at),
-                                LazyString(when, starts_at, ends_at)))
+                                LazyString(when, starts_at, ends_at),
+                                said("moved_time", before=stored_when(gathering.starts_at,
+                                                                      gathering.ends_at),
+                                     after=stored_when(starts_at, ends_at))))
     before = _place(gathering.venue_name, gathering.venue_address)
     after = _place(venue_name.strip(), venue_address.strip())
     if before != after:
-        found.append(Difference(_l("Sted"), before, after))
+        found.append(Difference(_l("Sted"), before, after,
+                                said("moved_place", before=before, after=after)))
     return found
 
 
@@ -97,8 +104,8 @@ def move(gathering: Gathering, *, starts_at: datetime, ends_at: datetime, venue_
     notified = _notify(gathering, "moved", now, lambda registration, position:
                        notifications.compose_moved(registration, changes=changes,
                                                    message=message, position=position, now=now))
-    history.audit("move", by=by, now=now, gathering=gathering, summary=" ".join(
-        [*(f"{c.label}: {c.before} → {c.after}." for c in changes), f"{notified} varslet."]))
+    history.audit("move", by=by, now=now, gathering=gathering, summary=said(
+        "gathering_moved", changes=joined(c.stored for c in changes), count=notified))
     return Outcome(done=True, notified=notified)
 
 
@@ -125,8 +132,9 @@ def postpone(gathering: Gathering, *, message: str, now: datetime,
                        notifications.compose_postponed(registration, message=message,
                                                        position=position, now=now))
     history.audit("postpone", by=by, now=now, gathering=gathering,
-                  summary=f"Utsatt på ubestemt tid (skulle vært "
-                          f"{when(gathering.starts_at, gathering.ends_at)}). {notified} varslet.")
+                  summary=said("gathering_postponed",
+                               when=stored_when(gathering.starts_at, gathering.ends_at),
+                               count=notified))
     return Outcome(done=True, notified=notified)
 
 
@@ -169,16 +177,16 @@ def reschedule(gathering: Gathering, *, starts_at: datetime, ends_at: datetime,
         if registration.id not in promoted:
             registration.reconfirmation = Reconfirmation.PENDING
             history.record(registration, "reconfirmation_asked", now=now, by=by,
-                           note=f"ny dato: {when(starts_at, ends_at)}")
+                           note=said("note_new_date", when=stored_when(starts_at, ends_at)))
     db.session.flush()
     notified = _notify(gathering, "rescheduled", now, lambda registration, position:
                        notifications.compose_rescheduled(registration, message=message,
                                                          position=position, now=now),
                        skip=promoted)
     history.audit("reschedule", by=by, now=now, gathering=gathering,
-                  summary=f"Ny dato: {when(starts_at, ends_at)}, "
-                          f"{_place(gathering.venue_name, gathering.venue_address)}. "
-                          f"{notified} varslet og bedt om å bekrefte.")
+                  summary=said("gathering_rescheduled", when=stored_when(starts_at, ends_at),
+                               place=_place(gathering.venue_name, gathering.venue_address),
+                               count=notified))
     return Outcome(done=True, notified=notified)
 
 
@@ -204,8 +212,8 @@ def cancel(gathering: Gathering, *, message: str, now: datetime,
                                                        position=position,
                                                        was_postponed=was_postponed, now=now))
     history.audit("cancel", by=by, now=now, gathering=gathering,
-                  summary=f"Avlyst{' (var utsatt)' if was_postponed else ''}. "
-                          f"{notified} varslet.")
+                  summary=said("gathering_cancelled_postponed" if was_postponed
+                               else "gathering_cancelled", count=notified))
     return Outcome(done=True, notified=notified)
 
 
@@ -234,13 +242,13 @@ def reconfirm(registration: Registration, *, coming: bool, now: datetime,
         registration.reconfirmation = Reconfirmation.YES
         registration.reconfirmed_at = now
         registration.updated_at = now
-        history.record(registration, "reconfirmed", now=now, by=by, note="kommer på ny dato")
+        history.record(registration, "reconfirmed", now=now, by=by, note=said("note_coming_on_new_date"))
         db.session.flush()
         return Outcome(done=True)
-    promoted = rsvp.cancel(registration, now=now, by=by, note="svarte nei på ny dato")
+    promoted = rsvp.cancel(registration, now=now, by=by, note=said("note_declined_new_date"))
     registration.reconfirmation = Reconfirmation.NO
     registration.reconfirmed_at = now
-    history.record(registration, "reconfirmed", now=now, by=by, note="kommer ikke på ny dato")
+    history.record(registration, "reconfirmed", now=now, by=by, note=said("note_not_coming_on_new_date"))
     db.session.flush()
     return Outcome(done=True, notified=1 + len(promoted))
 

@@ -340,7 +340,11 @@ class RegistrationEvent(db.Model):
     organiser_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("organisers.id", ondelete="SET NULL")
     )
+    # What the note says (stored_text.py): a code with parameters, put into words when shown,
+    # or (note_code "") the literal text, e.g. what an organiser typed.
     note: Mapped[str] = mapped_column(sa.Text, default="")
+    note_code: Mapped[str] = mapped_column(sa.String(60), default="", server_default="")
+    note_params: Mapped[dict | None] = mapped_column(sa.JSON)
 
     registration: Mapped[Registration] = relationship(back_populates="events")
     organiser: Mapped[Organiser | None] = relationship()
@@ -437,7 +441,10 @@ class AuditEntry(db.Model):
     gathering_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("gatherings.id", ondelete="SET NULL"), index=True
     )
+    # What was done, as a stored text (stored_text.py): code and parameters, or a literal.
     summary: Mapped[str] = mapped_column(sa.Text, default="")
+    summary_code: Mapped[str] = mapped_column(sa.String(60), default="", server_default="")
+    summary_params: Mapped[dict | None] = mapped_column(sa.JSON)
 
     organiser: Mapped[Organiser | None] = relationship()
     gathering: Mapped[Gathering | None] = relationship()
@@ -509,7 +516,11 @@ class CalendarReply(db.Model):
     sequence: Mapped[int | None] = mapped_column(sa.Integer)
     partstat: Mapped[str] = mapped_column(sa.String(20), default="")
     outcome: Mapped[ReplyOutcome] = mapped_column(_enum(ReplyOutcome, "reply_outcome"))
+    # Why it was not applied, or waits, or what the organiser decided: a stored text
+    # (stored_text.py), code and parameters, or a literal.
     reason: Mapped[str] = mapped_column(sa.Text, default="")
+    reason_code: Mapped[str] = mapped_column(sa.String(60), default="", server_default="")
+    reason_params: Mapped[dict | None] = mapped_column(sa.JSON)
     registration_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("registrations.id", ondelete="SET NULL"), index=True
     )

@@ -4,7 +4,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, url_
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from . import replies
+from . import replies, stored_text
 from .clock import utcnow
 from .errors import DomainError
 from .extensions import db
@@ -45,7 +45,7 @@ def confirm(reply_id: int):
             flash(_("Svaret fra %(attendee)s er godkjent og brukt.", attendee=reply.attendee), "success")
         else:
             flash(_("Svaret fra %(attendee)s er godkjent, men endret ingenting: %(reason)s",
-                    attendee=reply.attendee, reason=reply.reason), "success")
+                    attendee=reply.attendee, reason=stored_text.shown(reply, "reason")), "success")
     return redirect(url_for(".index"))
 
 

@@ -29,6 +29,8 @@ from .models import (
     RegistrationStatus,
     Sector,
 )
+from .stored_text import person as stored_person
+from .stored_text import said
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,7 @@ def register(gathering: Gathering, request: RegistrationRequest, *, now: datetim
         db.session.flush()
         history.record(registration, "registered" if registration.status
                        == RegistrationStatus.CONFIRMED else "waiting", now=now, by=by,
-                       note="påmeldt på nytt etter avmelding" if existing is not None else "")
+                       note=said("note_registered_again") if existing is not None else "")
         _announce_new_status(registration, now=now, from_form=True,
                              registrar=None if person is request.person else request.person)
         outcomes.append(Outcome(registration))
@@ -366,10 +368,11 @@ def register_on_behalf(gathering: Gathering, request: RegistrationRequest, *, no
     db.session.flush()
     confirmed = registration.status == RegistrationStatus.CONFIRMED
     history.record(registration, "registered" if confirmed else "waiting", now=now, by=by,
-                   note="meldt på av arrangør")
+                   note=said("note_registered_by_organiser"))
     history.audit("register", by=by, now=now, gathering=gathering,
-                  summary=f"Meldte på {registration.name} ({registration.email})"
-                          + ("." if confirmed else ", på venteliste."))
+                  summary=said("registered_by_organiser" if confirmed
+                               else "registered_by_organiser_waiting",
+                               person=stored_person(registration.name, registration.email)))
     _announce_new_status(registration, now=now)
     return registration
 
@@ -396,10 +399,10 @@ def promote(registration: Registration, *, now: datetime, by: Organiser,
     registration.updated_at = now
     db.session.flush()
     history.record(registration, "promoted", now=now, by=by,
-                   note="over kapasiteten" if free == 0 else "flyttet fra ventelisten av arrangør")
+                   note=said("note_over_capacity" if free == 0 else "note_promoted_by_organiser"))
     history.audit("promote", by=by, now=now, gathering=gathering,
-                  summary=f"Ga {registration.name} plass fra ventelisten"
-                          + (" (over kapasiteten)." if free == 0 else "."))
+                  summary=said("promoted_over_capacity" if free == 0 else "promoted_by_organiser",
+                               name=registration.name))
     outbox.enqueue(
         notifications.compose_promotion(registration, now=now),
         key=f"promote:{registration.id}:{registration.ical_sequence}:{now:%Y%m%d%H%M%S%f}",
@@ -463,8 +466,10 @@ def cancel_by_organiser(registration: Registration, *, now: datetime, by: Organi
     promoted = cancel(registration, now=now, by=by, note=note)
     if was != RegistrationStatus.CANCELLED:
         history.audit("cancel_registration", by=by, now=now, gathering=registration.gathering,
-                      summary=f"Meldte av {registration.name} ({registration.email})"
-                              + (f": {note}" if note else "") + ".")
+                      summary=said("cancelled_by_organiser_note" if note
+                                   else "cancelled_by_organiser",
+                                   person=stored_person(registration.name, registration.email),
+                                   **({"note": note} if note else {})))
     return promoted
 
 

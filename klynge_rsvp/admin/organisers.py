@@ -10,7 +10,6 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, url_for
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -18,14 +17,14 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, RadioField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
 
-from .. import history, login_throttle, organisers, two_factor
+from .. import history, login_throttle, organisers, stored_text, two_factor
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
-from ..i18n import DEFAULT_LANGUAGE
 from ..labels import ROLE_LABELS
 from ..models import Organiser, OrganiserRole
 from ..public.forms import no_invisible_characters, single_line
+from ..stored_text import said
 from . import administrator_required, bp
 
 # --- the rules ---------------------------------------------------------------------------------
@@ -47,10 +46,9 @@ def _would_leave_no_administrator(account: Organiser) -> bool:
     return account.is_administrator and account.active and _active_administrators() <= 1
 
 
-def _stored(role: OrganiserRole) -> str:
-    """The role as the audit log stores it: in Bokmål, whatever language the actor reads."""
-    with force_locale(DEFAULT_LANGUAGE):
-        return str(ROLE_LABELS[role]).lower()
+def _stored(role: OrganiserRole) -> dict:
+    """The role as the audit log stores it: a code, named in the reader's language."""
+    return stored_text.label("role", role, lower=True)
 
 
 def create_account(*, email: str, name: str, role: OrganiserRole, password: str,
@@ -58,7 +56,7 @@ def create_account(*, email: str, name: str, role: OrganiserRole, password: str,
     """A new account with a password the administrator passes on to the person."""
     account = organisers.create(email, password, name=name, role=role, now=now)
     history.audit("organiser_create", by=by, now=now,
-                  summary=f"{account.email} ({_stored(role)})")
+                  summary=said("account_created", email=account.email, role=_stored(role)))
     return account
 
 
@@ -74,7 +72,8 @@ def change_role(account: Organiser, role: OrganiserRole, *, by: Organiser, now: 
     account.role = role
     db.session.flush()
     history.audit("organiser_role", by=by, now=now,
-                  summary=f"{account.email}: {_stored(old)} → {_stored(role)}")
+                  summary=said("account_role_changed", email=account.email, before=_stored(old),
+                               after=_stored(role)))
     return True
 
 
