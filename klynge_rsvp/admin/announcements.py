@@ -16,21 +16,13 @@ from .. import announcements
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
+from ..fields import normalise_newlines, plain_text, single_line, strip
 from ..formatting import local
 from ..labels import AUDIENCE_LABELS
 from ..models import Announcement, Audience, Gathering, GatheringStatus
-from ..public.forms import plain_text, single_line
 from . import bp
 
 PAGE_SIZE = 25
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
-def _normalise_newlines(value):
-    return value.replace("\r\n", "\n").replace("\r", "\n").strip() if isinstance(value, str) else value
 
 
 class AnnouncementForm(FlaskForm):
@@ -43,10 +35,10 @@ class AnnouncementForm(FlaskForm):
         choices=[SelectChoice(a.value, label) for a, label in AUDIENCE_LABELS.items()],
         validators=[InputRequired(_l("Velg hvem kunngjøringen skal til."))],
     )
-    subject = StringField(_l("Emne"), filters=[_strip], validators=[
+    subject = StringField(_l("Emne"), filters=[strip], validators=[
         DataRequired(_l("Skriv et emne.")), Length(max=200, message=_l("Emnet er for langt.")),
         single_line])
-    body = TextAreaField(_l("Tekst"), filters=[_normalise_newlines], validators=[
+    body = TextAreaField(_l("Tekst"), filters=[normalise_newlines], validators=[
         DataRequired(_l("Skriv teksten i kunngjøringen.")),
         Length(max=20000, message=_l("Teksten er for lang.")), plain_text],
         render_kw={"rows": 12})

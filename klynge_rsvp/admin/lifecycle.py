@@ -29,8 +29,8 @@ from .. import lifecycle
 from ..clock import local_zone, to_local, utcnow
 from ..errors import DomainError
 from ..extensions import db
+from ..fields import no_invisible_characters, normalise_newlines, plain_text, single_line, strip
 from ..models import Gathering, GatheringStatus, OutboxMessage, RegistrationStatus
-from ..public.forms import _normalise_newlines, _strip, no_invisible_characters, plain_text, single_line
 from ..security import CONTENT_SECURITY_POLICY
 from . import bp
 from .gathering_forms import (
@@ -47,14 +47,14 @@ from .gathering_forms import (
 
 def _message(required: bool, hint_label: str) -> TextAreaField:
     presence = InputRequired(_l("Skriv en beskjed til de påmeldte.")) if required else Optional()
-    return TextAreaField(hint_label, filters=[_normalise_newlines], render_kw={"rows": 6},
+    return TextAreaField(hint_label, filters=[normalise_newlines], render_kw={"rows": 6},
                          validators=[presence, plain_text, Length(
                              max=5000, message=_l("Beskjeden kan være høyst 5000 tegn."))])
 
 
 def _venue(label: str, required: bool, max_length: int) -> StringField:
     presence = InputRequired(_l("Skriv hvor samlingen skal være.")) if required else Optional()
-    return StringField(label, filters=[_strip], validators=[
+    return StringField(label, filters=[strip], validators=[
         presence, single_line, no_invisible_characters,
         Length(max=max_length, message=_l("Teksten kan være høyst %(max)s tegn.", max=max_length))])
 

@@ -21,9 +21,9 @@ from .. import history, login_throttle, organisers, stored_text, two_factor
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
+from ..fields import no_invisible_characters, single_line, strip
 from ..labels import ROLE_LABELS
 from ..models import Organiser, OrganiserRole
-from ..public.forms import no_invisible_characters, single_line
 from ..stored_text import said
 from . import administrator_required, bp
 
@@ -137,20 +137,16 @@ def unlock(account: Organiser, *, by: Organiser, now: datetime) -> bool:
 # --- the pages ---------------------------------------------------------------------------------
 
 
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
 _ROLE_CHOICES = [SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()]
 
 
 class NewOrganiserForm(FlaskForm):
-    email = StringField(_l("E-post"), filters=[_strip], validators=[
+    email = StringField(_l("E-post"), filters=[strip], validators=[
         DataRequired(_l("Skriv inn e-postadressen.")),
         Length(max=254, message=_l("Adressen er for lang.")),
         Email(_l("Skriv inn en gyldig e-postadresse."), check_deliverability=False), single_line,
     ], render_kw={"autocomplete": "off", "type": "email"})
-    name = StringField(_l("Navn"), filters=[_strip], validators=[
+    name = StringField(_l("Navn"), filters=[strip], validators=[
         DataRequired(_l("Skriv inn navnet.")), Length(max=200, message=_l("Navnet er for langt.")),
         single_line, no_invisible_characters,
     ], render_kw={"autocomplete": "off"})
