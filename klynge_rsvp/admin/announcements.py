@@ -1,6 +1,5 @@
 """Announcements: write, preview as it will arrive, send, and watch the sending."""
 
-from email import message_from_bytes, policy
 
 import sqlalchemy as sa
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
@@ -19,6 +18,7 @@ from ..extensions import db
 from ..fields import normalise_newlines, plain_text, single_line, strip
 from ..formatting import local
 from ..labels import AUDIENCE_LABELS
+from ..mail.parts import read as read_mail
 from ..models import Announcement, Audience, Gathering, GatheringStatus
 from . import bp
 
@@ -144,7 +144,7 @@ def announcement(announcement_id):
     announcement = get_announcement_or_404(announcement_id)
     sent = announcement.queued_at is not None
     preview = announcements.preview(announcement, now=utcnow())
-    parts = _parts(preview[0].message) if preview else None
+    parts = read_mail(preview[0].message) if preview else None
     return render_template(
         "admin/announcements/show.html", announcement=announcement, sent=sent,
         parts=parts, made_up=preview[1] if preview else False,
@@ -161,7 +161,7 @@ def announcement_preview_html(announcement_id):
     preview = announcements.preview(get_announcement_or_404(announcement_id), now=utcnow())
     if preview is None:
         abort(404)
-    response = Response(_parts(preview[0].message)["html"], mimetype="text/html")
+    response = Response(read_mail(preview[0].message)["html"], mimetype="text/html")
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; "
         "frame-ancestors 'self'"
@@ -199,15 +199,3 @@ def announcement_progress(announcement_id):
     response = jsonify(progress.as_dict())
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _parts(raw: bytes) -> dict:
-    """The headers, text and HTML of a composed mail, as a mail program reads them."""
-    message = message_from_bytes(raw, policy=policy.default)
-    parts = {"headers": message, "text": "", "html": ""}
-    for part in message.walk():
-        if part.get_content_type() == "text/plain" and not parts["text"]:
-            parts["text"] = part.get_content()
-        elif part.get_content_type() == "text/html" and not parts["html"]:
-            parts["html"] = part.get_content()
-    return parts
