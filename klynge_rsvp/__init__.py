@@ -67,7 +67,6 @@ def register_extensions(app: Flask) -> None:
     security.init_app(app)
     error_pages.init_app(app)
     auth.init_app(app)
-    app.add_template_global(lambda endpoint: endpoint in app.view_functions, "has_endpoint")
 
 
 def register_blueprints(app: Flask) -> None:

@@ -37,11 +37,13 @@ from .stored_text import when as stored_when
 
 @dataclass(frozen=True)
 class Difference:
-    """One thing a move changes, in words: "Tid", "torsdag 12. februar …" → "fredag …".
+    """One thing a move changes (`kind`: "time" or "place"), in words: "Tid",
+    "torsdag 12. februar …" → "fredag …".
 
     The label and the times are lazy: each notice shows them in its reader's language.
     """
 
+    kind: str
     label: str
     before: str
     after: str
@@ -69,15 +71,15 @@ def differences(gathering: Gathering, *, starts_at: datetime, ends_at: datetime,
     found = []
     if (_minute(starts_at), _minute(ends_at)) != (_minute(gathering.starts_at),
                                                   _minute(gathering.ends_at)):
-        found.append(Difference(_l("Tid"), LazyString(when, gathering.starts_at, gathering.ends_at),
-                                LazyString(when, starts_at, ends_at),
-                                said("moved_time", before=stored_when(gathering.starts_at,
-                                                                      gathering.ends_at),
-                                     after=stored_when(starts_at, ends_at))))
+        found.append(Difference(
+            "time", _l("Tid"), LazyString(when, gathering.starts_at, gathering.ends_at),
+            LazyString(when, starts_at, ends_at),
+            said("moved_time", before=stored_when(gathering.starts_at, gathering.ends_at),
+                 after=stored_when(starts_at, ends_at))))
     before = _place(gathering.venue_name, gathering.venue_address)
     after = _place(venue_name.strip(), venue_address.strip())
     if before != after:
-        found.append(Difference(_l("Sted"), before, after,
+        found.append(Difference("place", _l("Sted"), before, after,
                                 said("moved_place", before=before, after=after)))
     return found
 

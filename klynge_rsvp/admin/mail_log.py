@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -36,7 +36,8 @@ def mail_log():
     page = db.paginate(query, page=request.args.get("side", 1, type=int), per_page=PAGE_SIZE,
                        error_out=False)
     return render_template("admin/mail_log/index.html", page=page, status=status,
-                           statuses=MAIL_STATUS_LABELS, kinds=KIND_LABELS)
+                           statuses=MAIL_STATUS_LABELS, kinds=KIND_LABELS,
+                           mailbox="mailbox.show" in current_app.view_functions)
 
 
 @bp.post("/e-postlogg/<int:message_id>/send-igjen")
