@@ -17,7 +17,7 @@ SESSION_COOKIE = "session"
 def organiser_rules(app) -> list[Rule]:
     """Every organiser route (the login page excepted)."""
     return [rule for rule in app.url_map.iter_rules()
-            if rule.endpoint.startswith(("admin.", "replies."))]
+            if rule.endpoint.startswith("admin.")]
 
 
 def concrete_url(rule: Rule) -> str:

@@ -7,7 +7,7 @@ from email import message_from_bytes
 import pytest
 import sqlalchemy as sa
 
-from klynge_rsvp import calendars, replies, replies_admin, reply_fetcher, rsvp
+from klynge_rsvp import calendars, replies, reply_fetcher, rsvp
 from klynge_rsvp.errors import DomainError
 from klynge_rsvp.extensions import db
 from klynge_rsvp.models import (
@@ -476,14 +476,6 @@ def test_a_forged_reply_is_ignored_not_held(gathering):
 
 
 # --- the organiser page ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def app(app):
-    """The app with the replies blueprint (until create_app registers it)."""
-    if "replies" not in app.blueprints:
-        app.register_blueprint(replies_admin.bp)
-    return app
 
 
 def held_reply(app, *, subject_attack=False, auth=(FAIL,), authserv_id=AUTHSERV_ID, n=1):

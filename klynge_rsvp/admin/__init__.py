@@ -53,5 +53,6 @@ from . import (  # noqa: E402, F401  (each module adds its routes to bp)
     mail_log,
     organisers,
     registrations,
+    replies,
     subscribers,
 )
