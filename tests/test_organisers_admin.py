@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from klynge_rsvp import organisers
-from klynge_rsvp.admin import organisers as management
+from klynge_rsvp import organisers as management
 from klynge_rsvp.errors import DomainError
 from klynge_rsvp.extensions import db
 from klynge_rsvp.models import AuditEntry, Organiser, OrganiserRole
