@@ -179,32 +179,10 @@ def register(gathering: Gathering, request: RegistrationRequest, *, now: datetim
             registered_by = registered_by or existing
             continue
 
-        registration = existing or Registration(gathering=gathering, email_key=key, created_at=now)
-        if existing is not None:
-            # Back after cancelling: outrank the CANCEL their calendar already holds.
-            registration.ical_sequence_bump += 1
-            registration.cancelled_at = None
-            registration.calendar_partstat = None  # the new invitation asks again
-        registration.name = person.name
-        registration.email = person.email.strip()
-        registration.job_title = person.job_title
-        registration.organisation = organisation
-        registration.needs = request.needs
-        registration.comment = request.comment if person is request.person else ""
-        registration.consented_at = now
-        registration.language = request.language
-        registration.updated_at = now
-        registration.registered_by = registered_by
-        if free is None or free > 0:
-            registration.status = RegistrationStatus.CONFIRMED
-            registration.waiting_since = None
-            free = None if free is None else free - 1
-        else:
-            registration.status = RegistrationStatus.WAITING
-            registration.waiting_since = last_in_line(gathering, now=now)
-        if existing is None:
-            db.session.add(registration)
-        db.session.flush()
+        registration, free = _write_registration(
+            gathering, existing, key, person, request, organisation, free=free, now=now,
+            comment=request.comment if person is request.person else "",
+            registered_by=registered_by)
         history.record(registration, "registered" if registration.status
                        == RegistrationStatus.CONFIRMED else "waiting", now=now, by=by,
                        note=said("note_registered_again") if existing is not None else "")
@@ -319,6 +297,42 @@ class OverCapacity(DomainError):
     """Giving this person a seat would go over the gathering's capacity."""
 
 
+def _write_registration(gathering: Gathering, existing: Registration | None, key: str,
+                        person: Person, request: RegistrationRequest, organisation: Organisation,
+                        *, free: int | None, now: datetime, comment: str,
+                        registered_by: Registration | None) -> tuple[Registration, int | None]:
+    """Write a new registration, or bring a cancelled one back, with the person's details: a
+    seat while `free` (seats left; None: no limit) allows, else the waiting list. Returns the
+    registration and the seats left after it."""
+    registration = existing or Registration(gathering=gathering, email_key=key, created_at=now)
+    if existing is not None:
+        # Back after cancelling: outrank the CANCEL their calendar already holds.
+        registration.ical_sequence_bump += 1
+        registration.cancelled_at = None
+        registration.calendar_partstat = None  # the new invitation asks again
+    registration.name = person.name
+    registration.email = person.email.strip()
+    registration.job_title = person.job_title
+    registration.organisation = organisation
+    registration.needs = request.needs
+    registration.comment = comment
+    registration.consented_at = now
+    registration.language = request.language
+    registration.updated_at = now
+    registration.registered_by = registered_by
+    if free is None or free > 0:
+        registration.status = RegistrationStatus.CONFIRMED
+        registration.waiting_since = None
+        free = None if free is None else free - 1
+    else:
+        registration.status = RegistrationStatus.WAITING
+        registration.waiting_since = last_in_line(gathering, now=now)
+    if existing is None:
+        db.session.add(registration)
+    db.session.flush()
+    return registration, free
+
+
 def register_on_behalf(gathering: Gathering, request: RegistrationRequest, *, now: datetime,
                        by: Organiser) -> Registration:
     """An organiser registers one person: allowed after the deadline, until the gathering ends.
@@ -342,30 +356,9 @@ def register_on_behalf(gathering: Gathering, request: RegistrationRequest, *, no
     organisation = organisations.find_or_create(
         request.organisation_name, request.sector, request.org_number, now=now
     )
-    free = seats_left(gathering)
-    registration = existing or Registration(gathering=gathering, email_key=key, created_at=now)
-    if existing is not None:
-        registration.ical_sequence_bump += 1  # outrank the CANCEL their calendar holds
-        registration.cancelled_at = None
-        registration.calendar_partstat = None
-    registration.name = request.person.name
-    registration.email = request.person.email.strip()
-    registration.job_title = request.person.job_title
-    registration.organisation = organisation
-    registration.needs = request.needs
-    registration.comment = request.comment
-    registration.consented_at = now
-    registration.language = request.language
-    registration.updated_at = now
-    registration.registered_by = None
-    if free is None or free > 0:
-        registration.status, registration.waiting_since = RegistrationStatus.CONFIRMED, None
-    else:
-        registration.status = RegistrationStatus.WAITING
-        registration.waiting_since = last_in_line(gathering, now=now)
-    if existing is None:
-        db.session.add(registration)
-    db.session.flush()
+    registration, _free = _write_registration(
+        gathering, existing, key, request.person, request, organisation,
+        free=seats_left(gathering), now=now, comment=request.comment, registered_by=None)
     confirmed = registration.status == RegistrationStatus.CONFIRMED
     history.record(registration, "registered" if confirmed else "waiting", now=now, by=by,
                    note=said("note_registered_by_organiser"))
