@@ -123,13 +123,8 @@ def postpone(gathering: Gathering, *, message: str, now: datetime,
     if gathering.status != GatheringStatus.PUBLISHED:
         raise DomainError(str(_WRONG_STATUS[gathering.status]))
     _require_not_started(gathering, now)
-    gathering.status = GatheringStatus.POSTPONED
-    gathering.status_message = message.strip()
     gathering.previous_starts_at = gathering.starts_at
-    gathering.reconfirm_deadline = None
-    gathering.ical_sequence += 1
-    gathering.updated_at = now
-    db.session.flush()
+    _call_off(gathering, GatheringStatus.POSTPONED, message, now)
     notified = _notify(gathering, "postponed", now, lambda registration, position:
                        notifications.compose_postponed(registration, message=message,
                                                        position=position, now=now))
@@ -175,7 +170,7 @@ def reschedule(gathering: Gathering, *, starts_at: datetime, ends_at: datetime,
     # promoted get their own mail with the invitation and are not asked again.
     promoted = {registration.id for registration in
                 rsvp.promote_from_waiting_list(gathering, now=now, by=by)}
-    for registration in _with_seat(gathering):
+    for registration in rsvp.with_seat(gathering):
         if registration.id not in promoted:
             registration.reconfirmation = Reconfirmation.PENDING
             history.record(registration, "reconfirmation_asked", now=now, by=by,
@@ -203,12 +198,7 @@ def cancel(gathering: Gathering, *, message: str, now: datetime,
     was_postponed = gathering.status == GatheringStatus.POSTPONED
     if not was_postponed:
         _require_not_started(gathering, now)
-    gathering.status = GatheringStatus.CANCELLED
-    gathering.status_message = message.strip()
-    gathering.reconfirm_deadline = None
-    gathering.ical_sequence += 1
-    gathering.updated_at = now
-    db.session.flush()
+    _call_off(gathering, GatheringStatus.CANCELLED, message, now)
     notified = _notify(gathering, "cancelled", now, lambda registration, position:
                        notifications.compose_cancelled(registration, message=message,
                                                        position=position,
@@ -296,6 +286,18 @@ def _check_time_and_place(starts_at: datetime, ends_at: datetime, venue_name: st
         raise DomainError(_("Skriv hvor samlingen skal være."))
 
 
+def _call_off(gathering: Gathering, status: GatheringStatus, message: str,
+              now: datetime) -> None:
+    """Postponed or cancelled: registration closes, no reconfirmation is asked, and the
+    calendar entries are withdrawn (SEQUENCE + 1)."""
+    gathering.status = status
+    gathering.status_message = message.strip()
+    gathering.reconfirm_deadline = None
+    gathering.ical_sequence += 1
+    gathering.updated_at = now
+    db.session.flush()
+
+
 def _set_time_and_place(gathering: Gathering, starts_at: datetime, ends_at: datetime,
                         venue_name: str, venue_address: str) -> None:
     if gathering.registration_deadline is not None:
@@ -315,15 +317,6 @@ def _forget_calendar_answers(gathering: Gathering) -> None:
                        .values(calendar_partstat=None))
 
 
-def _with_seat(gathering: Gathering) -> list[Registration]:
-    return list(db.session.scalars(
-        sa.select(Registration)
-        .where(Registration.gathering_id == gathering.id,
-               Registration.status == RegistrationStatus.CONFIRMED)
-        .order_by(Registration.id)
-    ))
-
-
 def _waiting(gathering: Gathering) -> list[Registration]:
     return list(db.session.scalars(
         sa.select(Registration)
@@ -340,7 +333,7 @@ def _notify(gathering: Gathering, occasion: str, now: datetime,
 
     The key names the gathering's new calendar state, so the same change is never sent twice.
     """
-    people = [(r, None) for r in _with_seat(gathering)]
+    people = [(r, None) for r in rsvp.with_seat(gathering)]
     people += [(r, position) for position, r in enumerate(_waiting(gathering), start=1)]
     people = [(r, position) for r, position in people if r.id not in skip]
     keys = {r.id: f"{occasion}:{r.id}:{gathering.ical_uid}:{gathering.ical_sequence}"

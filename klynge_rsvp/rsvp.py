@@ -404,6 +404,15 @@ def promote(registration: Registration, *, now: datetime, by: Organiser,
     return registration
 
 
+def with_seat(gathering: Gathering) -> list[Registration]:
+    """Those with a seat, in the order they registered (the order their mail is queued in)."""
+    return list(db.session.scalars(
+        sa.select(Registration)
+        .where(Registration.gathering_id == gathering.id,
+               Registration.status == RegistrationStatus.CONFIRMED)
+        .order_by(Registration.id)))
+
+
 def registrations_of(gathering: Gathering, *, status: RegistrationStatus | None = None,
                      sector: Sector | None = None, query: str = "") -> list[Registration]:
     """A gathering's registrations by name, filtered; `query` matches name, email or

@@ -2,7 +2,7 @@
 
 
 import sqlalchemy as sa
-from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -20,6 +20,7 @@ from ..formatting import local
 from ..labels import AUDIENCE_LABELS
 from ..mail.parts import read as read_mail
 from ..models import Announcement, Audience, Gathering, GatheringStatus
+from ..security import sandboxed_html
 from . import bp
 
 PAGE_SIZE = 25
@@ -161,13 +162,7 @@ def announcement_preview_html(announcement_id):
     preview = announcements.preview(get_announcement_or_404(announcement_id), now=utcnow())
     if preview is None:
         abort(404)
-    response = Response(read_mail(preview[0].message)["html"], mimetype="text/html")
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; "
-        "frame-ancestors 'self'"
-    )
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    return response
+    return sandboxed_html(read_mail(preview[0].message)["html"])
 
 
 @bp.post("/kunngjoringer/<int:announcement_id>/send")

@@ -30,6 +30,20 @@ from . import administrator_required, bp
 _ROLE_CHOICES = [SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()]
 
 
+def _new_password(label) -> PasswordField:
+    return PasswordField(label, validators=[
+        DataRequired(_l("Skriv inn et passord.")),
+        Length(max=500, message=_l("Passordet er for langt.")),
+    ], render_kw={"autocomplete": "new-password"})
+
+
+def _new_password_again() -> PasswordField:
+    return PasswordField(_l("Passordet en gang til"), validators=[
+        DataRequired(_l("Skriv inn passordet en gang til.")),
+        EqualTo("password", _l("Passordene er ikke like.")),
+    ], render_kw={"autocomplete": "new-password"})
+
+
 class NewOrganiserForm(FlaskForm):
     email = StringField(_l("E-post"), filters=[strip], validators=[
         DataRequired(_l("Skriv inn e-postadressen.")),
@@ -42,26 +56,14 @@ class NewOrganiserForm(FlaskForm):
     ], render_kw={"autocomplete": "off"})
     role = RadioField(_l("Rolle"), choices=_ROLE_CHOICES, default=OrganiserRole.ORGANISER.value,
                       validators=[InputRequired(_l("Velg en rolle."))])
-    password = PasswordField(_l("Passord"), validators=[
-        DataRequired(_l("Skriv inn et passord.")),
-        Length(max=500, message=_l("Passordet er for langt.")),
-    ], render_kw={"autocomplete": "new-password"})
-    password_again = PasswordField(_l("Passordet en gang til"), validators=[
-        DataRequired(_l("Skriv inn passordet en gang til.")),
-        EqualTo("password", _l("Passordene er ikke like.")),
-    ], render_kw={"autocomplete": "new-password"})
+    password = _new_password(_l("Passord"))
+    password_again = _new_password_again()
     submit = SubmitField(_l("Opprett kontoen"))
 
 
 class SetPasswordForm(FlaskForm):
-    password = PasswordField(_l("Nytt passord"), validators=[
-        DataRequired(_l("Skriv inn et passord.")),
-        Length(max=500, message=_l("Passordet er for langt.")),
-    ], render_kw={"autocomplete": "new-password"})
-    password_again = PasswordField(_l("Passordet en gang til"), validators=[
-        DataRequired(_l("Skriv inn passordet en gang til.")),
-        EqualTo("password", _l("Passordene er ikke like.")),
-    ], render_kw={"autocomplete": "new-password"})
+    password = _new_password(_l("Nytt passord"))
+    password_again = _new_password_again()
     submit = SubmitField(_l("Sett nytt passord"))
 
 

@@ -16,6 +16,7 @@ from flask_login import current_user
 from ..extensions import db, login_manager
 from ..mail.parts import read as read_mail
 from ..models import OutboxMessage
+from ..security import sandboxed_html
 
 bp = Blueprint("mailbox", __name__, url_prefix="/e-post")
 
@@ -60,13 +61,7 @@ def show(message_id):
 def html(message_id):
     """The HTML body alone, for the sandboxed frame."""
     message = db.session.get(OutboxMessage, message_id) or abort(404)
-    response = Response(read_mail(message.message, inline_images=True)["html"], mimetype="text/html")
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; "
-        "frame-ancestors 'self'"
-    )
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    return response
+    return sandboxed_html(read_mail(message.message, inline_images=True)["html"])
 
 
 @bp.get("/<int:message_id>.eml")
