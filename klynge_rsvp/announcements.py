@@ -95,8 +95,8 @@ def create(*, gathering: Gathering, audience: Audience, subject: str, body: str,
 
 
 def update(announcement: Announcement, *, gathering: Gathering, audience: Audience,
-           subject: str, body: str) -> None:
-    """Change a draft; a sent announcement stays as it was sent."""
+           subject: str, body: str) -> Announcement:
+    """Change a draft (returned); a sent announcement stays as it was sent."""
     if announcement.queued_at is not None:
         raise DomainError(_("Kunngjøringen er sendt og kan ikke endres."))
     _check(gathering, audience, subject, body)
@@ -105,6 +105,7 @@ def update(announcement: Announcement, *, gathering: Gathering, audience: Audien
     announcement.subject = subject.strip()
     announcement.body = body.strip()
     db.session.flush()
+    return announcement
 
 
 def suggested_text(gathering: Gathering) -> tuple[str, str]:

@@ -82,20 +82,30 @@ def new_announcement():
     form.fill_choices()
     if request.method == "GET":
         _prefill(form)
-    if form.validate_on_submit():
-        try:
-            announcement = announcements.create(
-                gathering=db.session.get(Gathering, form.gathering.data),
-                audience=Audience(form.audience.data), subject=form.subject.data,
-                body=form.body.data, by=current_user._get_current_object(), now=utcnow())
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-        else:
-            db.session.commit()
-            return redirect(url_for(".announcement", announcement_id=announcement.id), 303)
+    if form.validate_on_submit() and (saved := _saved(form, lambda: announcements.create(
+            **_details(form), by=current_user._get_current_object(), now=utcnow()))):
+        return saved
     return render_template("admin/announcements/form.html", form=form, announcement=None), \
         422 if form.errors or form.form_errors else 200
+
+
+def _details(form: AnnouncementForm) -> dict:
+    return {"gathering": db.session.get(Gathering, form.gathering.data),
+            "audience": Audience(form.audience.data), "subject": form.subject.data,
+            "body": form.body.data}
+
+
+def _saved(form: AnnouncementForm, save):
+    """Run `save` (a service call that returns the announcement) and show the announcement; on
+    a DomainError nothing is kept and the form says why (None)."""
+    try:
+        announcement = save()
+    except DomainError as error:
+        db.session.rollback()
+        form.form_errors.append(str(error))
+        return None
+    db.session.commit()
+    return redirect(url_for(".announcement", announcement_id=announcement.id), 303)
 
 
 def _prefill(form: AnnouncementForm) -> None:
@@ -122,18 +132,9 @@ def edit_announcement(announcement_id):
         form.gathering.data = announcement.gathering_id
         form.audience.data = announcement.audience.value
         form.subject.data, form.body.data = announcement.subject, announcement.body
-    if form.validate_on_submit():
-        try:
-            announcements.update(
-                announcement, gathering=db.session.get(Gathering, form.gathering.data),
-                audience=Audience(form.audience.data), subject=form.subject.data,
-                body=form.body.data)
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-        else:
-            db.session.commit()
-            return redirect(url_for(".announcement", announcement_id=announcement.id), 303)
+    if form.validate_on_submit() and (saved := _saved(form, lambda: announcements.update(
+            announcement, **_details(form)))):
+        return saved
     return render_template("admin/announcements/form.html", form=form,
                            announcement=announcement), \
         422 if form.errors or form.form_errors else 200
