@@ -191,13 +191,18 @@ def render(value: Any) -> str:
         if "code" in value:
             params = {name: render(item) for name, item in (value.get("params") or {}).items()}
             template = TEXTS.get(value["code"])
-            if template is None:  # written by a newer version of the app: show what we can
-                return " ".join([value["code"], *params.values()])
-            return str(template) % params if params else str(template)
+            try:
+                return str(template) % params if params else str(template)
+            except (TypeError, KeyError, ValueError):  # a code of a newer version of the app, or
+                # parameters that do not fit its words: show what there is, never fail the page
+                return " ".join([value["code"], *map(str, params.values())])
         if "when" in value:
             from .formatting import when as written
 
-            start, end = (datetime.fromisoformat(instant) for instant in value["when"])
+            try:
+                start, end = (datetime.fromisoformat(instant) for instant in value["when"])
+            except (TypeError, ValueError):
+                return " – ".join(map(str, value["when"]))
             return written(start, end)
         if "label" in value:
             from . import labels
