@@ -339,7 +339,8 @@ class Run:
             .join(Registration, OutboxMessage.registration_id == Registration.id)
             .where(Registration.gathering_id == warm.id).order_by(OutboxMessage.id)).all()))
         db.session.commit()
-        # (workers, settings): the default; DESIGN.md's one SMTP connection per worker; more workers
+        # (workers, settings): the default; one SMTP connection per worker (as before decision
+        # 0002); more workers
         runs = {"one": (1, {}), "single": (1, {"OUTBOX_SMTP_CONNECTIONS": "1"}),
                 "more": (self.args.workers, {})}
         totals = {run: (Spread(), Spread(), Spread()) for run in runs}

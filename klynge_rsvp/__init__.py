@@ -77,7 +77,6 @@ def register_extensions(app: Flask) -> None:
     security.init_app(app)
     error_pages.init_app(app)
     auth.init_app(app)
-    app.add_template_global(lambda endpoint: endpoint in app.view_functions, "has_endpoint")
 
 
 def register_blueprints(app: Flask) -> None:
@@ -88,7 +87,6 @@ def register_blueprints(app: Flask) -> None:
     from .mailbox import bp as mailbox_bp
     from .manage import bp as manage_bp
     from .public import bp as public_bp
-    from .replies_admin import bp as replies_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(manage_bp)
@@ -96,7 +94,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
-    app.register_blueprint(replies_bp)
     if app.config["KLYNGE_MAILBOX"] and not app.config["MAIL_SERVER"]:
         app.register_blueprint(mailbox_bp)
 

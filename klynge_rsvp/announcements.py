@@ -12,15 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask_babel import force_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from . import history, mailing_list, notifications
 from .errors import DomainError
 from .extensions import db
 from .gatherings import VISIBLE
-from .i18n import DEFAULT_LANGUAGE
 from .links import absolute_url
 from .mail import outbox
 from .mail.outbox import ComposedMail
@@ -35,12 +32,7 @@ from .models import (
     RegistrationStatus,
     Subscriber,
 )
-
-AUDIENCE_LABELS = {
-    Audience.CONFIRMED: _l("Påmeldte med plass"),
-    Audience.WAITING: _l("Ventelisten"),
-    Audience.MAILING_LIST: _l("E-postlisten (nyhetsbrevet)"),
-}
+from .stored_text import label, said
 
 # The made-up link in a preview with no recipients yet (it leads nowhere).
 _SAMPLE_TOKEN = "eksempel"  # noqa: S105 (not a secret)
@@ -103,8 +95,8 @@ def create(*, gathering: Gathering, audience: Audience, subject: str, body: str,
 
 
 def update(announcement: Announcement, *, gathering: Gathering, audience: Audience,
-           subject: str, body: str) -> None:
-    """Change a draft; a sent announcement stays as it was sent."""
+           subject: str, body: str) -> Announcement:
+    """Change a draft (returned); a sent announcement stays as it was sent."""
     if announcement.queued_at is not None:
         raise DomainError(_("Kunngjøringen er sendt og kan ikke endres."))
     _check(gathering, audience, subject, body)
@@ -113,6 +105,7 @@ def update(announcement: Announcement, *, gathering: Gathering, audience: Audien
     announcement.subject = subject.strip()
     announcement.body = body.strip()
     db.session.flush()
+    return announcement
 
 
 def suggested_text(gathering: Gathering) -> tuple[str, str]:
@@ -220,11 +213,10 @@ def send(announcement: Announcement, *, by: Organiser, now: datetime) -> int:
         row.announcement_id = announcement.id
     announcement.queued_at = now
     announcement.recipient_count = len(found)
-    with force_locale(DEFAULT_LANGUAGE):  # the audit log is stored in Bokmål
-        audience = str(AUDIENCE_LABELS[announcement.audience]).lower()
     history.audit("send", by=by, now=now, gathering=gathering,
-                  summary=f"Kunngjøringen «{announcement.subject}» til {audience}: "
-                          f"{len(found)} mottakere")
+                  summary=said("announcement_sent", subject=announcement.subject,
+                               audience=label("audience", announcement.audience, lower=True),
+                               count=len(found)))
     db.session.flush()
     return len(found)
 

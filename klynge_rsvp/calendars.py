@@ -23,7 +23,7 @@ from .names import shown_name
 
 def summary(gathering: Gathering, marked: GatheringStatus | None = None) -> str:
     """The SUMMARY, in the current language: the title, marked "Utsatt: …" or "Avlyst: …" for a
-    gathering that will not happen on its date (DESIGN.md: a postponed gathering's entry is
+    gathering that will not happen on its date (docs/calendar.md: a postponed gathering's entry is
     cancelled with the summary "Utsatt: …"). The feed and the .ics download carry the marks
     too: a subscribed calendar that ignores STATUS still tells the truth.
     """
@@ -38,7 +38,8 @@ def uid_for_generation(first_uid: str, generation: int) -> str:
     """The UID of a gathering's `generation`-th calendar identity.
 
     Generation 1 is the UID made with the gathering ("<uuid>@<host>"); after an indefinite
-    postponement the new date comes with a new UID "<uuid>-r<generation>@<host>" (DESIGN.md).
+    postponement the new date comes with a new UID "<uuid>-r<generation>@<host>"
+    (docs/decisions/0005).
     """
     base, _, host = uid_base(first_uid).partition("@")
     return first_uid if generation == 1 else f"{base}-r{generation}@{host}"
@@ -130,7 +131,7 @@ def postponement(registration: Registration, *, now: datetime) -> bytes:
     """METHOD:CANCEL for an indefinite postponement: STATUS CANCELLED, SUMMARY "Utsatt: …".
 
     No calendar status means "date unknown", so the entry is removed; the new date will come
-    as a new invitation with a new UID (DESIGN.md, calendar semantics). The person declined
+    as a new invitation with a new UID (docs/calendar.md). The person declined
     nothing and is asked nothing: no PARTSTAT, RSVP=FALSE.
     """
     event = gathering_event(registration.gathering, sequence=registration.ical_sequence,

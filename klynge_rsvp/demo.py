@@ -1,5 +1,7 @@
-"""Demo data: the network's real history (../shared/seed/beredskapsklyngen.txt) and one gathering
-to register for.
+"""Demo data: the network's real history (`HISTORY` below) and one gathering to register for.
+
+The history was copied into this module from the network's own list of its gatherings (the
+seed file the project started from); this module is now the only copy the demo needs.
 
 The seed lists the gatherings by date, venue and theme. It gives no clock times, so the times
 below are the usual ones for each format (breakfast 08.00–10.00, lunch 11.30–13.30, the brain

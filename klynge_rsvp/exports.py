@@ -14,15 +14,14 @@ from datetime import datetime, tzinfo
 import xlsxwriter
 from flask_babel import lazy_gettext as _l
 
+from .labels import SECTOR_LABELS, STATUS_LABELS
 from .models import Organisation, Registration
-from .organisations import SECTOR_LABELS
 
 # In the organiser's language (the one the download is made in); cells hold plain strings.
 HEADER = [
     _l("Navn"), _l("E-post"), _l("Virksomhet"), _l("Sektor"), _l("Organisasjonsnummer"), _l("Stilling"),
     _l("Status"), _l("Plass på venteliste"), _l("Behov"), _l("Kommentar"), _l("Påmeldt"), _l("Sjekket inn"),
 ]
-STATUS_LABELS = {"confirmed": _l("Har plass"), "waiting": _l("Venteliste"), "cancelled": _l("Avmeldt")}
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV/formula injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 DATE_FORMAT = "%d.%m.%Y %H:%M"

@@ -20,6 +20,9 @@ naming_convention = {
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=naming_convention))
 migrate = Migrate()
+# Sends nothing (mail leaves only through the outbox and mail/delivery.py): it is here for
+# flask_mail.Message, in which notifications/message.py builds each MIME message, and which
+# reads the default sender from the app's configuration.
 mail = Mail()
 csrf = CSRFProtect()
 login_manager = LoginManager()

@@ -19,6 +19,7 @@ from . import privacy, rsvp
 from .errors import DomainError
 from .extensions import db
 from .models import FormMailSuppression, Gathering, Registration
+from .stored_text import said
 
 
 class AddressRefused(DomainError):
@@ -56,7 +57,7 @@ def refuse(registration: Registration, *, now: datetime) -> None:
     if registration.anonymised_at is not None:
         return
     key = registration.email_key
-    rsvp.cancel(registration, now=now, note="ikke meg", refused=True)
+    rsvp.cancel(registration, now=now, note=said("note_not_me"), refused=True)
     privacy.anonymise(registration, now=now)
     if not suppressed([key]):
         try:

@@ -14,12 +14,13 @@ from flask import abort
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from . import history, rsvp
+from . import history, rsvp, stored_text
 from .errors import DomainError
 from .extensions import db
 from .formatting import local
 from .links import base_host
 from .models import Gathering, GatheringLink, GatheringStatus, Organiser, Registration, RegistrationStatus
+from .stored_text import Stored, joined, said
 
 VISIBLE = (GatheringStatus.PUBLISHED, GatheringStatus.POSTPONED, GatheringStatus.CANCELLED)
 
@@ -98,14 +99,6 @@ def create(*, title: str, format: str, starts_at: datetime, ends_at: datetime,
 EDITABLE = ("title", "theme", "format", "description", "host", "capacity",
             "registration_deadline", "reminder_days_before")
 SCHEDULE = ("starts_at", "ends_at", "venue_name", "venue_address")
-_FIELD_NAMES = {
-    "title": "tittel", "theme": "tema", "format": "type", "description": "beskrivelse",
-    "host": "arrangør", "capacity": "antall plasser", "registration_deadline": "påmeldingsfrist",
-    "reminder_days_before": "påminnelse", "starts_at": "start", "ends_at": "slutt",
-    "venue_name": "sted", "venue_address": "adresse",
-}
-
-
 @dataclass(frozen=True)
 class Counts:
     """How many registrations a gathering has in each state, and how many came."""
@@ -181,7 +174,7 @@ def create_draft(details: dict, *, now: datetime, by: Organiser | None) -> Gathe
     gathering = create(slug=_slug_base(details["title"], details["starts_at"]), now=now,
                        status=GatheringStatus.DRAFT, **details)
     history.audit("create", by=by, now=now, gathering=gathering,
-                  summary=f"Opprettet utkastet «{gathering.title}».")
+                  summary=said("gathering_created", title=gathering.title))
     return gathering
 
 
@@ -221,17 +214,20 @@ def update(gathering: Gathering, changes: dict, *, now: datetime, by: Organiser 
     promoted = []
     if "capacity" in changed and gathering.status == GatheringStatus.PUBLISHED:
         promoted = rsvp.promote_from_waiting_list(gathering, now=now, by=by)
-    summary = "Endret " + ", ".join(_FIELD_NAMES[name] for name in changed)
-    if "capacity" in changed:
-        summary += f" ({_capacity_text(old_capacity)} → {_capacity_text(capacity)})"
+    fields = joined([stored_text.label("field", name) for name in changed], ", ")
+    code = "gathering_edited" + ("_capacity" if "capacity" in changed else "") + (
+        "_promoted" if promoted else "")
+    extra = {"before": _capacity_text(old_capacity), "after": _capacity_text(capacity)} \
+        if "capacity" in changed else {}
     if promoted:
-        summary += f"; {len(promoted)} fikk plass fra ventelisten"
-    history.audit("edit", by=by, now=now, gathering=gathering, summary=summary + ".")
+        extra["promoted"] = len(promoted)
+    history.audit("edit", by=by, now=now, gathering=gathering,
+                  summary=said(code, fields=fields, **extra))
     return promoted
 
 
-def _capacity_text(capacity: int | None) -> str:
-    return "ubegrenset" if capacity is None else str(capacity)
+def _capacity_text(capacity: int | None) -> Stored | int:
+    return said("unlimited") if capacity is None else capacity
 
 
 def publish(gathering: Gathering, *, now: datetime, by: Organiser | None) -> bool:
@@ -245,7 +241,7 @@ def publish(gathering: Gathering, *, now: datetime, by: Organiser | None) -> boo
     gathering.published_at = now
     gathering.updated_at = now
     history.audit("publish", by=by, now=now, gathering=gathering,
-                  summary=f"Publiserte «{gathering.title}».")
+                  summary=said("gathering_published", title=gathering.title))
     db.session.flush()
     return True
 
@@ -260,7 +256,7 @@ def add_link(gathering: Gathering, *, label: str, url: str, now: datetime,
     gathering.links.append(link)
     gathering.updated_at = now
     history.audit("add_material", by=by, now=now, gathering=gathering,
-                  summary=f"La til materialet «{label}» ({url}).")
+                  summary=said("material_added", label=label, url=url))
     db.session.flush()
     return link
 
@@ -271,5 +267,5 @@ def remove_link(link: GatheringLink, *, now: datetime, by: Organiser | None) -> 
     gathering.links.remove(link)
     gathering.updated_at = now
     history.audit("remove_material", by=by, now=now, gathering=gathering,
-                  summary=f"Fjernet materialet «{link.label}».")
+                  summary=said("material_removed", label=link.label))
     db.session.flush()

@@ -1,7 +1,7 @@
 """A published gathering's life: moved, postponed indefinitely, given a new date, cancelled.
 
 Each action changes the gathering and queues a notice to every registrant in one transaction,
-with the calendar part DESIGN.md's table prescribes. Each is idempotent: the gathering is
+with the calendar part docs/calendar.md's table prescribes. Each is idempotent: the gathering is
 locked first, so a repeated request (a double click, a retry) finds the change already made
 and sends nothing more; the outbox keys, tied to the new calendar state, are a second guard.
 """
@@ -31,18 +31,23 @@ from .models import (
     Registration,
     RegistrationStatus,
 )
+from .stored_text import Stored, joined, said
+from .stored_text import when as stored_when
 
 
 @dataclass(frozen=True)
 class Difference:
-    """One thing a move changes, in words: "Tid", "torsdag 12. februar …" → "fredag …".
+    """One thing a move changes (`kind`: "time" or "place"), in words: "Tid",
+    "torsdag 12. februar …" → "fredag …".
 
     The label and the times are lazy: each notice shows them in its reader's language.
     """
 
+    kind: str
     label: str
     before: str
     after: str
+    stored: Stored | None = None  # the same, as the audit log keeps it (stored_text.py)
 
 
 @dataclass(frozen=True)
@@ -66,12 +71,16 @@ def differences(gathering: Gathering, *, starts_at: datetime, ends_at: datetime,
     found = []
     if (_minute(starts_at), _minute(ends_at)) != (_minute(gathering.starts_at),
                                                   _minute(gathering.ends_at)):
-        found.append(Difference(_l("Tid"), LazyString(when, gathering.starts_at, gathering.ends_at),
-                                LazyString(when, starts_at, ends_at)))
+        found.append(Difference(
+            "time", _l("Tid"), LazyString(when, gathering.starts_at, gathering.ends_at),
+            LazyString(when, starts_at, ends_at),
+            said("moved_time", before=stored_when(gathering.starts_at, gathering.ends_at),
+                 after=stored_when(starts_at, ends_at))))
     before = _place(gathering.venue_name, gathering.venue_address)
     after = _place(venue_name.strip(), venue_address.strip())
     if before != after:
-        found.append(Difference(_l("Sted"), before, after))
+        found.append(Difference("place", _l("Sted"), before, after,
+                                said("moved_place", before=before, after=after)))
     return found
 
 
@@ -97,8 +106,8 @@ def move(gathering: Gathering, *, starts_at: datetime, ends_at: datetime, venue_
     notified = _notify(gathering, "moved", now, lambda registration, position:
                        notifications.compose_moved(registration, changes=changes,
                                                    message=message, position=position, now=now))
-    history.audit("move", by=by, now=now, gathering=gathering, summary=" ".join(
-        [*(f"{c.label}: {c.before} → {c.after}." for c in changes), f"{notified} varslet."]))
+    history.audit("move", by=by, now=now, gathering=gathering, summary=said(
+        "gathering_moved", changes=joined(c.stored for c in changes), count=notified))
     return Outcome(done=True, notified=notified)
 
 
@@ -114,26 +123,22 @@ def postpone(gathering: Gathering, *, message: str, now: datetime,
     if gathering.status != GatheringStatus.PUBLISHED:
         raise DomainError(str(_WRONG_STATUS[gathering.status]))
     _require_not_started(gathering, now)
-    gathering.status = GatheringStatus.POSTPONED
-    gathering.status_message = message.strip()
     gathering.previous_starts_at = gathering.starts_at
-    gathering.reconfirm_deadline = None
-    gathering.ical_sequence += 1
-    gathering.updated_at = now
-    db.session.flush()
+    _call_off(gathering, GatheringStatus.POSTPONED, message, now)
     notified = _notify(gathering, "postponed", now, lambda registration, position:
                        notifications.compose_postponed(registration, message=message,
                                                        position=position, now=now))
     history.audit("postpone", by=by, now=now, gathering=gathering,
-                  summary=f"Utsatt på ubestemt tid (skulle vært "
-                          f"{when(gathering.starts_at, gathering.ends_at)}). {notified} varslet.")
+                  summary=said("gathering_postponed",
+                               when=stored_when(gathering.starts_at, gathering.ends_at),
+                               count=notified))
     return Outcome(done=True, notified=notified)
 
 
 def reschedule(gathering: Gathering, *, starts_at: datetime, ends_at: datetime,
                venue_name: str, venue_address: str, reconfirm_deadline: datetime | None,
                message: str, now: datetime, by: Organiser | None) -> Outcome:
-    """Give a postponed gathering a new date: a NEW UID at SEQUENCE 0 (DESIGN.md), and each
+    """Give a postponed gathering a new date: a NEW UID at SEQUENCE 0 (docs/decisions/0005), and each
     person with a seat is asked whether they still come (answer by `reconfirm_deadline`)."""
     rsvp.lock_gathering(gathering)
     if (gathering.status == GatheringStatus.PUBLISHED and gathering.ical_generation > 1
@@ -165,20 +170,20 @@ def reschedule(gathering: Gathering, *, starts_at: datetime, ends_at: datetime,
     # promoted get their own mail with the invitation and are not asked again.
     promoted = {registration.id for registration in
                 rsvp.promote_from_waiting_list(gathering, now=now, by=by)}
-    for registration in _with_seat(gathering):
+    for registration in rsvp.with_seat(gathering):
         if registration.id not in promoted:
             registration.reconfirmation = Reconfirmation.PENDING
             history.record(registration, "reconfirmation_asked", now=now, by=by,
-                           note=f"ny dato: {when(starts_at, ends_at)}")
+                           note=said("note_new_date", when=stored_when(starts_at, ends_at)))
     db.session.flush()
     notified = _notify(gathering, "rescheduled", now, lambda registration, position:
                        notifications.compose_rescheduled(registration, message=message,
                                                          position=position, now=now),
                        skip=promoted)
     history.audit("reschedule", by=by, now=now, gathering=gathering,
-                  summary=f"Ny dato: {when(starts_at, ends_at)}, "
-                          f"{_place(gathering.venue_name, gathering.venue_address)}. "
-                          f"{notified} varslet og bedt om å bekrefte.")
+                  summary=said("gathering_rescheduled", when=stored_when(starts_at, ends_at),
+                               place=_place(gathering.venue_name, gathering.venue_address),
+                               count=notified))
     return Outcome(done=True, notified=notified)
 
 
@@ -193,19 +198,14 @@ def cancel(gathering: Gathering, *, message: str, now: datetime,
     was_postponed = gathering.status == GatheringStatus.POSTPONED
     if not was_postponed:
         _require_not_started(gathering, now)
-    gathering.status = GatheringStatus.CANCELLED
-    gathering.status_message = message.strip()
-    gathering.reconfirm_deadline = None
-    gathering.ical_sequence += 1
-    gathering.updated_at = now
-    db.session.flush()
+    _call_off(gathering, GatheringStatus.CANCELLED, message, now)
     notified = _notify(gathering, "cancelled", now, lambda registration, position:
                        notifications.compose_cancelled(registration, message=message,
                                                        position=position,
                                                        was_postponed=was_postponed, now=now))
     history.audit("cancel", by=by, now=now, gathering=gathering,
-                  summary=f"Avlyst{' (var utsatt)' if was_postponed else ''}. "
-                          f"{notified} varslet.")
+                  summary=said("gathering_cancelled_postponed" if was_postponed
+                               else "gathering_cancelled", count=notified))
     return Outcome(done=True, notified=notified)
 
 
@@ -234,13 +234,13 @@ def reconfirm(registration: Registration, *, coming: bool, now: datetime,
         registration.reconfirmation = Reconfirmation.YES
         registration.reconfirmed_at = now
         registration.updated_at = now
-        history.record(registration, "reconfirmed", now=now, by=by, note="kommer på ny dato")
+        history.record(registration, "reconfirmed", now=now, by=by, note=said("note_coming_on_new_date"))
         db.session.flush()
         return Outcome(done=True)
-    promoted = rsvp.cancel(registration, now=now, by=by, note="svarte nei på ny dato")
+    promoted = rsvp.cancel(registration, now=now, by=by, note=said("note_declined_new_date"))
     registration.reconfirmation = Reconfirmation.NO
     registration.reconfirmed_at = now
-    history.record(registration, "reconfirmed", now=now, by=by, note="kommer ikke på ny dato")
+    history.record(registration, "reconfirmed", now=now, by=by, note=said("note_not_coming_on_new_date"))
     db.session.flush()
     return Outcome(done=True, notified=1 + len(promoted))
 
@@ -286,6 +286,18 @@ def _check_time_and_place(starts_at: datetime, ends_at: datetime, venue_name: st
         raise DomainError(_("Skriv hvor samlingen skal være."))
 
 
+def _call_off(gathering: Gathering, status: GatheringStatus, message: str,
+              now: datetime) -> None:
+    """Postponed or cancelled: registration closes, no reconfirmation is asked, and the
+    calendar entries are withdrawn (SEQUENCE + 1)."""
+    gathering.status = status
+    gathering.status_message = message.strip()
+    gathering.reconfirm_deadline = None
+    gathering.ical_sequence += 1
+    gathering.updated_at = now
+    db.session.flush()
+
+
 def _set_time_and_place(gathering: Gathering, starts_at: datetime, ends_at: datetime,
                         venue_name: str, venue_address: str) -> None:
     if gathering.registration_deadline is not None:
@@ -305,15 +317,6 @@ def _forget_calendar_answers(gathering: Gathering) -> None:
                        .values(calendar_partstat=None))
 
 
-def _with_seat(gathering: Gathering) -> list[Registration]:
-    return list(db.session.scalars(
-        sa.select(Registration)
-        .where(Registration.gathering_id == gathering.id,
-               Registration.status == RegistrationStatus.CONFIRMED)
-        .order_by(Registration.id)
-    ))
-
-
 def _waiting(gathering: Gathering) -> list[Registration]:
     return list(db.session.scalars(
         sa.select(Registration)
@@ -330,7 +333,7 @@ def _notify(gathering: Gathering, occasion: str, now: datetime,
 
     The key names the gathering's new calendar state, so the same change is never sent twice.
     """
-    people = [(r, None) for r in _with_seat(gathering)]
+    people = [(r, None) for r in rsvp.with_seat(gathering)]
     people += [(r, position) for position, r in enumerate(_waiting(gathering), start=1)]
     people = [(r, position) for r, position in people if r.id not in skip]
     keys = {r.id: f"{occasion}:{r.id}:{gathering.ical_uid}:{gathering.ical_sequence}"

@@ -6,35 +6,28 @@ form tells whether an address is on the list already.
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 
-from . import history, notifications
+from . import history, notifications, stored_text
 from .extensions import db
 from .mail import outbox
-from .models import AuditEntry, Organiser, OutboxMessage, Subscriber, new_token
+from .models import (
+    AuditEntry,
+    Organiser,
+    OutboxMessage,
+    Subscriber,
+    SubscriberState,
+    new_token,
+)
 from .rsvp import email_key
-
-
-class SubscriberState(enum.StrEnum):
-    CONFIRMED = "confirmed"
-    PENDING = "pending"  # signed up, has not confirmed
-    UNSUBSCRIBED = "unsubscribed"
-
+from .stored_text import said
 
 # An address in an audit entry's text ("Meldte ola@example.no av e-postlisten").
 _ADDRESS = re.compile(r"[^\s<>()\[\]{},;:\"'«»@]+@[^\s<>()\[\]{},;:\"'«»@]*[^\s<>()\[\]{},;:\"'«».@]")
-
-STATE_LABELS = {
-    SubscriberState.CONFIRMED: _l("På listen"),
-    SubscriberState.PENDING: _l("Har ikke bekreftet"),
-    SubscriberState.UNSUBSCRIBED: _l("Meldt av"),
-}
 
 
 @dataclass(frozen=True)
@@ -114,7 +107,7 @@ def unsubscribe(subscriber: Subscriber, *, now: datetime, by: Organiser | None =
     db.session.flush()
     if by is not None:
         history.audit("unsubscribe", by=by, now=now,
-                      summary=f"Meldte {subscriber.email} av e-postlisten")
+                      summary=said("unsubscribed_by_organiser", email=subscriber.email))
     return True
 
 
@@ -183,12 +176,11 @@ def _forget(condition, *, now: datetime) -> int:
         ).execution_options(synchronize_session="fetch"))
     addresses = {form.lower() for email, key in gone for form in (email.strip(), key)}
     entries = db.session.scalars(sa.select(AuditEntry).where(
-        AuditEntry.action.in_(_AUDITED_ACTIONS), AuditEntry.summary.contains("@")))
+        AuditEntry.action.in_(_AUDITED_ACTIONS), stored_text.mentions(AuditEntry, "summary", "@")))
     for entry in entries:
-        summary = _ADDRESS.sub(lambda match: FORGOTTEN_ADDRESS if match.group(0).lower()
-                               in addresses else match.group(0), entry.summary)
-        if summary != entry.summary:
-            entry.summary = summary
+        stored_text.scrub(entry, "summary", lambda text: _ADDRESS.sub(
+            lambda match: FORGOTTEN_ADDRESS if match.group(0).lower() in addresses
+            else match.group(0), text))
     db.session.execute(sa.delete(Subscriber).where(condition)
                        .execution_options(synchronize_session="fetch"))
     db.session.flush()

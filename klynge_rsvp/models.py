@@ -86,6 +86,12 @@ class Audience(enum.StrEnum):
     MAILING_LIST = "mailing_list"
 
 
+class SubscriberState(enum.StrEnum):
+    CONFIRMED = "confirmed"
+    PENDING = "pending"  # signed up, has not confirmed
+    UNSUBSCRIBED = "unsubscribed"
+
+
 class OutboxStatus(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
@@ -144,11 +150,11 @@ class Gathering(db.Model):
     # What the organisers said when the gathering was postponed or cancelled.
     status_message: Mapped[str] = mapped_column(sa.Text, default="")
     # The calendar identity: every invite for this gathering carries this UID and a SEQUENCE
-    # of at least this number (see DESIGN.md, calendar semantics).
+    # of at least this number (see docs/calendar.md).
     ical_uid: Mapped[str] = mapped_column(sa.String(200), unique=True)
     ical_sequence: Mapped[int] = mapped_column(sa.Integer, default=0)
     # Counts the calendar identities: 1 at first, +1 each time a postponed gathering gets a
-    # new date and so a new UID (DESIGN.md, calendar semantics).
+    # new date and so a new UID (docs/calendar.md, docs/decisions/0005).
     ical_generation: Mapped[int] = mapped_column(sa.Integer, default=1)
     # The start before the last move or postponement (schema.org previousStartDate).
     previous_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -273,7 +279,7 @@ class OutboxMessage(db.Model):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # A worker's claim on the row; a claim whose worker died expires and the row is retried.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Why the last attempt failed: a kind from outcomes.py (named in notifications/labels.py),
+    # Why the last attempt failed: a kind from outcomes.py (named in labels.py),
     # the SMTP reply code if the server gave one, and the server's words (or what went wrong).
     # Rows from before kinds were stored hold only the text (outcomes.of_stored reads it).
     last_error: Mapped[str] = mapped_column(sa.Text, default="")
@@ -334,7 +340,11 @@ class RegistrationEvent(db.Model):
     organiser_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("organisers.id", ondelete="SET NULL")
     )
+    # What the note says (stored_text.py): a code with parameters, put into words when shown,
+    # or (note_code "") the literal text, e.g. what an organiser typed.
     note: Mapped[str] = mapped_column(sa.Text, default="")
+    note_code: Mapped[str] = mapped_column(sa.String(60), default="", server_default="")
+    note_params: Mapped[dict | None] = mapped_column(sa.JSON)
 
     registration: Mapped[Registration] = relationship(back_populates="events")
     organiser: Mapped[Organiser | None] = relationship()
@@ -455,7 +465,10 @@ class AuditEntry(db.Model):
     gathering_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("gatherings.id", ondelete="SET NULL"), index=True
     )
+    # What was done, as a stored text (stored_text.py): code and parameters, or a literal.
     summary: Mapped[str] = mapped_column(sa.Text, default="")
+    summary_code: Mapped[str] = mapped_column(sa.String(60), default="", server_default="")
+    summary_params: Mapped[dict | None] = mapped_column(sa.JSON)
 
     organiser: Mapped[Organiser | None] = relationship()
     gathering: Mapped[Gathering | None] = relationship()
@@ -527,7 +540,11 @@ class CalendarReply(db.Model):
     sequence: Mapped[int | None] = mapped_column(sa.Integer)
     partstat: Mapped[str] = mapped_column(sa.String(20), default="")
     outcome: Mapped[ReplyOutcome] = mapped_column(_enum(ReplyOutcome, "reply_outcome"))
+    # Why it was not applied, or waits, or what the organiser decided: a stored text
+    # (stored_text.py), code and parameters, or a literal.
     reason: Mapped[str] = mapped_column(sa.Text, default="")
+    reason_code: Mapped[str] = mapped_column(sa.String(60), default="", server_default="")
+    reason_params: Mapped[dict | None] = mapped_column(sa.JSON)
     registration_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("registrations.id", ondelete="SET NULL"), index=True
     )

@@ -4,18 +4,9 @@ import re
 import unicodedata
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 
 from .extensions import db
 from .models import Organisation, Sector
-
-# What each sector is called, in the form, the statistics and the exports.
-SECTOR_LABELS = {
-    Sector.PUBLIC: _l("Offentlig"),
-    Sector.PRIVATE: _l("Privat"),
-    Sector.NON_PROFIT: _l("Ideell"),
-    Sector.VOLUNTEER: _l("Frivillig"),
-}
 
 _WHITESPACE = re.compile(r"\s+")
 _ORG_NUMBER_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)

@@ -8,18 +8,13 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import login_throttle, passwords
+from . import history, login_throttle, passwords, stored_text, two_factor
 from .errors import DomainError
 from .extensions import db
 from .models import Organiser, OrganiserRole, OrganiserSignIn
-
-ROLE_LABELS = {
-    OrganiserRole.ADMINISTRATOR: _l("Administrator"),
-    OrganiserRole.ORGANISER: _l("Arrangør"),
-}
+from .stored_text import said
 
 # Checked against when the address is unknown, so a wrong address takes as long as a wrong
 # password and the login form does not tell which addresses have accounts.
@@ -158,6 +153,113 @@ def any_exist() -> bool:
     return db.session.scalar(sa.select(sa.func.count()).select_from(Organiser)) > 0
 
 
+# --- administrators managing accounts --------------------------------------------------------
+
+
+def _active_administrators() -> int:
+    """How many active administrators there are, with their rows locked until commit
+    (PostgreSQL; SQLite's write transaction serialises already), so two administrators
+    demoting each other at the same moment cannot both succeed."""
+    ids = db.session.scalars(
+        sa.select(Organiser.id)
+        .where(Organiser.role == OrganiserRole.ADMINISTRATOR, Organiser.active.is_(True))
+        .with_for_update()
+    ).all()
+    return len(ids)
+
+
+def _would_leave_no_administrator(account: Organiser) -> bool:
+    return account.is_administrator and account.active and _active_administrators() <= 1
+
+
+def _stored(role: OrganiserRole) -> dict:
+    """The role as the audit log stores it: a code, named in the reader's language."""
+    return stored_text.label("role", role, lower=True)
+
+
+def create_account(*, email: str, name: str, role: OrganiserRole, password: str,
+                   by: Organiser, now: datetime) -> Organiser:
+    """A new account with a password the administrator passes on to the person."""
+    account = create(email, password, name=name, role=role, now=now)
+    history.audit("organiser_create", by=by, now=now,
+                  summary=said("account_created", email=account.email, role=_stored(role)))
+    return account
+
+
+def change_role(account: Organiser, role: OrganiserRole, *, by: Organiser, now: datetime) -> bool:
+    """Give the account another role; False if it had that role already."""
+    if account.role == role:
+        return False
+    if account.id == by.id:
+        raise DomainError(_("Du kan ikke endre din egen rolle. Be en annen administrator om det."))
+    if role != OrganiserRole.ADMINISTRATOR and _would_leave_no_administrator(account):
+        raise DomainError(_("Det må finnes minst én aktiv administrator."))
+    old = account.role
+    account.role = role
+    db.session.flush()
+    history.audit("organiser_role", by=by, now=now,
+                  summary=said("account_role_changed", email=account.email, before=_stored(old),
+                               after=_stored(role)))
+    return True
+
+
+def deactivate(account: Organiser, *, by: Organiser, now: datetime) -> bool:
+    """Close the account (it can no longer log in); False if it was closed already."""
+    if not account.active:
+        return False
+    if account.id == by.id:
+        raise DomainError(_("Du kan ikke deaktivere din egen konto."))
+    if _would_leave_no_administrator(account):
+        raise DomainError(_("Dette er den siste aktive administratoren, og kontoen kan ikke "
+                            "deaktiveres."))
+    account.active = False
+    end_sessions(account)
+    history.audit("organiser_deactivate", by=by, now=now, summary=account.email)
+    return True
+
+
+def reactivate(account: Organiser, *, by: Organiser, now: datetime) -> bool:
+    """Open a closed account again; False if it was open."""
+    if account.active:
+        return False
+    account.active = True
+    db.session.flush()
+    history.audit("organiser_reactivate", by=by, now=now, summary=account.email)
+    return True
+
+
+def give_new_password(account: Organiser, password: str, *, by: Organiser, now: datetime) -> None:
+    """A new password for someone who forgot theirs (given to them in person); their sessions
+    end and any lock on their login is lifted."""
+    if account.id == by.id:
+        raise DomainError(_("Bytt ditt eget passord under Min konto."))
+    set_password(account, password)
+    login_throttle.forget(login_throttle.key(account.email), now=now)
+    history.audit("organiser_password", by=by, now=now, summary=account.email)
+
+
+def reset_second_factor(account: Organiser, *, by: Organiser, now: datetime) -> bool:
+    """Remove the second factor of someone who lost their phone and recovery codes: they set
+    up a new one at their next login (where required). False if they had none."""
+    if account.id == by.id:
+        raise DomainError(_("Du kan ikke nullstille din egen tofaktor. Be en annen "
+                            "administrator om det."))
+    if not two_factor.reset(account):
+        return False
+    history.audit("organiser_totp_reset", by=by, now=now, summary=account.email)
+    return True
+
+
+def unlock(account: Organiser, *, by: Organiser, now: datetime) -> bool:
+    """Lift the lock that failed logins put on the account's address; False if none."""
+    key = login_throttle.key(account.email)
+    if login_throttle.locked_until(key, now=now) is None:
+        return False
+    login_throttle.forget(key, now=now)
+    history.audit("organiser_unlock", by=by, now=now, summary=account.email)
+    return True
+
+
 # --- signing in with an employer's account (OpenID Connect, auth/oidc.py) -------------------
 
 # The password hash of an account made at its first sign-in with a provider: no password opens
@@ -218,7 +320,8 @@ def sign_in_with_provider(identity: ProviderIdentity, *, auto_create: bool,
         db.session.add(organiser)
         db.session.flush()
         history.audit("organiser_create_sign_in", by=None, now=now,
-                      summary=f"{organiser.email} ({identity.provider})")
+                      summary=said("account_created_at_sign_in", email=organiser.email,
+                                   provider=identity.provider))
     if link is None:
         link = OrganiserSignIn(organiser=organiser, provider=identity.provider,
                                subject=identity.subject, created_at=now, last_used_at=now)

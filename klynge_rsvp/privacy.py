@@ -20,7 +20,7 @@ from email import message_from_bytes, policy
 import sqlalchemy as sa
 from flask import current_app
 
-from . import addresses, calendars, mailing_list, rsvp
+from . import addresses, calendars, mailing_list, rsvp, stored_text
 from .extensions import db
 from .models import (
     AuditEntry,
@@ -36,12 +36,11 @@ from .models import (
     ReplyOutcome,
     new_token,
 )
+from .stored_text import said
 
 ERASED_NAME = "Slettet deltaker"
 # What takes the place of an address that is nobody's to keep, in the audit log.
 ERASED_ADDRESS = "[slettet adresse]"
-# A held calendar reply of a person who erased their registration is never applied.
-ERASED_REPLY_REASON = "Personen har slettet påmeldingen sin, så svaret er ikke brukt."
 # The mail that still goes to a person who erases their registration: the cancellation, which
 # confirms the erasure and takes the gathering out of their calendar.
 LAST_MAIL_KINDS = frozenset({"cancellation"})
@@ -199,7 +198,7 @@ def _exported_event(event: RegistrationEvent) -> dict:
         "tid": event.at.isoformat(),
         "hendelse": event.kind,
         "av": "arrangør" if event.organiser_id is not None else "deltakeren eller systemet",
-        "merknad": event.note,
+        "merknad": stored_text.shown(event, "note"),
     }
 
 
@@ -272,9 +271,9 @@ def _scrub_mentions(registration: Registration, scrub: Scrubber) -> None:
     _scrub_audit_of(gathering_id, scrub)
     for event in db.session.scalars(
             sa.select(RegistrationEvent).join(RegistrationEvent.registration)
-            .where(Registration.gathering_id == gathering_id, RegistrationEvent.note != "")):
-        if scrub(event.note) != event.note:
-            event.note = scrub(event.note)
+            .where(Registration.gathering_id == gathering_id,
+                   sa.or_(RegistrationEvent.note != "", RegistrationEvent.note_code != ""))):
+        stored_text.scrub(event, "note", scrub)
     others = db.session.execute(
         sa.select(Registration.id, Registration.needs, Registration.comment)
         .where(Registration.gathering_id == gathering_id, Registration.id != registration.id,
@@ -305,10 +304,10 @@ def _scrub_calendar_replies(registration: Registration, trace: Trace, scrub: Scr
             reply.attendee = ""
         reply.raw = None
         reply.message_id = ""
-        reply.reason = scrub(reply.reason)
-        if reply.outcome == ReplyOutcome.HELD:
+        stored_text.scrub(reply, "reason", scrub)
+        if reply.outcome == ReplyOutcome.HELD:  # a held reply of theirs is never applied
             reply.outcome = ReplyOutcome.IGNORED
-            reply.reason = ERASED_REPLY_REASON
+            stored_text.store(reply, "reason", said("reply_erased"))
 
 
 def scrub_delivered_mail(*, now: datetime, within: timedelta | None = None) -> int:
@@ -346,7 +345,7 @@ def anonymise(registration: Registration, *, now: datetime) -> None:
     registration.anonymised_at = now
     registration.updated_at = now
     for event in registration.events:
-        event.note = ""
+        stored_text.store(event, "note", "")
 
 
 # --- the retention purge ----------------------------------------------------------------------
@@ -457,10 +456,9 @@ def _scrub_audit_of(gathering_id: int, scrub: Scrubber) -> int:
     """Scrub the audit entries about a gathering; returns how many changed."""
     changed = 0
     for entry in db.session.scalars(sa.select(AuditEntry).where(
-            AuditEntry.gathering_id == gathering_id, AuditEntry.summary != "")):
-        scrubbed = scrub(entry.summary)
-        if scrubbed != entry.summary:
-            entry.summary, changed = scrubbed, changed + 1
+            AuditEntry.gathering_id == gathering_id,
+            sa.or_(AuditEntry.summary != "", AuditEntry.summary_code != ""))):
+        changed += stored_text.scrub(entry, "summary", scrub)
     return changed
 
 
@@ -479,8 +477,6 @@ def _forget_old_addresses_in_audit(cutoff: datetime) -> int:
 
     changed = 0
     for entry in db.session.scalars(sa.select(AuditEntry).where(
-            AuditEntry.at < cutoff, AuditEntry.summary.contains("@"))):
-        scrubbed = _ADDRESS.sub(replace, entry.summary)
-        if scrubbed != entry.summary:
-            entry.summary, changed = scrubbed, changed + 1
+            AuditEntry.at < cutoff, stored_text.mentions(AuditEntry, "summary", "@"))):
+        changed += stored_text.scrub(entry, "summary", lambda text: _ADDRESS.sub(replace, text))
     return changed

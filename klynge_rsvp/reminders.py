@@ -24,7 +24,6 @@ from .models import (
     OutboxMessage,
     Reconfirmation,
     Registration,
-    RegistrationStatus,
 )
 
 # Mail that already carries the invitation for the current date: someone who got one of these
@@ -56,13 +55,12 @@ def send_reminders(gathering: Gathering, *, now: datetime) -> int:
     """Queue the due reminders for one gathering; returns how many were queued."""
     rsvp.lock_gathering(gathering)
     moment = reminder_moment(gathering)
-    if (gathering.status != GatheringStatus.PUBLISHED or moment is None
-            or not moment <= now < gathering.starts_at):
+    if not _due(gathering, moment, now):
         return 0
     queued = 0
     compose = notifications.MailMerge(lambda registration: notifications.compose_reminder(
         registration, now=now))
-    for registration in _with_seat(gathering):
+    for registration in rsvp.with_seat(gathering):
         key = reminder_key(registration)
         if _queued(key) or _recently_told(registration, since=moment):
             continue
@@ -74,14 +72,12 @@ def send_reminders(gathering: Gathering, *, now: datetime) -> int:
 def send_reconfirm_reminders(gathering: Gathering, *, now: datetime) -> int:
     """Queue one reminder for each person who has not answered by the reconfirm deadline."""
     rsvp.lock_gathering(gathering)
-    deadline = gathering.reconfirm_deadline
-    if (gathering.status != GatheringStatus.PUBLISHED or deadline is None
-            or not deadline <= now < gathering.starts_at):
+    if not _due(gathering, gathering.reconfirm_deadline, now):
         return 0
     queued = 0
     compose = notifications.MailMerge(lambda registration: notifications.compose_reconfirm_reminder(
         registration, now=now))
-    for registration in _with_seat(gathering):
+    for registration in rsvp.with_seat(gathering):
         if registration.reconfirmation != Reconfirmation.PENDING:
             continue
         key = f"reconfirm-reminder:{registration.id}:{gathering.ical_uid}"
@@ -124,15 +120,6 @@ def _each_gathering(send) -> int:
     return total
 
 
-def _with_seat(gathering: Gathering) -> list[Registration]:
-    return list(db.session.scalars(
-        sa.select(Registration)
-        .where(Registration.gathering_id == gathering.id,
-               Registration.status == RegistrationStatus.CONFIRMED)
-        .order_by(Registration.id)
-    ))
-
-
 def _queued(key: str) -> bool:
     return db.session.scalar(
         sa.select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)
@@ -147,3 +134,10 @@ def _recently_told(registration: Registration, *, since: datetime) -> bool:
             OutboxMessage.created_at >= since,
         ).limit(1)
     ) is not None
+
+
+def _due(gathering: Gathering, moment: datetime | None, now: datetime) -> bool:
+    """Whether mail timed for `moment` goes now: the gathering is published, the moment has
+    come, and the gathering has not started."""
+    return (gathering.status == GatheringStatus.PUBLISHED and moment is not None
+            and moment <= now < gathering.starts_at)

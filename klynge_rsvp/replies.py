@@ -22,7 +22,7 @@ from email.utils import getaddresses
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from . import calendars, history, mail_authentication, rsvp
+from . import calendars, history, mail_authentication, rsvp, stored_text
 from .errors import DomainError
 from .extensions import db
 from .models import (
@@ -35,11 +35,11 @@ from .models import (
     RegistrationStatus,
     ReplyOutcome,
 )
+from .stored_text import Stored, said
 
-# The answers that change a registration (RFC 5545 PARTSTAT for a VEVENT), as its history notes
-# name them (stored data, in Bokmål; replies_admin has the labels shown to organisers).
-ANSWERS = {"ACCEPTED": "godtatt", "TENTATIVE": "foreløpig", "DECLINED": "avslått"}
-CANCEL_NOTE = "avmeldt via kalendersvar"
+# The answers that change a registration (RFC 5545 PARTSTAT for a VEVENT); labels.ANSWER_LABELS
+# names them.
+ANSWERS = frozenset({"ACCEPTED", "TENTATIVE", "DECLINED"})
 
 _CALENDAR_TYPES = {"text/calendar", "application/ics", "text/x-vcalendar", "application/x-ics"}
 _ADDRESS = re.compile(r"[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+")
@@ -275,7 +275,7 @@ class Decision:
     answer: Answer | None = None
     event: EventReply | None = None
     registration: Registration | None = None
-    reason: str = ""  # why it changes nothing; "" when it can be applied
+    reason: Stored | None = None  # why it changes nothing (stored_text.said); None: it applies
 
 
 def receive(message: ReplyMessage, *, now: datetime) -> CalendarReply | None:
@@ -300,11 +300,10 @@ def receive(message: ReplyMessage, *, now: datetime) -> CalendarReply | None:
     decision = decide(message, now=now)
     _describe(row, decision, message)
     if decision.reason:
-        row.reason = _fit(decision.reason, 2000)
+        stored_text.store(row, "reason", decision.reason)
     elif not message.authentication.proven:
         row.outcome = ReplyOutcome.HELD
-        row.reason = _fit(_("%(why)s Svaret venter på at en arrangør godkjenner eller avviser det.",
-                            why=why_held(message.authentication)), 2000)
+        stored_text.store(row, "reason", said("reply_held", why=why_held(message.authentication)))
         row.raw = message.raw
     else:
         _apply(decision, now=now)
@@ -313,30 +312,24 @@ def receive(message: ReplyMessage, *, now: datetime) -> CalendarReply | None:
     return row
 
 
-def why_held(verdict: mail_authentication.Verdict) -> str:
-    """Why a reply waits for an organiser, in words, with our server's results; "" if proven."""
-    problem, domain = verdict.problem, verdict.sender_domain or _("ukjent")
+def why_held(verdict: mail_authentication.Verdict) -> Stored | None:
+    """Why a reply waits for an organiser (a stored text), with our server's results; None if
+    proven."""
+    problem, domain = verdict.problem, verdict.sender_domain or said("unknown")
     if problem is None:
-        return ""
+        return None
     if problem == mail_authentication.Problem.NOT_CONFIGURED:
-        return _("Appen vet ikke hvilken e-posttjener som er vår (REPLY_AUTHSERV_ID er ikke satt). "
-                 "Uten den kan ingen autentiseringsheader stoles på, for avsenderen kan skrive en "
-                 "slik header selv.")
+        return said("held_not_configured")
     if problem == mail_authentication.Problem.NO_HEADER:
-        return _("E-posttjeneren vår (%(server)s) har ikke bekreftet avsenderen: meldingen har "
-                 "ingen Authentication-Results-header fra den.", server=verdict.authserv_id)
-    results = ", ".join(verdict.relevant) or _("ingen resultater")
+        return said("held_no_header", server=verdict.authserv_id)
+    results = ", ".join(verdict.relevant) or said("no_results")
     if problem == mail_authentication.Problem.DMARC_FAIL:
-        why = _("E-posttjeneren vår sier at DMARC feilet for avsenderens domene (%(domain)s): "
-                "svaret kan være forfalsket.", domain=domain)
+        why = said("held_dmarc_failed", domain=domain)
     elif problem == mail_authentication.Problem.OTHER_DOMAIN:
-        why = _("E-posttjeneren vår sjekket DMARC for et annet domene (%(claimed)s) enn "
-                "avsenderadressen (%(domain)s).", claimed=verdict.claimed_domain, domain=domain)
+        why = said("held_other_domain", claimed=verdict.claimed_domain, domain=domain)
     else:
-        why = _("Avsenderens e-posttjener beviste ikke hvem avsenderen er: e-posttjeneren vår fant "
-                "verken DMARC-pass eller en gyldig DKIM-signatur fra avsenderens domene "
-                "(%(domain)s).", domain=domain)
-    return _("%(why)s Resultatene fra e-posttjeneren vår: %(results)s.", why=why, results=results)
+        why = said("held_unproven", domain=domain)
+    return said("held_with_results", why=why, results=results)
 
 
 def decide(message: ReplyMessage, *, now: datetime) -> Decision:
@@ -344,21 +337,20 @@ def decide(message: ReplyMessage, *, now: datetime) -> Decision:
     decision = Decision()
     answers = [(event, answer) for event in message.events for answer in event.answers]
     if not answers:
-        decision.reason = _("Kalendersvaret har ingen deltaker (ATTENDEE).")
+        decision.reason = said("reply_no_attendee")
         return decision
     own = [(event, answer) for event, answer in answers
            if message.sender and rsvp.email_key(answer.address) == rsvp.email_key(message.sender)]
     if not own:
         decision.event, decision.answer = answers[0]
-        decision.reason = _("Avsenderen (%(sender)s) er ikke deltakeren i svaret (%(attendee)s): et svar "
-                            "kan bare gjelde avsenderens egen påmelding.",
-                            sender=message.sender or _("ukjent"), attendee=answers[0][1].address)
+        decision.reason = said("reply_not_sender", sender=message.sender or said("unknown"),
+                               attendee=answers[0][1].address)
         return decision
     distinct = {(event.uid, event.sequence, rsvp.email_key(answer.address), answer.partstat)
                 for event, answer in own}
     decision.event, decision.answer = own[0]
     if len(distinct) > 1:
-        decision.reason = _("E-posten har flere ulike kalendersvar fra samme avsender; ingen er brukt.")
+        decision.reason = said("reply_conflicting")
         return decision
     return _check(decision, now=now)
 
@@ -367,7 +359,7 @@ def _check(decision: Decision, *, now: datetime) -> Decision:
     event, answer = decision.event, decision.answer
     gathering = find_gathering(event.uid)
     if gathering is None:
-        decision.reason = _("Ukjent kalenderoppføring (UID): svaret gjelder ingen av våre samlinger.")
+        decision.reason = said("reply_unknown_uid")
         return decision
     registration = db.session.scalar(sa.select(Registration).where(
         Registration.gathering_id == gathering.id,
@@ -375,45 +367,47 @@ def _check(decision: Decision, *, now: datetime) -> Decision:
     decision.registration = registration
     sequence = event.sequence or 0  # RFC 5545: no SEQUENCE means 0
     if registration is None:
-        decision.reason = _("Ingen påmelding fra %(address)s til «%(title)s».", address=answer.address,
-                            title=gathering.title)
+        decision.reason = said("reply_no_registration", address=answer.address,
+                               title=gathering.title)
     elif gathering.status == GatheringStatus.CANCELLED:
-        decision.reason = _("«%(title)s» er avlyst.", title=gathering.title)
+        decision.reason = said("reply_gathering_cancelled", title=gathering.title)
     elif event.uid != gathering.ical_uid:
-        decision.reason = _("Svaret gjelder en eldre kalenderoppføring for samlingen, fra før den "
-                            "fikk ny dato.")
+        decision.reason = said("reply_old_uid")
     elif sequence < registration.ical_sequence:
-        decision.reason = _("Svaret gjelder en eldre invitasjon (SEQUENCE %(sequence)s, gjeldende er "
-                            "%(current)s).", sequence=sequence, current=registration.ical_sequence)
+        decision.reason = said("reply_old_sequence", sequence=sequence,
+                               current=registration.ical_sequence)
     elif registration.status == RegistrationStatus.CANCELLED:
-        decision.reason = _("Påmeldingen er allerede avmeldt.")
+        decision.reason = said("reply_already_cancelled")
     elif gathering.is_past(now):
-        decision.reason = _("«%(title)s» er over.", title=gathering.title)
+        decision.reason = said("reply_gathering_over", title=gathering.title)
     elif answer.partstat not in ANSWERS:
-        decision.reason = _("Svaret %(answer)s endrer ingenting.", answer=answer.partstat)
+        decision.reason = said("reply_changes_nothing", answer=answer.partstat)
     return decision
 
 
 def _apply(decision: Decision, *, now: datetime, by: Organiser | None = None,
-           note_suffix: str = "") -> None:
-    """Make the registration say what the person answered (the decision had no reason)."""
+           confirmed: bool = False) -> None:
+    """Make the registration say what the person answered (the decision had no reason);
+    `confirmed`: an organiser vouched for a held reply."""
     registration, partstat = decision.registration, decision.answer.partstat
     registration.calendar_partstat = partstat
     registration.calendar_replied_at = now
     registration.updated_at = now
     history.record(registration, "calendar_reply", now=now, by=by,
-                   note=f"Svar fra kalenderen: {ANSWERS[partstat]}{note_suffix}")
+                   note=said("note_calendar_answer_confirmed" if confirmed else "note_calendar_answer",
+                             answer=stored_text.label("answer", partstat, lower=True)))
     if partstat == "ACCEPTED" and registration.reconfirmation == Reconfirmation.PENDING:
         registration.reconfirmation = Reconfirmation.YES
         registration.reconfirmed_at = now
         history.record(registration, "reconfirmed", now=now, by=by,
-                       note="kommer fortsatt på ny dato (godtatt i kalenderen)")
+                       note=said("note_still_coming_calendar"))
     elif partstat == "DECLINED":
         if registration.reconfirmation == Reconfirmation.PENDING:
             registration.reconfirmation = Reconfirmation.NO
             registration.reconfirmed_at = now
         db.session.flush()  # rsvp.cancel reloads the registration
-        rsvp.cancel(registration, now=now, by=by, note=CANCEL_NOTE + note_suffix)
+        rsvp.cancel(registration, now=now, by=by, note=said(
+            "note_cancelled_by_calendar_confirmed" if confirmed else "note_cancelled_by_calendar"))
 
 
 def find_gathering(uid: str) -> Gathering | None:
@@ -476,11 +470,11 @@ def held_message(reply: CalendarReply, *, authserv_id: str = "") -> ReplyMessage
 
 @dataclass(frozen=True)
 class HeldReply:
-    """A held reply as an organiser sees it: the message, and why it waits, in their language."""
+    """A held reply as an organiser sees it: the message, and why it waits (a stored text)."""
 
     reply: CalendarReply
     message: ReplyMessage | None
-    why: str
+    why: Stored | str
 
 
 def held_for_review(*, authserv_id: str, limit: int = 200) -> list[HeldReply]:
@@ -488,8 +482,8 @@ def held_for_review(*, authserv_id: str, limit: int = 200) -> list[HeldReply]:
     found = []
     for reply in held(limit):
         message = held_message(reply, authserv_id=authserv_id)
-        why = why_held(message.authentication) if message is not None else ""
-        found.append(HeldReply(reply, message, why or reply.reason))
+        why = why_held(message.authentication) if message is not None else None
+        found.append(HeldReply(reply, message, why or stored_text.stored(reply, "reason")))
     return found
 
 
@@ -498,20 +492,20 @@ def confirm(reply: CalendarReply, *, by: Organiser, now: datetime) -> CalendarRe
     _lock_held(reply)
     message = held_message(reply)
     decision = decide(message, now=now) if message is not None else Decision(
-        reason=_("Meldingen er ikke lenger lesbar."))
+        reason=said("reply_unreadable"))
     if decision.reason:
         reply.outcome = ReplyOutcome.IGNORED
-        reply.reason = _fit(_("Godkjent av arrangør, men endret ingenting: %(reason)s",
-                              reason=decision.reason), 2000)
+        stored_text.store(reply, "reason", said("reply_confirmed_ignored", reason=decision.reason))
     else:
-        _apply(decision, now=now, by=by, note_suffix=" (godkjent av arrangør)")
+        _apply(decision, now=now, by=by, confirmed=True)
         reply.outcome = ReplyOutcome.APPLIED
-        reply.reason = _("Godkjent av arrangør.")
+        stored_text.store(reply, "reason", said("reply_confirmed"))
     _decided(reply, by=by, now=now)
     gathering = decision.registration.gathering if decision.registration else None
+    who = {"answer": reply.partstat, "attendee": reply.attendee}
     history.audit("calendar_reply_confirmed", by=by, now=now, gathering=gathering,
-                  summary=f"Godkjente kalendersvar ({reply.partstat}) fra {reply.attendee}"
-                          + (f": {decision.reason}" if decision.reason else ""))
+                  summary=said("calendar_reply_confirmed_ignored", **who, reason=decision.reason)
+                  if decision.reason else said("calendar_reply_confirmed", **who))
     return reply
 
 
@@ -519,11 +513,12 @@ def reject(reply: CalendarReply, *, by: Organiser, now: datetime) -> CalendarRep
     """An organiser throws a held reply away: the registration stays as it is."""
     _lock_held(reply)
     reply.outcome = ReplyOutcome.REJECTED
-    reply.reason = _("Avvist av arrangør.")
+    stored_text.store(reply, "reason", said("reply_rejected"))
     _decided(reply, by=by, now=now)
     gathering = reply.registration.gathering if reply.registration else None
     history.audit("calendar_reply_rejected", by=by, now=now, gathering=gathering,
-                  summary=f"Avviste kalendersvar ({reply.partstat}) fra {reply.attendee}")
+                  summary=said("calendar_reply_rejected", answer=reply.partstat,
+                               attendee=reply.attendee))
     return reply
 
 

@@ -29,6 +29,8 @@ from .models import (
     RegistrationStatus,
     Sector,
 )
+from .stored_text import person as stored_person
+from .stored_text import said
 
 
 @dataclass(frozen=True)
@@ -177,35 +179,13 @@ def register(gathering: Gathering, request: RegistrationRequest, *, now: datetim
             registered_by = registered_by or existing
             continue
 
-        registration = existing or Registration(gathering=gathering, email_key=key, created_at=now)
-        if existing is not None:
-            # Back after cancelling: outrank the CANCEL their calendar already holds.
-            registration.ical_sequence_bump += 1
-            registration.cancelled_at = None
-            registration.calendar_partstat = None  # the new invitation asks again
-        registration.name = person.name
-        registration.email = person.email.strip()
-        registration.job_title = person.job_title
-        registration.organisation = organisation
-        registration.needs = request.needs
-        registration.comment = request.comment if person is request.person else ""
-        registration.consented_at = now
-        registration.language = request.language
-        registration.updated_at = now
-        registration.registered_by = registered_by
-        if free is None or free > 0:
-            registration.status = RegistrationStatus.CONFIRMED
-            registration.waiting_since = None
-            free = None if free is None else free - 1
-        else:
-            registration.status = RegistrationStatus.WAITING
-            registration.waiting_since = last_in_line(gathering, now=now)
-        if existing is None:
-            db.session.add(registration)
-        db.session.flush()
+        registration, free = _write_registration(
+            gathering, existing, key, person, request, organisation, free=free, now=now,
+            comment=request.comment if person is request.person else "",
+            registered_by=registered_by)
         history.record(registration, "registered" if registration.status
                        == RegistrationStatus.CONFIRMED else "waiting", now=now, by=by,
-                       note="påmeldt på nytt etter avmelding" if existing is not None else "")
+                       note=said("note_registered_again") if existing is not None else "")
         _announce_new_status(registration, now=now, from_form=True,
                              registrar=None if person is request.person else request.person)
         outcomes.append(Outcome(registration))
@@ -317,6 +297,42 @@ class OverCapacity(DomainError):
     """Giving this person a seat would go over the gathering's capacity."""
 
 
+def _write_registration(gathering: Gathering, existing: Registration | None, key: str,
+                        person: Person, request: RegistrationRequest, organisation: Organisation,
+                        *, free: int | None, now: datetime, comment: str,
+                        registered_by: Registration | None) -> tuple[Registration, int | None]:
+    """Write a new registration, or bring a cancelled one back, with the person's details: a
+    seat while `free` (seats left; None: no limit) allows, else the waiting list. Returns the
+    registration and the seats left after it."""
+    registration = existing or Registration(gathering=gathering, email_key=key, created_at=now)
+    if existing is not None:
+        # Back after cancelling: outrank the CANCEL their calendar already holds.
+        registration.ical_sequence_bump += 1
+        registration.cancelled_at = None
+        registration.calendar_partstat = None  # the new invitation asks again
+    registration.name = person.name
+    registration.email = person.email.strip()
+    registration.job_title = person.job_title
+    registration.organisation = organisation
+    registration.needs = request.needs
+    registration.comment = comment
+    registration.consented_at = now
+    registration.language = request.language
+    registration.updated_at = now
+    registration.registered_by = registered_by
+    if free is None or free > 0:
+        registration.status = RegistrationStatus.CONFIRMED
+        registration.waiting_since = None
+        free = None if free is None else free - 1
+    else:
+        registration.status = RegistrationStatus.WAITING
+        registration.waiting_since = last_in_line(gathering, now=now)
+    if existing is None:
+        db.session.add(registration)
+    db.session.flush()
+    return registration, free
+
+
 def register_on_behalf(gathering: Gathering, request: RegistrationRequest, *, now: datetime,
                        by: Organiser) -> Registration:
     """An organiser registers one person: allowed after the deadline, until the gathering ends.
@@ -340,36 +356,16 @@ def register_on_behalf(gathering: Gathering, request: RegistrationRequest, *, no
     organisation = organisations.find_or_create(
         request.organisation_name, request.sector, request.org_number, now=now
     )
-    free = seats_left(gathering)
-    registration = existing or Registration(gathering=gathering, email_key=key, created_at=now)
-    if existing is not None:
-        registration.ical_sequence_bump += 1  # outrank the CANCEL their calendar holds
-        registration.cancelled_at = None
-        registration.calendar_partstat = None
-    registration.name = request.person.name
-    registration.email = request.person.email.strip()
-    registration.job_title = request.person.job_title
-    registration.organisation = organisation
-    registration.needs = request.needs
-    registration.comment = request.comment
-    registration.consented_at = now
-    registration.language = request.language
-    registration.updated_at = now
-    registration.registered_by = None
-    if free is None or free > 0:
-        registration.status, registration.waiting_since = RegistrationStatus.CONFIRMED, None
-    else:
-        registration.status = RegistrationStatus.WAITING
-        registration.waiting_since = last_in_line(gathering, now=now)
-    if existing is None:
-        db.session.add(registration)
-    db.session.flush()
+    registration, _free = _write_registration(
+        gathering, existing, key, request.person, request, organisation,
+        free=seats_left(gathering), now=now, comment=request.comment, registered_by=None)
     confirmed = registration.status == RegistrationStatus.CONFIRMED
     history.record(registration, "registered" if confirmed else "waiting", now=now, by=by,
-                   note="meldt på av arrangør")
+                   note=said("note_registered_by_organiser"))
     history.audit("register", by=by, now=now, gathering=gathering,
-                  summary=f"Meldte på {registration.name} ({registration.email})"
-                          + ("." if confirmed else ", på venteliste."))
+                  summary=said("registered_by_organiser" if confirmed
+                               else "registered_by_organiser_waiting",
+                               person=stored_person(registration.name, registration.email)))
     _announce_new_status(registration, now=now)
     return registration
 
@@ -396,16 +392,25 @@ def promote(registration: Registration, *, now: datetime, by: Organiser,
     registration.updated_at = now
     db.session.flush()
     history.record(registration, "promoted", now=now, by=by,
-                   note="over kapasiteten" if free == 0 else "flyttet fra ventelisten av arrangør")
+                   note=said("note_over_capacity" if free == 0 else "note_promoted_by_organiser"))
     history.audit("promote", by=by, now=now, gathering=gathering,
-                  summary=f"Ga {registration.name} plass fra ventelisten"
-                          + (" (over kapasiteten)." if free == 0 else "."))
+                  summary=said("promoted_over_capacity" if free == 0 else "promoted_by_organiser",
+                               name=registration.name))
     outbox.enqueue(
         notifications.compose_promotion(registration, now=now),
         key=f"promote:{registration.id}:{registration.ical_sequence}:{now:%Y%m%d%H%M%S%f}",
         now=now, registration=registration,
     )
     return registration
+
+
+def with_seat(gathering: Gathering) -> list[Registration]:
+    """Those with a seat, in the order they registered (the order their mail is queued in)."""
+    return list(db.session.scalars(
+        sa.select(Registration)
+        .where(Registration.gathering_id == gathering.id,
+               Registration.status == RegistrationStatus.CONFIRMED)
+        .order_by(Registration.id)))
 
 
 def registrations_of(gathering: Gathering, *, status: RegistrationStatus | None = None,
@@ -463,8 +468,10 @@ def cancel_by_organiser(registration: Registration, *, now: datetime, by: Organi
     promoted = cancel(registration, now=now, by=by, note=note)
     if was != RegistrationStatus.CANCELLED:
         history.audit("cancel_registration", by=by, now=now, gathering=registration.gathering,
-                      summary=f"Meldte av {registration.name} ({registration.email})"
-                              + (f": {note}" if note else "") + ".")
+                      summary=said("cancelled_by_organiser_note" if note
+                                   else "cancelled_by_organiser",
+                                   person=stored_person(registration.name, registration.email),
+                                   **({"note": note} if note else {})))
     return promoted
 
 

@@ -1,6 +1,6 @@
 """Security headers on every response, and requests no part of the service can take."""
 
-from flask import Flask, abort, request
+from flask import Flask, Response, abort, request
 from werkzeug.routing import IntegerConverter
 
 CONTENT_SECURITY_POLICY = "; ".join([
@@ -13,6 +13,20 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "base-uri 'none'",
     "object-src 'none'",
 ])
+
+
+# A mail's HTML shown in a sandboxed frame of one of our pages: its own inline styles and data:
+# images, no scripts, forms or requests, and only inside our own pages.
+SANDBOXED_MAIL_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; "
+                         "frame-ancestors 'self'")
+
+
+def sandboxed_html(html: str) -> Response:
+    """A mail's HTML part as its own response, for a sandboxed <iframe> (previews, the mailbox)."""
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = SANDBOXED_MAIL_POLICY
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
 
 
 class RowIdIntegerConverter(IntegerConverter):

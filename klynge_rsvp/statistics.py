@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from .extensions import db
+from .labels import SECTOR_LABELS
 from .models import (
     Gathering,
     GatheringStatus,
@@ -25,7 +26,6 @@ from .models import (
     RegistrationStatus,
     Sector,
 )
-from .organisations import SECTOR_LABELS
 
 
 @dataclass(frozen=True)

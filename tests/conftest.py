@@ -217,7 +217,11 @@ def registration_request(n: int | str = 1, **overrides) -> RegistrationRequest:
 
 
 class EphemeralController(Controller):
-    """aiosmtpd's Controller on a free port (port=0 fails without this; see RECIPES.md)."""
+    """aiosmtpd's Controller on a free port.
+
+    With port=0 the plain Controller connects to port 0 to see that its server is up and fails;
+    this one reads the port the kernel chose from the listening socket first.
+    """
 
     def _trigger_server(self):
         self.port = self.server.sockets[0].getsockname()[1]

@@ -1,4 +1,9 @@
-"""A private Dovecot IMAP server on 127.0.0.1 for tests (see RECIPES.md), and small IMAP helpers."""
+"""A private Dovecot IMAP server on 127.0.0.1 for tests, and small IMAP helpers.
+
+Dovecot runs from a temporary directory with its own configuration (CONFIG below): base, state,
+log and mail directories inside it, no chroot, a static password for every user name (each test
+takes a fresh, empty mailbox) and a free port on 127.0.0.1, so it touches no system service.
+"""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ Python's own IDNA codec, the decoding from the email package.
 from __future__ import annotations
 
 import html
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -83,6 +84,8 @@ def _texts(value) -> list[str]:
     if isinstance(value, bytes):
         texts = [value.decode("utf-8", errors="replace"), value.decode("latin-1"),
                  *_decoded_mail(value)]
+    elif isinstance(value, dict | list):  # a JSON column: stored texts' parameters
+        texts = [json.dumps(value, ensure_ascii=False)]
     else:
         texts = [str(value)]
     # Folded lines (RFC 5545 content lines, headers) unfolded, HTML entities read.
@@ -91,7 +94,8 @@ def _texts(value) -> list[str]:
 
 
 def _searchable(column_type) -> bool:
-    return isinstance(column_type, sa.String | sa.Text | sa.LargeBinary | sa.types._Binary)
+    return isinstance(column_type, sa.String | sa.Text | sa.LargeBinary | sa.types._Binary
+                      | sa.JSON)
 
 
 def scan(person: Person) -> list[Hit]:

@@ -13,6 +13,7 @@ from klynge_rsvp.clock import utcnow
 from klynge_rsvp.errors import DomainError
 from klynge_rsvp.extensions import db
 from klynge_rsvp.models import AuditEntry, Gathering, GatheringStatus, RegistrationStatus
+from klynge_rsvp.stored_text import shown
 from tests.admin_helpers import (
     audit_actions,
     button_token,
@@ -217,8 +218,8 @@ def test_published_gathering_keeps_time_and_place_read_only(app, organiser_clien
         gathering = the_gathering(gathering_id)
         assert (gathering.title, gathering.capacity) == ("Nytt navn", 12)
         assert (gathering.starts_at, gathering.venue_name) == (starts_at, venue)
-        [summary] = db.session.scalars(sa.select(AuditEntry.summary)).all()
-        assert summary == "Endret tittel, antall plasser (10 → 12)."
+        [entry] = db.session.scalars(sa.select(AuditEntry)).all()
+        assert shown(entry, "summary") == "Endret tittel, antall plasser (10 → 12)."
 
 
 def test_the_service_refuses_to_move_a_published_gathering(ctx, make_gathering):

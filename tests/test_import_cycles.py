@@ -36,7 +36,7 @@ KNOWN_ELSEWHERE = [
     {"public", "public.mailing_list", "public.views"},
     {"admin", "admin.announcements", "admin.checkin", "admin.dashboard", "admin.exports",
      "admin.gatherings", "admin.lifecycle", "admin.mail_log", "admin.organisers",
-     "admin.registrations", "admin.subscribers"},
+     "admin.registrations", "admin.replies", "admin.subscribers"},
 ]
 
 

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from klynge_rsvp.extensions import db
+from klynge_rsvp.fields import invisible_characters
 from klynge_rsvp.models import Gathering, Organisation, Organiser, OutboxMessage, Registration, Subscriber
-from klynge_rsvp.public.forms import invisible_characters
 from tests.admin_helpers import post_page, upcoming_gathering
 from tests.pages import form_data, post_form
 

@@ -162,7 +162,7 @@ def test_the_whole_story_reaches_every_mailbox_and_calendar(smtp, client, make_g
     page = client.get(f"/samlinger/{gathering.slug}")
     assert "Avlyst" in text(page.text) and "For få påmeldte." in text(page.text)
 
-    # --- what each person received, against DESIGN.md's table ---------------------------
+    # --- what each person received, against docs/calendar.md's table ---------------------
     U1, U2 = first_uid, second_uid
     expected = {
         person_of(1): [("invite", "REQUEST", U1, "CONFIRMED"), ("move", "REQUEST", U1, "CONFIRMED"),

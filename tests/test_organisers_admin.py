@@ -6,10 +6,11 @@ import pytest
 import sqlalchemy as sa
 
 from klynge_rsvp import organisers
-from klynge_rsvp.admin import organisers as management
+from klynge_rsvp import organisers as management
 from klynge_rsvp.errors import DomainError
 from klynge_rsvp.extensions import db
 from klynge_rsvp.models import AuditEntry, Organiser, OrganiserRole
+from klynge_rsvp.stored_text import shown
 from tests.conftest import NOW, ORGANISER_PASSWORD, log_in
 from tests.overview_helpers import token
 from tests.pages import text
@@ -25,7 +26,7 @@ def account(email) -> Organiser:
 
 
 def actions() -> list[tuple[str, str]]:
-    return [(e.action, e.summary) for e in db.session.scalars(sa.select(AuditEntry)
+    return [(e.action, shown(e, "summary")) for e in db.session.scalars(sa.select(AuditEntry)
                                                               .order_by(AuditEntry.id))]
 
 

@@ -33,6 +33,7 @@ from klynge_rsvp.models import (
     Registration,
     Subscriber,
 )
+from klynge_rsvp.stored_text import shown
 from tests.conftest import NOW, ORGANISER_PASSWORD, registration_request
 from tests.imap_helpers import gmail_reply, outlook_reply
 from tests.pages import text
@@ -96,8 +97,9 @@ def test_retention_is_configurable_and_the_command_runs(app_config, make_app, ma
 
 
 def _audit(summary_start: str) -> list[str]:
-    return [s for s in db.session.scalars(sa.select(AuditEntry.summary).order_by(AuditEntry.id))
-            if s.startswith(summary_start)]
+    summaries = [shown(entry, "summary") for entry in
+                 db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id))]
+    return [s for s in summaries if s.startswith(summary_start)]
 
 
 def seed_every_category(make_gathering, organiser: Organiser) -> dict:

@@ -221,9 +221,9 @@ def test_every_kind_of_mail_reads_right_as_received(hostile_sender, smtp_config,
 
     from klynge_rsvp import announcements, gatherings, lifecycle, mailing_list, reminders, rsvp
     from klynge_rsvp.extensions import db
+    from klynge_rsvp.labels import KIND_LABELS
     from klynge_rsvp.mail import delivery
     from klynge_rsvp.models import Audience, GatheringStatus, OutboxMessage
-    from klynge_rsvp.notifications.labels import KIND_LABELS
     from tests.conftest import person, registration_request
     from tests.lifecycle_helpers import organiser
 

@@ -20,6 +20,7 @@ from klynge_rsvp.models import (
     RegistrationStatus,
     ReplyOutcome,
 )
+from klynge_rsvp.stored_text import shown
 from klynge_rsvp.worker import Scheduler, registered_jobs
 from tests.conftest import registration_request
 from tests.imap_helpers import (
@@ -114,7 +115,8 @@ def test_outlook_gmail_and_apple_replies_are_applied_and_moved(gathering, mailbo
     assert (ola.status, ola.calendar_partstat) == (RegistrationStatus.CONFIRMED, "TENTATIVE")
     assert third.status == RegistrationStatus.CONFIRMED  # Kari's seat went to the waiting list
     assert reply_events(kari) == 2  # accepted, then declined
-    assert [e.note for e in kari.events if e.kind == "cancelled"] == [replies.CANCEL_NOTE]
+    assert [shown(e, "note") for e in kari.events if e.kind == "cancelled"] == [
+        "avmeldt via kalendersvar"]
 
     # The other mail is exactly as it was: still there, still unread, not flagged.
     left = mailbox.messages("INBOX")
@@ -161,7 +163,8 @@ def test_forged_stale_unknown_and_cancelled_are_logged_and_moved(gathering, mail
     assert outcomes() == [ReplyOutcome.IGNORED, ReplyOutcome.HELD, ReplyOutcome.IGNORED,
                           ReplyOutcome.IGNORED, ReplyOutcome.IGNORED, ReplyOutcome.HELD,
                           ReplyOutcome.HELD]
-    reasons = list(db.session.scalars(sa.select(CalendarReply.reason).order_by(CalendarReply.id)))
+    reasons = [shown(reply, "reason") for reply in
+               db.session.scalars(sa.select(CalendarReply).order_by(CalendarReply.id))]
     assert "ikke deltakeren" in reasons[0]
     assert "dkim=fail" in reasons[1]
     assert "eldre invitasjon (SEQUENCE 0, gjeldende er 2)" in reasons[2]

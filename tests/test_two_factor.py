@@ -126,7 +126,7 @@ def test_setting_up_must_follow_the_password_in_time(app, client, make_organiser
 def test_a_new_administrator_is_sent_to_set_up_at_the_next_request(app, client, make_organiser,
                                                                    admin_client):
     """Made an administrator while logged in as an organiser without a second factor."""
-    from klynge_rsvp.admin import organisers as management
+    from klynge_rsvp import organisers as management
 
     email = make_organiser()
     log_in(client, email)

@@ -5,9 +5,18 @@ from functools import wraps
 from flask import Blueprint, abort
 from flask_login import current_user, login_required
 
+from .. import stored_text
 from ..models import OrganiserRole
 
 bp = Blueprint("admin", __name__, url_prefix="/arrangor")
+
+
+@bp.app_template_filter("said")
+def said_filter(row_or_text, field: str | None = None) -> str:
+    """A stored text in the reader's language: `entry|said("summary")`, or `text|said`."""
+    if field is None:
+        return stored_text.render(row_or_text)
+    return stored_text.shown(row_or_text, field)
 
 
 @bp.before_request
@@ -44,5 +53,6 @@ from . import (  # noqa: E402, F401  (each module adds its routes to bp)
     mail_log,
     organisers,
     registrations,
+    replies,
     subscribers,
 )

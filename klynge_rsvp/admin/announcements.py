@@ -1,9 +1,8 @@
 """Announcements: write, preview as it will arrive, send, and watch the sending."""
 
-from email import message_from_bytes, policy
 
 import sqlalchemy as sa
-from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -16,20 +15,15 @@ from .. import announcements
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
+from ..fields import normalise_newlines, plain_text, single_line, strip
 from ..formatting import local
+from ..labels import AUDIENCE_LABELS
+from ..mail.parts import read as read_mail
 from ..models import Announcement, Audience, Gathering, GatheringStatus
-from ..public.forms import plain_text, single_line
+from ..security import sandboxed_html
 from . import bp
 
 PAGE_SIZE = 25
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
-def _normalise_newlines(value):
-    return value.replace("\r\n", "\n").replace("\r", "\n").strip() if isinstance(value, str) else value
 
 
 class AnnouncementForm(FlaskForm):
@@ -39,13 +33,13 @@ class AnnouncementForm(FlaskForm):
                             validators=[InputRequired(_l("Velg samlingen kunngjøringen gjelder."))])
     audience = RadioField(
         _l("Mottakere"),
-        choices=[SelectChoice(a.value, label) for a, label in announcements.AUDIENCE_LABELS.items()],
+        choices=[SelectChoice(a.value, label) for a, label in AUDIENCE_LABELS.items()],
         validators=[InputRequired(_l("Velg hvem kunngjøringen skal til."))],
     )
-    subject = StringField(_l("Emne"), filters=[_strip], validators=[
+    subject = StringField(_l("Emne"), filters=[strip], validators=[
         DataRequired(_l("Skriv et emne.")), Length(max=200, message=_l("Emnet er for langt.")),
         single_line])
-    body = TextAreaField(_l("Tekst"), filters=[_normalise_newlines], validators=[
+    body = TextAreaField(_l("Tekst"), filters=[normalise_newlines], validators=[
         DataRequired(_l("Skriv teksten i kunngjøringen.")),
         Length(max=20000, message=_l("Teksten er for lang.")), plain_text],
         render_kw={"rows": 12})
@@ -78,7 +72,7 @@ def announcements_index():
                        per_page=PAGE_SIZE, error_out=False)
     progress = announcements.progress_of([a.id for a in page.items])
     return render_template("admin/announcements/index.html", page=page, progress=progress,
-                           labels=announcements.AUDIENCE_LABELS)
+                           labels=AUDIENCE_LABELS)
 
 
 @bp.route("/kunngjoringer/ny", methods=["GET", "POST"])
@@ -88,20 +82,30 @@ def new_announcement():
     form.fill_choices()
     if request.method == "GET":
         _prefill(form)
-    if form.validate_on_submit():
-        try:
-            announcement = announcements.create(
-                gathering=db.session.get(Gathering, form.gathering.data),
-                audience=Audience(form.audience.data), subject=form.subject.data,
-                body=form.body.data, by=current_user._get_current_object(), now=utcnow())
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-        else:
-            db.session.commit()
-            return redirect(url_for(".announcement", announcement_id=announcement.id), 303)
+    if form.validate_on_submit() and (saved := _saved(form, lambda: announcements.create(
+            **_details(form), by=current_user._get_current_object(), now=utcnow()))):
+        return saved
     return render_template("admin/announcements/form.html", form=form, announcement=None), \
         422 if form.errors or form.form_errors else 200
+
+
+def _details(form: AnnouncementForm) -> dict:
+    return {"gathering": db.session.get(Gathering, form.gathering.data),
+            "audience": Audience(form.audience.data), "subject": form.subject.data,
+            "body": form.body.data}
+
+
+def _saved(form: AnnouncementForm, save):
+    """Run `save` (a service call that returns the announcement) and show the announcement; on
+    a DomainError nothing is kept and the form says why (None)."""
+    try:
+        announcement = save()
+    except DomainError as error:
+        db.session.rollback()
+        form.form_errors.append(str(error))
+        return None
+    db.session.commit()
+    return redirect(url_for(".announcement", announcement_id=announcement.id), 303)
 
 
 def _prefill(form: AnnouncementForm) -> None:
@@ -128,18 +132,9 @@ def edit_announcement(announcement_id):
         form.gathering.data = announcement.gathering_id
         form.audience.data = announcement.audience.value
         form.subject.data, form.body.data = announcement.subject, announcement.body
-    if form.validate_on_submit():
-        try:
-            announcements.update(
-                announcement, gathering=db.session.get(Gathering, form.gathering.data),
-                audience=Audience(form.audience.data), subject=form.subject.data,
-                body=form.body.data)
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-        else:
-            db.session.commit()
-            return redirect(url_for(".announcement", announcement_id=announcement.id), 303)
+    if form.validate_on_submit() and (saved := _saved(form, lambda: announcements.update(
+            announcement, **_details(form)))):
+        return saved
     return render_template("admin/announcements/form.html", form=form,
                            announcement=announcement), \
         422 if form.errors or form.form_errors else 200
@@ -151,11 +146,11 @@ def announcement(announcement_id):
     announcement = get_announcement_or_404(announcement_id)
     sent = announcement.queued_at is not None
     preview = announcements.preview(announcement, now=utcnow())
-    parts = _parts(preview[0].message) if preview else None
+    parts = read_mail(preview[0].message) if preview else None
     return render_template(
         "admin/announcements/show.html", announcement=announcement, sent=sent,
         parts=parts, made_up=preview[1] if preview else False,
-        labels=announcements.AUDIENCE_LABELS, form=SendForm(),
+        labels=AUDIENCE_LABELS, form=SendForm(),
         progress=announcements.progress(announcement) if sent else None,
         recipient_count=announcement.recipient_count if sent else
         announcements.recipient_count(announcement.gathering, announcement.audience),
@@ -168,13 +163,7 @@ def announcement_preview_html(announcement_id):
     preview = announcements.preview(get_announcement_or_404(announcement_id), now=utcnow())
     if preview is None:
         abort(404)
-    response = Response(_parts(preview[0].message)["html"], mimetype="text/html")
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; "
-        "frame-ancestors 'self'"
-    )
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    return response
+    return sandboxed_html(read_mail(preview[0].message)["html"])
 
 
 @bp.post("/kunngjoringer/<int:announcement_id>/send")
@@ -206,15 +195,3 @@ def announcement_progress(announcement_id):
     response = jsonify(progress.as_dict())
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _parts(raw: bytes) -> dict:
-    """The headers, text and HTML of a composed mail, as a mail program reads them."""
-    message = message_from_bytes(raw, policy=policy.default)
-    parts = {"headers": message, "text": "", "html": ""}
-    for part in message.walk():
-        if part.get_content_type() == "text/plain" and not parts["text"]:
-            parts["text"] = part.get_content()
-        elif part.get_content_type() == "text/html" and not parts["html"]:
-            parts["html"] = part.get_content()
-    return parts

@@ -86,18 +86,17 @@ def _change(registration: Registration, action, done: Callable[[str], str]):
 @bp.get("/samlinger/<int:gathering_id>/deltakerliste", endpoint="attendance_list")
 def attendance_list(gathering_id):
     """A list to print: name, organisation and a column to sign in."""
-    gathering = get_gathering_or_404(gathering_id)
-    return render_template(
-        "admin/checkin/attendance.html", gathering=gathering,
-        people=rsvp.registrations_of(gathering, status=RegistrationStatus.CONFIRMED),
-    )
+    return _printed("admin/checkin/attendance.html", gathering_id)
 
 
 @bp.get("/samlinger/<int:gathering_id>/navneskilt", endpoint="badges")
 def badges(gathering_id):
     """Name badges to print, several to an A4 page."""
+    return _printed("admin/checkin/badges.html", gathering_id)
+
+
+def _printed(template: str, gathering_id: int):
+    """A page to print with everyone who has a seat, by name."""
     gathering = get_gathering_or_404(gathering_id)
-    return render_template(
-        "admin/checkin/badges.html", gathering=gathering,
-        people=rsvp.registrations_of(gathering, status=RegistrationStatus.CONFIRMED),
-    )
+    return render_template(template, gathering=gathering, people=rsvp.registrations_of(
+        gathering, status=RegistrationStatus.CONFIRMED))

@@ -2,54 +2,17 @@
 
 import sqlalchemy as sa
 from flask import render_template, request
-from flask_babel import lazy_gettext as _l
 
 from .. import statistics
 from ..clock import utcnow
 from ..extensions import db
-from ..models import AuditEntry, Gathering, GatheringStatus
+from ..labels import ACTION_LABELS, GATHERING_STATUS_LABELS
+from ..models import AuditEntry, Gathering
 from . import bp
 
 AUDIT_PAGE_SIZE = 50
 
-# What the audit log's actions read as; an action not listed is shown as it is stored.
-ACTION_LABELS = {
-    "create": _l("Opprettet"),
-    "edit": _l("Endret"),
-    "publish": _l("Publiserte"),
-    "move": _l("Flyttet"),
-    "postpone": _l("Utsatte"),
-    "reschedule": _l("Satte ny dato"),
-    "cancel": _l("Avlyste"),
-    "add_material": _l("La til materiale"),
-    "remove_material": _l("Fjernet materiale"),
-    "register": _l("Meldte på"),
-    "promote": _l("Ga plass fra ventelisten"),
-    "cancel_registration": _l("Meldte av"),
-    "renew_link": _l("Sendte ny lenke (den gamle tilbakekalt)"),
-    "export": _l("Eksporterte påmeldingene"),
-    "calendar_reply_confirmed": _l("Godtok kalendersvar"),
-    "calendar_reply_rejected": _l("Avviste kalendersvar"),
-    "send": _l("Sendte"),
-    "resend": _l("Sendte e-post på nytt"),
-    "unsubscribe": _l("Meldte av e-postlisten"),
-    "organiser_create": _l("Opprettet arrangørkonto"),
-    "organiser_role": _l("Endret rolle"),
-    "organiser_deactivate": _l("Deaktiverte arrangørkonto"),
-    "organiser_reactivate": _l("Aktiverte arrangørkonto"),
-    "organiser_password": _l("Satte nytt passord for arrangørkonto"),
-    "organiser_create_sign_in": _l("Opprettet arrangørkonto ved første innlogging"),
-    "organiser_totp_reset": _l("Nullstilte tofaktor for arrangørkonto"),
-    "organiser_unlock": _l("Låste opp innlogging for arrangørkonto"),
-}
 
-# A gathering's status on the overview (upcoming gatherings are never "held").
-GATHERING_STATUS_LABELS = {
-    GatheringStatus.DRAFT: _l("Utkast"),
-    GatheringStatus.PUBLISHED: _l("Publisert"),
-    GatheringStatus.POSTPONED: _l("Utsatt"),
-    GatheringStatus.CANCELLED: _l("Avlyst"),
-}
 
 
 @bp.get("/")

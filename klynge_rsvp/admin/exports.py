@@ -6,6 +6,7 @@ from .. import exports, history, rsvp
 from ..clock import utcnow
 from ..database import begin_writing
 from ..extensions import db
+from ..stored_text import said
 from . import bp
 from .gatherings import get_gathering_or_404, me, zone
 from .registrations import filters
@@ -33,7 +34,7 @@ def _download(gathering_id, extension, build, mimetype):
     # Personal data leaving the system: the audit log says who took it, and when.
     begin_writing()
     history.audit("export", by=me(), now=utcnow(), gathering=gathering,
-                  summary=f"Lastet ned {len(table)} påmeldinger som {extension.upper()}.")
+                  summary=said("exported", count=len(table), format=extension.upper()))
     db.session.commit()
     return Response(build(table), mimetype=mimetype, headers={
         "Content-Disposition": f'attachment; filename="pameldinger-{gathering.slug}.{extension}"',

@@ -24,9 +24,9 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from ..clock import Gap, Overlap, ambiguity, from_local, to_local, utc_offset_text
+from ..fields import no_invisible_characters, normalise_newlines, plain_text, single_line, strip
 from ..formatting import wall_clock, wall_date
 from ..models import Gathering, GatheringStatus
-from ..public.forms import _normalise_newlines, _strip, no_invisible_characters, plain_text, single_line
 
 FORMAT_SUGGESTIONS = [_l("Frokostmøte"), _l("Seminar"), _l("Webinar"), _l("Konferanse"), _l("Workshop"),
                       _l("Øvelse")]
@@ -237,7 +237,7 @@ def combine(day: date | None, clock: time | None) -> datetime | None:
 def _text(label, *, max_length, required_message=None, **kw):
     presence = InputRequired(required_message) if required_message else Optional()
     too_long = _l("Teksten kan være høyst %(max)s tegn.", max=max_length)
-    return StringField(label, filters=[_strip],
+    return StringField(label, filters=[strip],
                        validators=[presence, Length(max=max_length, message=too_long), single_line,
                                    no_invisible_characters], **kw)
 
@@ -252,7 +252,7 @@ class GatheringForm(WallTimeQuestions, FlaskForm):
                    render_kw={"list": "format-suggestions", "autocomplete": "off"})
     theme = _text(_l("Tema (valgfritt)"), max_length=300)
     description = TextAreaField(
-        _l("Beskrivelse (valgfritt)"), filters=[_normalise_newlines],
+        _l("Beskrivelse (valgfritt)"), filters=[normalise_newlines],
         validators=[Optional(), Length(max=10000, message=_l("Beskrivelsen kan være høyst 10 000 tegn.")),
                     plain_text], render_kw={"rows": 8},
     )
@@ -379,7 +379,7 @@ class MaterialLinkForm(FlaskForm):
     label = _text(_l("Hva lenken er"), max_length=200,
                   required_message=_l("Skriv hva lenken er, for eksempel «Opptak»."))
     url = StringField(
-        _l("Nettadresse"), filters=[_strip],
+        _l("Nettadresse"), filters=[strip],
         validators=[InputRequired(_l("Lim inn nettadressen.")),
                     Length(max=1000, message=_l("Adressen er for lang.")), single_line],
         render_kw={"type": "url", "inputmode": "url", "placeholder": "https://"},

@@ -12,7 +12,6 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from email import message_from_bytes, policy
 from html.parser import HTMLParser
 
 import sqlalchemy as sa
@@ -29,8 +28,9 @@ from .. import lifecycle
 from ..clock import local_zone, to_local, utcnow
 from ..errors import DomainError
 from ..extensions import db
+from ..fields import no_invisible_characters, normalise_newlines, plain_text, single_line, strip
+from ..mail.parts import read as read_mail
 from ..models import Gathering, GatheringStatus, OutboxMessage, RegistrationStatus
-from ..public.forms import _normalise_newlines, _strip, no_invisible_characters, plain_text, single_line
 from ..security import CONTENT_SECURITY_POLICY
 from . import bp
 from .gathering_forms import (
@@ -47,14 +47,14 @@ from .gathering_forms import (
 
 def _message(required: bool, hint_label: str) -> TextAreaField:
     presence = InputRequired(_l("Skriv en beskjed til de påmeldte.")) if required else Optional()
-    return TextAreaField(hint_label, filters=[_normalise_newlines], render_kw={"rows": 6},
+    return TextAreaField(hint_label, filters=[normalise_newlines], render_kw={"rows": 6},
                          validators=[presence, plain_text, Length(
                              max=5000, message=_l("Beskjeden kan være høyst 5000 tegn."))])
 
 
 def _venue(label: str, required: bool, max_length: int) -> StringField:
     presence = InputRequired(_l("Skriv hvor samlingen skal være.")) if required else Optional()
-    return StringField(label, filters=[_strip], validators=[
+    return StringField(label, filters=[strip], validators=[
         presence, single_line, no_invisible_characters,
         Length(max=max_length, message=_l("Teksten kan være høyst %(max)s tegn.", max=max_length))])
 
@@ -324,7 +324,7 @@ def _preview(action: Action, gathering: Gathering, arguments: dict):
         samples = {}
         for row in queued:
             with_seat = row.registration.status == RegistrationStatus.CONFIRMED
-            samples.setdefault("seat" if with_seat else "waiting", _parts(row.message))
+            samples.setdefault("seat" if with_seat else "waiting", read_mail(row.message))
     finally:
         savepoint.rollback()
     return samples, outcome
@@ -357,22 +357,6 @@ def _style_hashes(html: str) -> set[str]:
     collector.feed(html)
     return {"'sha256-" + base64.b64encode(hashlib.sha256(style.encode()).digest()).decode() + "'"
             for style in collector.styles}
-
-
-def _parts(raw: bytes) -> dict:
-    """Headers, text, HTML and calendar part of a composed mail, as a mail program reads them."""
-    message = message_from_bytes(raw, policy=policy.default)
-    parts = {"headers": message, "text": "", "html": "", "calendar": "", "method": ""}
-    for part in message.walk():
-        content_type = part.get_content_type()
-        if content_type == "text/plain" and not parts["text"]:
-            parts["text"] = part.get_content()
-        elif content_type == "text/html" and not parts["html"]:
-            parts["html"] = part.get_content()
-        elif content_type == "text/calendar":
-            parts["calendar"] = part.get_payload(decode=True).decode("utf-8")
-            parts["method"] = part.get_param("method") or ""
-    return parts
 
 
 def _notices(count: int) -> str:

@@ -3,8 +3,7 @@
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import force_locale
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -12,11 +11,11 @@ from .. import history
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
-from ..i18n import DEFAULT_LANGUAGE
+from ..labels import KIND_LABELS, MAIL_OUTCOME_LABELS, MAIL_STATUS_LABELS
 from ..mail import outbox, outcomes
 from ..models import Announcement, OutboxMessage, OutboxStatus, Registration
-from ..notifications.labels import KIND_LABELS, MAIL_STATUS_LABELS, OUTCOME_LABELS
 from ..redirects import same_site_path
+from ..stored_text import label, said
 from . import bp
 
 PAGE_SIZE = 50
@@ -37,7 +36,8 @@ def mail_log():
     page = db.paginate(query, page=request.args.get("side", 1, type=int), per_page=PAGE_SIZE,
                        error_out=False)
     return render_template("admin/mail_log/index.html", page=page, status=status,
-                           statuses=MAIL_STATUS_LABELS, kinds=KIND_LABELS)
+                           statuses=MAIL_STATUS_LABELS, kinds=KIND_LABELS,
+                           mailbox="mailbox.show" in current_app.view_functions)
 
 
 @bp.post("/e-postlogg/<int:message_id>/send-igjen")
@@ -50,11 +50,10 @@ def resend_mail(message_id):
     except DomainError as error:
         flash(str(error), "error")
     else:
-        with force_locale(DEFAULT_LANGUAGE):  # the audit log is stored in Bokmål
-            kind = str(KIND_LABELS.get(message.kind, message.kind))
         history.audit("resend", by=current_user._get_current_object(), now=now,
                       gathering=_gathering_of(message),
-                      summary=f"{kind} til {message.recipient}: «{message.subject}»")
+                      summary=said("mail_resent", kind=label("kind", message.kind),
+                                   recipient=message.recipient, subject=message.subject))
         db.session.commit()
         flash(_("E-posten til %(recipient)s er lagt i køen igjen.", recipient=message.recipient),
               "success")
@@ -87,4 +86,4 @@ def mail_outcome(message: OutboxMessage) -> ShownOutcome | None:
     if outcome is None:
         return None
     gave_up = message.status == OutboxStatus.FAILED and bool(outcome.kind) and not outcome.permanent
-    return ShownOutcome(OUTCOME_LABELS.get(outcome.kind), outcome.text, gave_up)
+    return ShownOutcome(MAIL_OUTCOME_LABELS.get(outcome.kind), outcome.text, gave_up)

@@ -1,16 +1,13 @@
 """Organiser accounts, managed by administrators: create, change role, deactivate, reactivate;
 and help someone who is locked out: a new password, a reset second factor, an unlocked login.
 
-The rules (never lock yourself out, never leave the service without an active administrator)
-are the plain functions at the top; the views below only call them. They belong with the
-account service in klynge_rsvp/organisers.py and can move there as they are.
+The pages only; the rules (never lock yourself out, never leave the service without an active
+administrator) are the account service's, in klynge_rsvp/organisers.py.
 """
 
-from datetime import datetime
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, url_for
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -18,165 +15,55 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, RadioField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
 
-from .. import history, login_throttle, organisers, two_factor
+from .. import login_throttle, organisers
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
-from ..i18n import DEFAULT_LANGUAGE
+from ..fields import no_invisible_characters, single_line, strip
+from ..labels import ROLE_LABELS
 from ..models import Organiser, OrganiserRole
-from ..organisers import ROLE_LABELS
-from ..public.forms import no_invisible_characters, single_line
 from . import administrator_required, bp
 
-# --- the rules ---------------------------------------------------------------------------------
-
-
-def _active_administrators() -> int:
-    """How many active administrators there are, with their rows locked until commit
-    (PostgreSQL; SQLite's write transaction serialises already), so two administrators
-    demoting each other at the same moment cannot both succeed."""
-    ids = db.session.scalars(
-        sa.select(Organiser.id)
-        .where(Organiser.role == OrganiserRole.ADMINISTRATOR, Organiser.active.is_(True))
-        .with_for_update()
-    ).all()
-    return len(ids)
-
-
-def _would_leave_no_administrator(account: Organiser) -> bool:
-    return account.is_administrator and account.active and _active_administrators() <= 1
-
-
-def _stored(role: OrganiserRole) -> str:
-    """The role as the audit log stores it: in Bokmål, whatever language the actor reads."""
-    with force_locale(DEFAULT_LANGUAGE):
-        return str(ROLE_LABELS[role]).lower()
-
-
-def create_account(*, email: str, name: str, role: OrganiserRole, password: str,
-                   by: Organiser, now: datetime) -> Organiser:
-    """A new account with a password the administrator passes on to the person."""
-    account = organisers.create(email, password, name=name, role=role, now=now)
-    history.audit("organiser_create", by=by, now=now,
-                  summary=f"{account.email} ({_stored(role)})")
-    return account
-
-
-def change_role(account: Organiser, role: OrganiserRole, *, by: Organiser, now: datetime) -> bool:
-    """Give the account another role; False if it had that role already."""
-    if account.role == role:
-        return False
-    if account.id == by.id:
-        raise DomainError(_("Du kan ikke endre din egen rolle. Be en annen administrator om det."))
-    if role != OrganiserRole.ADMINISTRATOR and _would_leave_no_administrator(account):
-        raise DomainError(_("Det må finnes minst én aktiv administrator."))
-    old = account.role
-    account.role = role
-    db.session.flush()
-    history.audit("organiser_role", by=by, now=now,
-                  summary=f"{account.email}: {_stored(old)} → {_stored(role)}")
-    return True
-
-
-def deactivate(account: Organiser, *, by: Organiser, now: datetime) -> bool:
-    """Close the account (it can no longer log in); False if it was closed already."""
-    if not account.active:
-        return False
-    if account.id == by.id:
-        raise DomainError(_("Du kan ikke deaktivere din egen konto."))
-    if _would_leave_no_administrator(account):
-        raise DomainError(_("Dette er den siste aktive administratoren, og kontoen kan ikke "
-                            "deaktiveres."))
-    account.active = False
-    organisers.end_sessions(account)
-    history.audit("organiser_deactivate", by=by, now=now, summary=account.email)
-    return True
-
-
-def reactivate(account: Organiser, *, by: Organiser, now: datetime) -> bool:
-    """Open a closed account again; False if it was open."""
-    if account.active:
-        return False
-    account.active = True
-    db.session.flush()
-    history.audit("organiser_reactivate", by=by, now=now, summary=account.email)
-    return True
-
-
-def set_password(account: Organiser, password: str, *, by: Organiser, now: datetime) -> None:
-    """A new password for someone who forgot theirs (given to them in person); their sessions
-    end and any lock on their login is lifted."""
-    if account.id == by.id:
-        raise DomainError(_("Bytt ditt eget passord under Min konto."))
-    organisers.set_password(account, password)
-    login_throttle.forget(login_throttle.key(account.email), now=now)
-    history.audit("organiser_password", by=by, now=now, summary=account.email)
-
-
-def reset_second_factor(account: Organiser, *, by: Organiser, now: datetime) -> bool:
-    """Remove the second factor of someone who lost their phone and recovery codes: they set
-    up a new one at their next login (where required). False if they had none."""
-    if account.id == by.id:
-        raise DomainError(_("Du kan ikke nullstille din egen tofaktor. Be en annen "
-                            "administrator om det."))
-    if not two_factor.reset(account):
-        return False
-    history.audit("organiser_totp_reset", by=by, now=now, summary=account.email)
-    return True
-
-
-def unlock(account: Organiser, *, by: Organiser, now: datetime) -> bool:
-    """Lift the lock that failed logins put on the account's address; False if none."""
-    key = login_throttle.key(account.email)
-    if login_throttle.locked_until(key, now=now) is None:
-        return False
-    login_throttle.forget(key, now=now)
-    history.audit("organiser_unlock", by=by, now=now, summary=account.email)
-    return True
-
-
 # --- the pages ---------------------------------------------------------------------------------
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 _ROLE_CHOICES = [SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()]
 
 
+def _new_password(label) -> PasswordField:
+    return PasswordField(label, validators=[
+        DataRequired(_l("Skriv inn et passord.")),
+        Length(max=500, message=_l("Passordet er for langt.")),
+    ], render_kw={"autocomplete": "new-password"})
+
+
+def _new_password_again() -> PasswordField:
+    return PasswordField(_l("Passordet en gang til"), validators=[
+        DataRequired(_l("Skriv inn passordet en gang til.")),
+        EqualTo("password", _l("Passordene er ikke like.")),
+    ], render_kw={"autocomplete": "new-password"})
+
+
 class NewOrganiserForm(FlaskForm):
-    email = StringField(_l("E-post"), filters=[_strip], validators=[
+    email = StringField(_l("E-post"), filters=[strip], validators=[
         DataRequired(_l("Skriv inn e-postadressen.")),
         Length(max=254, message=_l("Adressen er for lang.")),
         Email(_l("Skriv inn en gyldig e-postadresse."), check_deliverability=False), single_line,
     ], render_kw={"autocomplete": "off", "type": "email"})
-    name = StringField(_l("Navn"), filters=[_strip], validators=[
+    name = StringField(_l("Navn"), filters=[strip], validators=[
         DataRequired(_l("Skriv inn navnet.")), Length(max=200, message=_l("Navnet er for langt.")),
         single_line, no_invisible_characters,
     ], render_kw={"autocomplete": "off"})
     role = RadioField(_l("Rolle"), choices=_ROLE_CHOICES, default=OrganiserRole.ORGANISER.value,
                       validators=[InputRequired(_l("Velg en rolle."))])
-    password = PasswordField(_l("Passord"), validators=[
-        DataRequired(_l("Skriv inn et passord.")),
-        Length(max=500, message=_l("Passordet er for langt.")),
-    ], render_kw={"autocomplete": "new-password"})
-    password_again = PasswordField(_l("Passordet en gang til"), validators=[
-        DataRequired(_l("Skriv inn passordet en gang til.")),
-        EqualTo("password", _l("Passordene er ikke like.")),
-    ], render_kw={"autocomplete": "new-password"})
+    password = _new_password(_l("Passord"))
+    password_again = _new_password_again()
     submit = SubmitField(_l("Opprett kontoen"))
 
 
 class SetPasswordForm(FlaskForm):
-    password = PasswordField(_l("Nytt passord"), validators=[
-        DataRequired(_l("Skriv inn et passord.")),
-        Length(max=500, message=_l("Passordet er for langt.")),
-    ], render_kw={"autocomplete": "new-password"})
-    password_again = PasswordField(_l("Passordet en gang til"), validators=[
-        DataRequired(_l("Skriv inn passordet en gang til.")),
-        EqualTo("password", _l("Passordene er ikke like.")),
-    ], render_kw={"autocomplete": "new-password"})
+    password = _new_password(_l("Nytt passord"))
+    password_again = _new_password_again()
     submit = SubmitField(_l("Sett nytt passord"))
 
 
@@ -209,7 +96,7 @@ def new_organiser():
     form = NewOrganiserForm()
     if form.validate_on_submit():
         try:
-            account = create_account(
+            account = organisers.create_account(
                 email=form.email.data, name=form.name.data, role=OrganiserRole(form.role.data),
                 password=form.password.data, by=current_user._get_current_object(),
                 now=utcnow())
@@ -234,7 +121,7 @@ def change_organiser_role(organiser_id):
     if not form.validate_on_submit():
         abort(400)
     account, role = get_account_or_404(organiser_id), OrganiserRole(form.role.data)
-    _act(change_role, account, role,
+    _act(organisers.change_role, account, role,
          done=_("%(email)s har nå rollen %(role)s.", email=account.email,
                 role=str(ROLE_LABELS[role]).lower()))
     return redirect(url_for(".organisers"), 303)
@@ -245,7 +132,7 @@ def change_organiser_role(organiser_id):
 def deactivate_organiser(organiser_id):
     """Close the account: it can no longer log in."""
     account = get_account_or_404(organiser_id)
-    _act(deactivate, account, done=_("Kontoen for %(email)s er deaktivert.", email=account.email))
+    _act(organisers.deactivate, account, done=_("Kontoen for %(email)s er deaktivert.", email=account.email))
     return redirect(url_for(".organisers"), 303)
 
 
@@ -254,7 +141,7 @@ def deactivate_organiser(organiser_id):
 def reactivate_organiser(organiser_id):
     """Open a closed account again."""
     account = get_account_or_404(organiser_id)
-    _act(reactivate, account, done=_("Kontoen for %(email)s er aktiv igjen.", email=account.email))
+    _act(organisers.reactivate, account, done=_("Kontoen for %(email)s er aktiv igjen.", email=account.email))
     return redirect(url_for(".organisers"), 303)
 
 
@@ -266,7 +153,7 @@ def set_organiser_password(organiser_id):
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
-            set_password(account, form.password.data, by=current_user._get_current_object(),
+            organisers.give_new_password(account, form.password.data, by=current_user._get_current_object(),
                          now=utcnow())
         except DomainError as error:
             db.session.rollback()
@@ -287,7 +174,7 @@ def set_organiser_password(organiser_id):
 def reset_organiser_second_factor(organiser_id):
     """Remove someone's second factor (a lost phone); they set up a new one."""
     account = get_account_or_404(organiser_id)
-    _act(reset_second_factor, account,
+    _act(organisers.reset_second_factor, account,
          done=_("Tofaktor for %(email)s er nullstilt, og personen er logget ut. Ved neste "
                 "innlogging setter personen opp tofaktor på nytt.", email=account.email))
     return redirect(url_for(".organisers"), 303)
@@ -298,7 +185,7 @@ def reset_organiser_second_factor(organiser_id):
 def unlock_organiser(organiser_id):
     """Lift the lock failed logins put on someone's address."""
     account = get_account_or_404(organiser_id)
-    _act(unlock, account, done=_("Innloggingen for %(email)s er låst opp.", email=account.email))
+    _act(organisers.unlock, account, done=_("Innloggingen for %(email)s er låst opp.", email=account.email))
     return redirect(url_for(".organisers"), 303)
 
 

@@ -5,21 +5,22 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..public.forms import RegistrationForm, _strip, no_invisible_characters, single_line
+from ..fields import no_invisible_characters, single_line, strip
+from ..public.forms import RegistrationForm
 
 
 class OnBehalfForm(RegistrationForm):
     """The public registration form, worded for an organiser registering someone else."""
 
     name = StringField(
-        _l("Navn"), filters=[_strip],
+        _l("Navn"), filters=[strip],
         validators=[DataRequired(_l("Skriv inn navnet.")),
                     Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
                     no_invisible_characters],
         render_kw={"autocomplete": "off"},
     )
     organisation = StringField(
-        _l("Virksomhet eller organisasjon"), filters=[_strip],
+        _l("Virksomhet eller organisasjon"), filters=[strip],
         validators=[DataRequired(_l("Skriv inn hvilken virksomhet personen kommer fra.")),
                     Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
                     no_invisible_characters],
@@ -35,6 +36,6 @@ class OnBehalfForm(RegistrationForm):
 class CancelRegistrationForm(FlaskForm):
     """Cancel someone's registration, after seeing who it is."""
 
-    note = StringField(_l("Begrunnelse (valgfritt, vises bare for arrangørene)"), filters=[_strip],
+    note = StringField(_l("Begrunnelse (valgfritt, vises bare for arrangørene)"), filters=[strip],
                        validators=[Optional(), Length(max=300, message=_l("Høyst 300 tegn.")), single_line])
     submit = SubmitField(_l("Ja, meld av"))

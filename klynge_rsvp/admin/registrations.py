@@ -6,35 +6,18 @@ import math
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_sqlalchemy.pagination import Pagination
 
 from .. import checkin, gatherings, history, rsvp
 from ..clock import utcnow
 from ..errors import DomainError
-from ..exports import STATUS_LABELS
 from ..extensions import db
+from ..labels import EVENT_LABELS, KIND_LABELS, MAIL_STATUS_LABELS, SECTOR_LABELS, STATUS_LABELS
 from ..models import Registration, RegistrationStatus, Sector
-from ..notifications.labels import KIND_LABELS, MAIL_STATUS_LABELS
-from ..organisations import SECTOR_LABELS
 from ..public.forms import SECTOR_CHOICES
 from . import bp
 from .gatherings import get_gathering_or_404, me
 from .registration_forms import CancelRegistrationForm, OnBehalfForm
-
-# What each history event of a registration reads as on its page; an event not listed is shown
-# as it is stored.
-EVENT_LABELS = {
-    "registered": _l("Påmeldt med plass"),
-    "waiting": _l("Satt på venteliste"),
-    "promoted": _l("Fikk plass fra ventelisten"),
-    "cancelled": _l("Avmeldt"),
-    "checked_in": _l("Sjekket inn"),
-    "check_in_undone": _l("Innsjekking angret"),
-    "reconfirmed": _l("Bekreftet at de kommer"),
-    "moved_to_waiting": _l("Flyttet til venteliste"),
-    "link_renewed": _l("Ny lenke sendt (den gamle virker ikke lenger)"),
-}
 
 # Rows on one page of the registration list. Writing the table is most of the page's time: all
 # 500 registrations of a gathering on one page took twice as long as 100 (about 40 ms against 20),

@@ -7,7 +7,8 @@ from flask_login import current_user
 from .. import mailing_list
 from ..clock import utcnow
 from ..extensions import db
-from ..mailing_list import STATE_LABELS, SubscriberState
+from ..labels import STATE_LABELS
+from ..mailing_list import SubscriberState
 from ..models import Subscriber
 from . import bp
 

@@ -6,6 +6,7 @@
 - recording: the pass's database writes, which outlive a dropped connection
 - transport: SMTP connections and envelope addresses (IDNA, SMTPUTF8)
 - outcomes: what became of an attempt, in terms an organiser can act on
+- parts: a composed mail read back as a mail program shows it (previews, the dev mailbox)
 
 The worker loop and its periodic jobs are in klynge_rsvp/worker.py. This file imports nothing,
 so a service that queues mail loads the outbox and not the delivery machinery.

@@ -2,7 +2,7 @@
 
 The sender stores a failed attempt as a kind (one of the names below), the SMTP reply code when
 the server gave one, and the server's own words ("550 5.1.1 <x@y>: User unknown");
-notifications/labels.py says what each kind means in plain language. Pure functions: no app, no
+labels.py says what each kind means in plain language. Pure functions: no app, no
 database, no network.
 """
 

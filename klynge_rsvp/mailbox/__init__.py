@@ -7,16 +7,16 @@ a page on another site cannot read the manage links in it by pointing its own na
 (DNS rebinding), since the browser then sends that name as Host.
 """
 
-import base64
 import re
-from email import message_from_bytes, policy
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_login import current_user
 
 from ..extensions import db, login_manager
+from ..mail.parts import read as read_mail
 from ..models import OutboxMessage
+from ..security import sandboxed_html
 
 bp = Blueprint("mailbox", __name__, url_prefix="/e-post")
 
@@ -40,28 +40,6 @@ def _organisers_only():
     return None
 
 
-def _parts(raw: bytes) -> dict:
-    message = message_from_bytes(raw, policy=policy.default)
-    parts = {"headers": message, "text": "", "html": "", "calendar": "", "method": ""}
-    images = {}
-    for part in message.walk():
-        content_type = part.get_content_type()
-        if content_type.startswith("image/") and part["Content-ID"]:
-            encoded = base64.b64encode(part.get_payload(decode=True)).decode()
-            images[part["Content-ID"].strip("<>")] = f"data:{content_type};base64,{encoded}"
-        elif content_type == "text/plain" and not parts["text"]:
-            parts["text"] = part.get_content()
-        elif content_type == "text/html" and not parts["html"]:
-            parts["html"] = part.get_content()
-        elif content_type == "text/calendar":
-            parts["calendar"] = part.get_payload(decode=True).decode("utf-8")
-            parts["method"] = part.get_param("method") or ""
-    # Inline images (cid:…) shown in the sandboxed frame, which allows data: images only.
-    for content_id, data_uri in images.items():
-        parts["html"] = parts["html"].replace(f"cid:{content_id}", data_uri)
-    return parts
-
-
 @bp.get("/")
 def index():
     """Every message, newest first."""
@@ -75,20 +53,15 @@ def index():
 def show(message_id):
     """One message: headers, text, HTML (sandboxed), and the calendar part."""
     message = db.session.get(OutboxMessage, message_id) or abort(404)
-    return render_template("mailbox/show.html", message=message, parts=_parts(message.message))
+    return render_template("mailbox/show.html", message=message,
+                           parts=read_mail(message.message, inline_images=True))
 
 
 @bp.get("/<int:message_id>/html")
 def html(message_id):
     """The HTML body alone, for the sandboxed frame."""
     message = db.session.get(OutboxMessage, message_id) or abort(404)
-    response = Response(_parts(message.message)["html"], mimetype="text/html")
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; "
-        "frame-ancestors 'self'"
-    )
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    return response
+    return sandboxed_html(read_mail(message.message, inline_images=True)["html"])
 
 
 @bp.get("/<int:message_id>.eml")

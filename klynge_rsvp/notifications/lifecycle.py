@@ -1,7 +1,7 @@
 """Mail when a gathering changes (moved, postponed, new date, cancelled) and the reminders.
 
 Confirmed registrants have the gathering in their calendar, so their mail carries the calendar
-part the table in DESIGN.md prescribes; people on the waiting list have no entry and get the
+part the table in docs/calendar.md prescribes; people on the waiting list have no entry and get the
 same news without one.
 """
 
@@ -53,8 +53,8 @@ def compose_moved(registration: Registration, *, changes: Sequence, message: str
                   position: int | None, now: datetime) -> ComposedMail:
     """Time or place changed: what changed, in words, and the updated invitation (REQUEST)."""
     shown = [_shown(change) for change in changes]
-    labels = {change.label for change in shown}  # Bokmål, or already in the reader's language
-    time, place = bool(labels & {"Tid", _("Tid")}), bool(labels & {"Sted", _("Sted")})
+    kinds = {change.kind for change in changes}
+    time, place = "time" in kinds, "place" in kinds
     title = registration.gathering.title
     if time and not place:
         subject = _("Ny tid: %(title)s", title=title)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -22,104 +19,21 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from .. import addresses, calendars
+from ..fields import (
+    mail_address,
+    no_invisible_characters,
+    normalise_newlines,
+    plain_text,
+    single_line,
+    strip,
+)
+from ..labels import SECTOR_LABELS
 from ..models import Sector
-from ..organisations import SECTOR_LABELS, clean_org_number, is_valid_org_number
+from ..organisations import clean_org_number, is_valid_org_number
 from ..rsvp import Person, RegistrationRequest
 
 MAX_COLLEAGUES = 20
-# Characters that have no business in a name or title, and that could split a mail header
-# or a calendar line: C0/C1 controls (CR and LF among them) and the Unicode line separators.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-# Characters that show nothing but change what is shown: the bidi controls (U+202A–U+202E,
-# U+2066–U+2069, U+200E/U+200F, U+061C) that make "Kari" read as another name in organiser pages
-# and exports, and the other invisible format characters (category Cf: U+200B zero-width space,
-# U+2060, U+FEFF, U+00AD …), private-use characters and the blank "letters" used to fake an
-# empty name (Hangul fillers, the blank Braille pattern).
-_INVISIBLE_CATEGORIES = {"Cf", "Co"}
-_BLANK_LETTERS = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}
-# Joiners are part of how some languages are written: U+200D inside an emoji sequence (👩‍🚒), and
-# U+200C/U+200D between two letters of a script that shapes with them (Persian names take
-# U+200C). Kept there only: between Latin letters or at either end they only hide something.
-_ZERO_WIDTH_JOINERS = {"\u200c", "\u200d"}
-_JOINING_SCRIPTS = {"ARABIC", "SYRIAC", "NKO", "MONGOLIAN", "DEVANAGARI", "BENGALI", "GURMUKHI",
-                    "GUJARATI", "ORIYA", "TAMIL", "TELUGU", "KANNADA", "MALAYALAM", "SINHALA"}
-_EMOJI_MODIFIERS = re.compile("[\ufe0f\U0001f3fb-\U0001f3ff]")
-
 SECTOR_CHOICES = [SelectChoice(sector.value, label) for sector, label in SECTOR_LABELS.items()]
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
-def _normalise_newlines(value):
-    return value.replace("\r\n", "\n").replace("\r", "\n").strip() if isinstance(value, str) else value
-
-
-def single_line(form, field):
-    """Refuse line breaks and control characters in one-line fields."""
-    if field.data and _CONTROL.search(field.data):
-        raise ValidationError(_("Feltet kan ikke inneholde linjeskift eller kontrolltegn."))
-
-
-def invisible_characters(text: str) -> list[str]:
-    """The invisible and direction-changing characters in `text` (joiners where a script or an
-    emoji sequence needs them excepted), as U+XXXX."""
-    found = []
-    for index, character in enumerate(text):
-        if character in _ZERO_WIDTH_JOINERS and _joins(text, index):
-            continue
-        if unicodedata.category(character) in _INVISIBLE_CATEGORIES or character in _BLANK_LETTERS:
-            found.append(f"U+{ord(character):04X}")
-    return found
-
-
-def _joins(text: str, index: int) -> bool:
-    before = _EMOJI_MODIFIERS.sub("", text[:index])[-1:]
-    after = text[index + 1:index + 2]
-    if not before or not after:
-        return False
-    if text[index] == "\u200d" and unicodedata.category(before) == unicodedata.category(after) == "So":
-        return True
-    scripts = {unicodedata.name(character, "").split(" ")[0] for character in (before, after)}
-    return len(scripts) == 1 and scripts <= _JOINING_SCRIPTS
-
-
-def no_invisible_characters(form, field):
-    """Refuse invisible characters and direction controls in names, titles and organisations:
-    they can make one name look like another (U+202E turns "Kari" around) and hide in exports."""
-    if isinstance(field.data, str) and (found := invisible_characters(field.data)):
-        raise ValidationError(_(
-            "Teksten inneholder usynlige tegn eller tegn som snur skriveretningen (%(characters)s), "
-            "ofte fra kopiering. Skriv den inn på nytt for hånd, uten dem.",
-            characters=", ".join(dict.fromkeys(found))))
-
-
-def plain_text(form, field):
-    """Refuse control characters (other than line breaks and tabs) in free text."""
-    if field.data and _TEXT_CONTROL.search(field.data):
-        raise ValidationError(_("Teksten inneholder tegn som ikke kan lagres."))
-
-
-def mail_address(form, field):
-    """An address mail can be delivered to: checked with email-validator, written as people
-    read it (the domain in Unicode, lower case). A non-ASCII part before the @ is refused with
-    its reason: only relays with SMTPUTF8 can deliver to it, and ours may not."""
-    if not field.data:
-        return
-    try:
-        checked = addresses.check(field.data)
-    except addresses.AddressError as error:
-        if addresses.has_non_ascii_local_part(field.data) and "@" in field.data:
-            raise ValidationError(_(
-                "Adressen har tegn som æ, ø eller å foran @. Mange e-postservere kan ikke levere "
-                "til slike adresser, så vi kan ikke bruke den. Bruk gjerne en annen adresse du "
-                "har, for eksempel med oe og aa i stedet.")) from error
-        raise ValidationError(
-            _("Skriv inn en gyldig e-postadresse, for eksempel navn@virksomhet.no.")) from error
-    field.data = checked.normalized
 
 
 def not_the_organisers(form, field):
@@ -144,13 +58,13 @@ def _email_validators(required: bool):
 class ColleagueForm(Form):
     """One colleague registered along with the person filling in the form."""
 
-    name = StringField(_l("Navn"), filters=[_strip],
+    name = StringField(_l("Navn"), filters=[strip],
                        validators=[Optional(), Length(max=200, message=_l("Navnet er for langt.")),
                                    single_line, no_invisible_characters],
                        render_kw={"autocomplete": "off"})
-    email = StringField(_l("E-post"), filters=[_strip], validators=_email_validators(False),
+    email = StringField(_l("E-post"), filters=[strip], validators=_email_validators(False),
                         render_kw={"autocomplete": "off", "type": "email"})
-    job_title = StringField(_l("Stilling"), filters=[_strip],
+    job_title = StringField(_l("Stilling"), filters=[strip],
                             validators=[Optional(), Length(max=200, message=_l("Stillingen er for lang.")),
                                         single_line, no_invisible_characters],
                             render_kw={"autocomplete": "off"})
@@ -175,22 +89,22 @@ class RegistrationForm(FlaskForm):
     """Register for a gathering: yourself, and optionally colleagues."""
 
     name = StringField(
-        _l("Navn"), filters=[_strip],
+        _l("Navn"), filters=[strip],
         validators=[DataRequired(_l("Skriv inn navnet ditt.")),
                     Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
                     no_invisible_characters],
         render_kw={"autocomplete": "name"},
     )
-    email = StringField(_l("E-post"), filters=[_strip], validators=_email_validators(True),
+    email = StringField(_l("E-post"), filters=[strip], validators=_email_validators(True),
                         render_kw={"autocomplete": "email", "type": "email"})
     job_title = StringField(
-        _l("Stilling"), filters=[_strip],
+        _l("Stilling"), filters=[strip],
         validators=[Optional(), Length(max=200, message=_l("Stillingen kan være høyst 200 tegn.")),
                     single_line, no_invisible_characters],
         render_kw={"autocomplete": "organization-title"},
     )
     organisation = StringField(
-        _l("Virksomhet eller organisasjon"), filters=[_strip],
+        _l("Virksomhet eller organisasjon"), filters=[strip],
         validators=[DataRequired(_l("Skriv inn hvilken virksomhet du kommer fra.")),
                     Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
                     no_invisible_characters],
@@ -199,18 +113,18 @@ class RegistrationForm(FlaskForm):
     sector = RadioField(_l("Sektor"), choices=SECTOR_CHOICES,
                         validators=[InputRequired(_l("Velg hvilken sektor virksomheten hører til."))])
     org_number = StringField(
-        _l("Organisasjonsnummer (valgfritt)"), filters=[_strip],
+        _l("Organisasjonsnummer (valgfritt)"), filters=[strip],
         validators=[Optional(), Length(max=20, message=_l("Organisasjonsnummeret er for langt."))],
         render_kw={"inputmode": "numeric", "autocomplete": "off"},
     )
     needs = TextAreaField(
         _l("Behov for tilrettelegging eller hensyn til kosthold (valgfritt)"),
-        filters=[_normalise_newlines],
+        filters=[normalise_newlines],
         validators=[Optional(), Length(max=1000, message=_l("Teksten kan være høyst 1000 tegn.")),
                     plain_text],
     )
     comment = TextAreaField(
-        _l("Kommentar til arrangøren (valgfritt)"), filters=[_normalise_newlines],
+        _l("Kommentar til arrangøren (valgfritt)"), filters=[normalise_newlines],
         validators=[Optional(), Length(max=2000, message=_l("Teksten kan være høyst 2000 tegn.")),
                     plain_text],
     )

@@ -14,24 +14,20 @@ from wtforms.validators import DataRequired, Length, Optional
 from .. import mailing_list
 from ..clock import utcnow
 from ..extensions import csrf, db, limiter
+from ..fields import mail_address, no_invisible_characters, single_line, strip
 from . import bp
-from .forms import mail_address, no_invisible_characters, single_line
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 class SignUpForm(FlaskForm):
     """An address (and, if they like, a name) for the newsletter."""
 
-    email = StringField(_l("E-post"), filters=[_strip], validators=[
+    email = StringField(_l("E-post"), filters=[strip], validators=[
         DataRequired(_l("Skriv inn e-postadressen din.")),
         Length(max=254, message=_l("E-postadressen er for lang.")),
         mail_address,
         single_line,
     ], render_kw={"autocomplete": "email", "type": "email"})
-    name = StringField(_l("Navn (valgfritt)"), filters=[_strip], validators=[
+    name = StringField(_l("Navn (valgfritt)"), filters=[strip], validators=[
         Optional(), Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
         no_invisible_characters,
     ], render_kw={"autocomplete": "name"})

@@ -1,7 +1,7 @@
 """organiser sign-ins: an organiser's account at an OpenID Connect provider
 
 Revision ID: 0011_organiser_sign_in
-Revises: 0009_form_mail_consent
+Revises: 0010_stored_text_codes
 Create Date: 2026-12-06 09:00:00
 
 One row per organiser and provider: the provider's stable subject, linked at the first sign-in
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0011_organiser_sign_in'
-down_revision = '0009_form_mail_consent'
+down_revision = '0010_stored_text_codes'
 branch_labels = None
 depends_on = None
 
