@@ -50,7 +50,7 @@ def _refuse_insecure_secret(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import auth, database, error_pages, formatting, i18n, logs, security
+    from . import auth, database, error_pages, form_errors, formatting, i18n, logs, security
     from .extensions import csrf, db, mail, migrate
 
     logs.init_app(app)
@@ -68,6 +68,7 @@ def register_extensions(app: Flask) -> None:
     error_pages.init_app(app)
     auth.init_app(app)
     app.add_template_global(lambda endpoint: endpoint in app.view_functions, "has_endpoint")
+    form_errors.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

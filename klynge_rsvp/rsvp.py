@@ -36,6 +36,7 @@ class Person:
     name: str
     email: str
     job_title: str = ""
+    needs: str = ""  # this person's own; RegistrationRequest.needs is for everyone in it
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ def register(gathering: Gathering, request: RegistrationRequest, *, now: datetim
         registration.email = person.email.strip()
         registration.job_title = person.job_title
         registration.organisation = organisation
-        registration.needs = request.needs
+        registration.needs = person.needs or request.needs
         registration.comment = request.comment if person is request.person else ""
         registration.consented_at = now
         registration.language = request.language
