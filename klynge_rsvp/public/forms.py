@@ -198,6 +198,12 @@ class RegistrationForm(FlaskForm):
                     single_line, no_invisible_characters],
         render_kw={"autocomplete": "organization-title"},
     )
+    needs = TextAreaField(
+        _l("Behov for tilrettelegging eller hensyn til kosthold (valgfritt)"),
+        filters=[_normalise_newlines],
+        validators=[Optional(), Length(max=1000, message=_l("Teksten kan være høyst 1000 tegn.")),
+                    plain_text],
+    )
     organisation = StringField(
         _l("Virksomhet eller organisasjon"), filters=[_strip],
         validators=[DataRequired(_l("Skriv inn hvilken virksomhet du kommer fra.")),
@@ -212,18 +218,12 @@ class RegistrationForm(FlaskForm):
         validators=[Optional(), Length(max=20, message=_l("Organisasjonsnummeret er for langt."))],
         render_kw={"inputmode": "numeric", "autocomplete": "off"},
     )
-    needs = TextAreaField(
-        _l("Behov for tilrettelegging eller hensyn til kosthold (valgfritt)"),
-        filters=[_normalise_newlines],
-        validators=[Optional(), Length(max=1000, message=_l("Teksten kan være høyst 1000 tegn.")),
-                    plain_text],
-    )
+    colleagues = FieldList(FormField(ColleagueForm), min_entries=0, max_entries=MAX_COLLEAGUES)
     comment = TextAreaField(
         _l("Kommentar til arrangøren (valgfritt)"), filters=[_normalise_newlines],
         validators=[Optional(), Length(max=2000, message=_l("Teksten kan være høyst 2000 tegn.")),
                     plain_text],
     )
-    colleagues = FieldList(FormField(ColleagueForm), min_entries=0, max_entries=MAX_COLLEAGUES)
     consent = BooleanField(
         _l("Jeg samtykker til at opplysningene lagres slik det er beskrevet over."),
         validators=[DataRequired(_l("Du må samtykke for å melde deg på."))],
@@ -255,11 +255,6 @@ class RegistrationForm(FlaskForm):
             return None
         rows.pop(position)
         return int(rows[position].name.rsplit("-", 1)[1]) if position < len(rows) else None
-
-    def next_colleague_index(self) -> int:
-        """The index a row added now gets (ids stay unique when rows were removed)."""
-        rows = self.colleagues.entries
-        return max((int(entry.name.rsplit("-", 1)[1]) for entry in rows), default=-1) + 1
 
     def filled_colleagues(self) -> list[ColleagueForm]:
         return [entry.form for entry in self.colleagues if not entry.form.is_blank()]
