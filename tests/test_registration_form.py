@@ -148,9 +148,12 @@ def test_the_material_link_form_on_a_gathering_uses_the_summary_too(app, organis
 def test_enter_presses_the_register_button_not_add_colleague(client, open_gathering):
     html = client.get(f"/samlinger/{open_gathering}").text
     buttons = submit_buttons(html)
-    # Enter in a text field presses the form's first submit button.
-    assert buttons[0] == "submit"
-    assert buttons.index("submit") < buttons.index("add_colleague")
+    # Enter in a text field presses the form's first submit button: a copy of the register
+    # button that posts neither "add" nor "remove", so the form is registered.
+    assert buttons[0] == "" and buttons.index("add_colleague") > 0
+    first = re.search(r"<form method=\"post\"[^>]*data-registration-form.*?(<button[^>]*>)", html,
+                      re.S).group(1)
+    assert 'class="default-submit"' in first and 'aria-hidden="true"' in first
 
 
 def test_adding_a_colleague_returns_to_the_new_row_with_its_first_field_focused(client,
@@ -222,7 +225,9 @@ def test_a_full_gathering_says_waiting_list_on_its_button_and_explains_it(app, c
     post_form(client, "/samlinger/full")
     html = client.get("/samlinger/full").text
     assert 'value="Sett meg på ventelisten"' in html and 'value="Meld meg på"' not in html
-    assert submit_buttons(html)[0] == "submit"
+    assert submit_buttons(html)[0] == ""
+    assert '<button type="submit" class="default-submit" tabindex="-1" aria-hidden="true">' \
+        'Sett meg på ventelisten</button>' in html
     assert "Ventelisten går i den rekkefølgen folk meldte seg på." in text(html)
     assert '<a href="#register-heading">Meld deg på ventelisten</a>' in html
 
