@@ -3,6 +3,8 @@ tests/browser/test_registration_form_journey.py): the one error summary and the 
 Enter registering, colleague rows added and removed without JavaScript, needs per person, full
 gatherings, the home page's cards, and a receipt that says what became of each person."""
 
+import csv
+import io
 import re
 from datetime import timedelta
 
@@ -210,6 +212,12 @@ def test_each_colleague_has_their_own_needs_and_organisers_see_them(app, client,
         shown = text(organiser_client.get(f"{base}/{page}").text)
         assert "Behov: Vegetar" in shown and "Behov: Nøtteallergi" in shown, page
         assert shown.count("Behov:") == 2, page
+    # The download has one row a person, each with their own needs.
+    export = organiser_client.get(f"{base}/pameldinger.csv").data.decode("utf-8-sig")
+    rows = {row[0]: row for row in csv.reader(io.StringIO(export), delimiter=";")}
+    assert "Nøtteallergi" in rows["Ola Nordmann"] and "Vegetar" not in rows["Ola Nordmann"]
+    assert "Vegetar" in rows["Kari Nordmann"]
+    assert not {"Vegetar", "Nøtteallergi"} & set(rows["Per Hansen"])
 
 
 # --- full gatherings, the cards, the statement ---------------------------------------------------
