@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 from wtforms import Field, FieldList, FormField, RadioField
+from wtforms.form import BaseForm
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ def error_links(form, prefix: str = "") -> list[ErrorLink]:
     """The fields of `form` that have an error, in the form's order (the CSRF token excepted:
     an expired form is said in words above the list). A row of a list of sub-forms is named by
     the sub-form's `row_label` ("Kollega %(number)s") before the field's own label."""
-    if form is None:
+    if not isinstance(form, BaseForm):  # a page's `form` may be something else, or None
         return []
     links: list[ErrorLink] = []
     for field in form:
@@ -58,7 +59,7 @@ def error_links(form, prefix: str = "") -> list[ErrorLink]:
 
 def has_errors(form) -> bool:
     """Whether the page shows `form` after a failed submit (for the page title)."""
-    if form is None or not hasattr(form, "__iter__"):
+    if not isinstance(form, BaseForm):
         return False
     csrf = getattr(form, "csrf_token", None)
     return bool(getattr(form, "form_errors", None) or error_links(form)

@@ -307,3 +307,12 @@ def test_another_browser_is_not_told_an_address_was_registered(app, client, make
         assert [r.status for r in registrations()] == [RegistrationStatus.CONFIRMED,
                                                        RegistrationStatus.WAITING]
 
+
+
+def test_a_page_whose_form_is_not_a_form_is_not_an_error(app):
+    """base.html asks every page's `form` whether it failed: anything else is simply no."""
+    from klynge_rsvp.form_errors import error_links, has_errors
+
+    with app.test_request_context():
+        for other in (None, {"name": "x"}, ["a"], "form"):
+            assert error_links(other) == [] and has_errors(other) is False
