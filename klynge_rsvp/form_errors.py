@@ -27,6 +27,15 @@ def _target(field: Field) -> str:
     return f"{field.id}-0" if isinstance(field, RadioField) else field.id
 
 
+def _label(prefix: str, field: Field) -> str:
+    # A label that is a sentence ("Jeg samtykker … over.") loses its full stop before the
+    # message's colon; an abbreviation ("Starter kl.") keeps it.
+    label = str(field.label.text).rstrip(" :")
+    if label.endswith(".") and len(label.split()) >= 4:
+        label = label[:-1]
+    return f"{prefix}{label}"
+
+
 def _messages(field: Field) -> list[str]:
     # A field's errors are strings (lazy ones from _l among them); a list's are lists.
     return [str(message) for message in field.errors if not isinstance(message, list | dict)]
@@ -49,11 +58,11 @@ def error_links(form, prefix: str = "") -> list[ErrorLink]:
                     row = str(row_label) % {"number": number} if row_label else ""
                     links += error_links(entry.form, prefix=f"{prefix}{row}: " if row else prefix)
                 elif messages := _messages(entry):
-                    links.append(ErrorLink(_target(entry), f"{prefix}{field.label.text}", messages[0]))
+                    links.append(ErrorLink(_target(entry), _label(prefix, field), messages[0]))
         elif isinstance(field, FormField):
             links += error_links(field.form, prefix)
         elif messages := _messages(field):
-            links.append(ErrorLink(_target(field), f"{prefix}{field.label.text}", messages[0]))
+            links.append(ErrorLink(_target(field), _label(prefix, field), messages[0]))
     return links
 
 

@@ -77,6 +77,10 @@ def test_a_failed_submit_titles_the_page_and_links_every_error_to_its_field(app,
         ("#colleagues-1-email",
          "Kollega 2: E-post: Skriv inn en gyldig e-postadresse, for eksempel navn@virksomhet.no."),
     ]
+    consent = post_form(client, f"/samlinger/{open_gathering}", consent=None)
+    assert summary_links(consent.text) == [("#consent", "Jeg samtykker til at opplysningene lagres "
+                                             "slik det er beskrevet over: Du må samtykke for å "
+                                             "melde deg på.")]
     # Each link leads to an element that is there.
     for href, _label in summary_links(response.text):
         assert f'id="{href[1:]}"' in response.text
