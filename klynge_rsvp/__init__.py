@@ -60,7 +60,7 @@ def _refuse_insecure_secret(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import auth, database, error_pages, formatting, i18n, logs, security
+    from . import auth, database, error_pages, form_errors, formatting, i18n, logs, security
     from .extensions import csrf, db, mail, migrate
 
     logs.init_app(app)
@@ -77,6 +77,7 @@ def register_extensions(app: Flask) -> None:
     security.init_app(app)
     error_pages.init_app(app)
     auth.init_app(app)
+    form_errors.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -34,6 +34,18 @@ def upcoming(now: datetime) -> list[Gathering]:
     ))
 
 
+def seats_left_by_gathering(found: list[Gathering]) -> dict[int, int | None]:
+    """Free seats of each gathering (None: no limit), counted in one query for a list of cards."""
+    ids = [gathering.id for gathering in found if gathering.capacity is not None]
+    taken = dict(db.session.execute(
+        sa.select(Registration.gathering_id, sa.func.count())
+        .where(Registration.gathering_id.in_(ids),
+               Registration.status == RegistrationStatus.CONFIRMED)
+        .group_by(Registration.gathering_id)).all())  # one query even for none (constant count)
+    return {gathering.id: None if gathering.capacity is None
+            else max(gathering.capacity - taken.get(gathering.id, 0), 0) for gathering in found}
+
+
 def archive(now: datetime) -> list[Gathering]:
     """Public gatherings that have ended, most recent first."""
     return list(db.session.scalars(

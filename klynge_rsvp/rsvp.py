@@ -38,6 +38,7 @@ class Person:
     name: str
     email: str
     job_title: str = ""
+    needs: str = ""  # this person's own; RegistrationRequest.needs is for everyone in it
 
 
 @dataclass(frozen=True)
@@ -314,7 +315,7 @@ def _write_registration(gathering: Gathering, existing: Registration | None, key
     registration.email = person.email.strip()
     registration.job_title = person.job_title
     registration.organisation = organisation
-    registration.needs = request.needs
+    registration.needs = person.needs or request.needs
     registration.comment = comment
     registration.consented_at = now
     registration.language = request.language

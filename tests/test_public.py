@@ -67,8 +67,8 @@ def test_register_redirects_to_receipt_and_queues_mail(app, client, upcoming):
     assert receipt.status_code == 200
     assert receipt.headers["Cache-Control"] == "no-store"
     body = text(receipt.text)
-    assert "Vi har tatt imot påmeldingen for: Kari Nordmann (kari@example.no) " \
-           "Ola Nordmann (ola@example.no) Sjekk innboksen." in body
+    assert "Dette skjedde med påmeldingen: Kari Nordmann (kari@example.no): påmeldt, og har " \
+           "plass. Ola Nordmann (ola@example.no): påmeldt, og har plass. Sjekk innboksen." in body
     with app.app_context():
         people = registrations()
         assert [(r.name, r.status) for r in people] == [
@@ -242,7 +242,7 @@ def test_the_receipt_does_not_tell_whether_an_address_was_registered(app, client
         response = post_form(stranger, f"/samlinger/{upcoming}", name="Noen Andre", email=email)
         assert response.status_code == 303
         with stranger.session_transaction() as session:  # the cookie says no more than the page
-            assert session["receipt"]["people"] == [["Noen Andre", email]]
+            assert session["receipt"]["people"] == [["Noen Andre", email, "confirmed"]]
         return text(stranger.get(response.headers["Location"]).text)
 
     known, new = receipt_for("kari@example.no"), receipt_for("ny@example.no")
@@ -263,4 +263,5 @@ def test_a_long_receipt_is_cut_down_to_fit_the_cookie(app, client, make_gatherin
     assert response.status_code == 303
     assert len(response.headers["Set-Cookie"]) < 2000
     receipt = text(client.get(response.headers["Location"]).text)
-    assert "Kari Nordmann (kari@example.no) og 20 kolleger til Sjekk innboksen." in receipt
+    assert ("Kari Nordmann (kari@example.no): påmeldt, og har plass. og 20 kolleger til "
+            "Sjekk innboksen.") in receipt

@@ -25,7 +25,7 @@ from .registration_forms import CancelRegistrationForm, OnBehalfForm
 PAGE_SIZE = 100
 # What the list shows of each registration, read as plain rows (not whole objects).
 LIST_COLUMNS = (Registration.job_title, Registration.status, Registration.created_at,
-                Registration.checked_in_at)
+                Registration.checked_in_at, Registration.needs)
 # The list's query arguments that its links (pages, downloads) carry along.
 LIST_ARGS = ("status", "sektor", "q")
 

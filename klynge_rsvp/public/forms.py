@@ -69,8 +69,17 @@ class ColleagueForm(Form):
                                         single_line, no_invisible_characters],
                             render_kw={"autocomplete": "off"})
 
+    needs = TextAreaField(
+        _l("Behov for tilrettelegging eller hensyn til kosthold (valgfritt)"),
+        filters=[normalise_newlines],
+        validators=[Optional(), Length(max=1000, message=_l("Teksten kan være høyst 1000 tegn.")),
+                    plain_text],
+    )
+    # How the error summary names a field of this row: "Kollega 2: E-post: …".
+    row_label = _l("Kollega %(number)s")
+
     def is_blank(self) -> bool:
-        return not (self.name.data or self.email.data or self.job_title.data)
+        return not (self.name.data or self.email.data or self.job_title.data or self.needs.data)
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
@@ -103,6 +112,12 @@ class RegistrationForm(FlaskForm):
                     single_line, no_invisible_characters],
         render_kw={"autocomplete": "organization-title"},
     )
+    needs = TextAreaField(
+        _l("Behov for tilrettelegging eller hensyn til kosthold (valgfritt)"),
+        filters=[normalise_newlines],
+        validators=[Optional(), Length(max=1000, message=_l("Teksten kan være høyst 1000 tegn.")),
+                    plain_text],
+    )
     organisation = StringField(
         _l("Virksomhet eller organisasjon"), filters=[strip],
         validators=[DataRequired(_l("Skriv inn hvilken virksomhet du kommer fra.")),
@@ -117,23 +132,19 @@ class RegistrationForm(FlaskForm):
         validators=[Optional(), Length(max=20, message=_l("Organisasjonsnummeret er for langt."))],
         render_kw={"inputmode": "numeric", "autocomplete": "off"},
     )
-    needs = TextAreaField(
-        _l("Behov for tilrettelegging eller hensyn til kosthold (valgfritt)"),
-        filters=[normalise_newlines],
-        validators=[Optional(), Length(max=1000, message=_l("Teksten kan være høyst 1000 tegn.")),
-                    plain_text],
-    )
+    colleagues = FieldList(FormField(ColleagueForm), min_entries=0, max_entries=MAX_COLLEAGUES)
     comment = TextAreaField(
         _l("Kommentar til arrangøren (valgfritt)"), filters=[normalise_newlines],
         validators=[Optional(), Length(max=2000, message=_l("Teksten kan være høyst 2000 tegn.")),
                     plain_text],
     )
-    colleagues = FieldList(FormField(ColleagueForm), min_entries=0, max_entries=MAX_COLLEAGUES)
     consent = BooleanField(
         _l("Jeg samtykker til at opplysningene lagres slik det er beskrevet over."),
         validators=[DataRequired(_l("Du må samtykke for å melde deg på."))],
     )
     add_colleague = SubmitField(_l("Legg til en kollega"))
+    # The row a "Fjern" button names (its value is the row's index); no validation runs.
+    remove_colleague = StringField()
     submit = SubmitField(_l("Meld meg på"))
 
     def validate_org_number(self, field):
@@ -143,20 +154,37 @@ class RegistrationForm(FlaskForm):
                 _("Organisasjonsnummeret må ha 9 siffer og være gyldig (sjekk sifrene)."))
         field.data = number
 
+    def colleague_to_remove(self) -> int | None:
+        """The index of the colleague row whose "Fjern" button was pressed, if one was."""
+        value = (self.remove_colleague.data or "").strip()
+        return int(value) if value.isdigit() and len(value) < 4 else None
+
+    def remove_colleague_row(self, index: int) -> int | None:
+        """Take out the row with that index, keeping what was typed in the others; returns the
+        index of the row now in its place (None: it was the last)."""
+        rows = self.colleagues.entries
+        position = next((n for n, entry in enumerate(rows)
+                         if entry.name == f"{self.colleagues.name}-{index}"), None)
+        if position is None:
+            return None
+        rows.pop(position)
+        return int(rows[position].name.rsplit("-", 1)[1]) if position < len(rows) else None
+
     def filled_colleagues(self) -> list[ColleagueForm]:
         return [entry.form for entry in self.colleagues if not entry.form.is_blank()]
 
     def to_request(self, language: str = "nb") -> RegistrationRequest:
         """The form as a request for the rsvp service."""
         return RegistrationRequest(
-            person=Person(self.name.data, self.email.data, self.job_title.data or ""),
+            person=Person(self.name.data, self.email.data, self.job_title.data or "",
+                          needs=self.needs.data or ""),
             organisation_name=self.organisation.data,
             sector=Sector(self.sector.data),
             org_number=self.org_number.data or None,
-            needs=self.needs.data or "",
             comment=self.comment.data or "",
             consent=bool(self.consent.data),
-            colleagues=[Person(c.name.data, c.email.data, c.job_title.data or "")
+            colleagues=[Person(c.name.data, c.email.data, c.job_title.data or "",
+                               needs=c.needs.data or "")
                         for c in self.filled_colleagues()],
             language=language,
         )

@@ -1,6 +1,9 @@
 """Routes for participants."""
 
+import hashlib
+import hmac
 import logging
+from datetime import UTC, date, datetime, time
 from email.utils import parseaddr
 
 from flask import Response, current_app, redirect, render_template, request, session, url_for
@@ -15,7 +18,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..i18n import current_language
 from . import bp, limits
-from .forms import MAX_COLLEAGUES, RegistrationForm
+from .forms import MAX_COLLEAGUES, ColleagueForm, RegistrationForm
 from .limits import LimitsUnavailable
 
 log = logging.getLogger(__name__)
@@ -25,7 +28,9 @@ log = logging.getLogger(__name__)
 def index():
     """Upcoming gatherings."""
     now = utcnow()
-    return render_template("public/index.html", gatherings=gatherings.upcoming(now), now=now)
+    upcoming = gatherings.upcoming(now)
+    return render_template("public/index.html", gatherings=upcoming, now=now,
+                           seats=gatherings.seats_left_by_gathering(upcoming))
 
 
 @bp.get("/arkiv")
@@ -41,11 +46,18 @@ def privacy():
     return render_template("public/privacy.html")
 
 
+# When the accessibility statement was last checked against the service: change it whenever the
+# statement is reviewed (the statement shows it; uustatus.no asks for it).
+ACCESSIBILITY_REVIEWED = date(2026, 12, 6)
+
+
 @bp.get("/tilgjengelighet")
 def accessibility():
     """The accessibility statement (tilgjengelighetserklæring): what is tested, how to report."""
     contact = parseaddr(current_app.config.get("MAIL_DEFAULT_SENDER") or "")[1]
-    return render_template("public/accessibility.html", contact=contact)
+    reviewed = datetime.combine(ACCESSIBILITY_REVIEWED, time(12), tzinfo=UTC)
+    return render_template("public/accessibility.html", contact=contact, reviewed=reviewed,
+                           reviewed_iso=ACCESSIBILITY_REVIEWED.isoformat())
 
 
 @bp.get("/samlinger/<slug>")
@@ -63,10 +75,15 @@ def register(slug):
     """
     gathering = gatherings.get_public_or_404(slug)
     form = RegistrationForm()
+    if (removing := form.colleague_to_remove()) is not None:
+        in_place = form.remove_colleague_row(removing)
+        return _gathering_page(gathering, form, focus_row=in_place, removed=True)
     if form.add_colleague.data:
         if len(form.colleagues) < MAX_COLLEAGUES:
             form.colleagues.append_entry()
-        return _gathering_page(gathering, form, focus_colleague=True)
+        added = form.colleagues.entries[-1] if form.colleagues.entries else None
+        return _gathering_page(gathering, form,
+                               focus_row=int(added.name.rsplit("-", 1)[1]) if added else None)
     if not form.validate_on_submit():
         return _gathering_page(gathering, form, status=422)
     wanted = form.to_request(current_language())
@@ -74,7 +91,8 @@ def register(slug):
         budget = _budget(gathering, form)
         if stops := budget.stops():
             return _stopped(gathering, form, stops)
-        form_mail.register(gathering, wanted, now=utcnow(), may_resend_link=budget.may_resend_link)
+        outcomes = form_mail.register(gathering, wanted, now=utcnow(),
+                                      may_resend_link=budget.may_resend_link)
         if stops := budget.take():  # another request took what was left meanwhile
             db.session.rollback()
             return _stopped(gathering, form, stops)
@@ -88,11 +106,13 @@ def register(slug):
         form.form_errors.append(_("Vi kan ikke ta imot påmeldinger akkurat nå. Det du skrev, er "
                                   "tatt vare på: prøv igjen om litt."))
         return _gathering_page(gathering, form, status=503)
-    # The receipt says only what was typed, the same whether an address was registered before
-    # or not: what became of each registration goes only to its own inbox.
+    # The receipt says what became of each person, but tells "already registered" only for an
+    # address this browser registered itself: to anyone else it reads as a new registration
+    # would (docs/decisions/0018-the-receipt-and-known-addresses.md).
     receipt_url = url_for(".receipt", slug=gathering.slug)
+    full_now = rsvp.seats_left(gathering) == 0
     db.session.commit()  # the registrations and their mail commit together
-    session["receipt"] = _receipt(gathering, wanted)
+    session["receipt"] = _receipt(gathering, wanted, outcomes, full_now)
     return redirect(receipt_url, 303)
 
 
@@ -116,10 +136,6 @@ def _stopped(gathering, form: RegistrationForm, stops: list[limits.Stop]):
             fields[stop.field].errors.append(stop.message)
         else:
             form.form_errors.append(stop.message)
-    if any(stop.field in fields for stop in stops):
-        # The summary above the form (form.errors does not see errors added after validation).
-        form.form_errors.append(_("Rett opp feltene som er merket nedenfor. Det du har skrevet, "
-                                  "er tatt vare på."))
     body, status = _gathering_page(gathering, form, status=429)
     wait = max((stop.retry_after for stop in stops), default=0)
     return body, status, {"Retry-After": str(wait)} if wait else {}
@@ -139,9 +155,37 @@ def _fields(form):
 _RECEIPT_CHARACTERS = 1500
 
 
-def _receipt(gathering, wanted) -> dict:
-    people = [[p.name, p.email] for p in [wanted.person, *wanted.colleagues]]
-    if sum(len(name) + len(email) for name, email in people) > _RECEIPT_CHARACTERS:
+# The addresses (their keys' digests) this browser has registered for each gathering, kept in
+# the signed session so that only this browser is told "you were already registered".
+_REGISTERED_HERE = "registered_here"
+_REGISTERED_HERE_KEEPS = 20
+
+
+def _digest(gathering_id: int, key: str) -> str:
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, f"{gathering_id}:{key}".encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def _receipt(gathering, wanted, outcomes, full_now: bool) -> dict:
+    """Who the form was for and what became of each: "confirmed", "waiting" or "known" (was
+    registered before, and this browser registered it). An address registered before from
+    elsewhere is reported as a newcomer's would be at this moment: the page must not tell a
+    stranger which addresses are registered; the truth goes to that inbox."""
+    here = session.get(_REGISTERED_HERE) or []
+    people = []
+    for person, outcome in zip([wanted.person, *wanted.colleagues], outcomes, strict=True):
+        digest = _digest(gathering.id, outcome.registration.email_key)
+        if not outcome.already_registered:
+            state = outcome.registration.status.value
+        elif digest in here:
+            state = "known"
+        else:
+            state = "waiting" if full_now else "confirmed"
+        if digest not in here:
+            here = [*here, digest][-_REGISTERED_HERE_KEEPS:]
+        people.append([person.name, person.email, state])
+    session[_REGISTERED_HERE] = here
+    if sum(len(name) + len(email) for name, email, _state in people) > _RECEIPT_CHARACTERS:
         return {"gathering": gathering.id, "people": people[:1], "more": len(people) - 1}
     return {"gathering": gathering.id, "people": people, "more": 0}
 
@@ -169,8 +213,14 @@ def receipt(slug):
     stored = session.get("receipt") or {}
     if stored.get("gathering") != gathering.id or "people" not in stored:
         return redirect(url_for(".gathering", slug=slug))
+    # [name, email, what became of them]; a receipt written before the third was kept has two.
+    people = [(person[0], person[1], person[2] if len(person) > 2 else None)
+              for person in stored["people"]]
+    all_known = bool(people) and not stored.get("more") and all(
+        state == "known" for *_, state in people)
     response = Response(render_template("public/receipt.html", gathering=gathering,
-                                        people=stored["people"], more=stored.get("more", 0)))
+                                        people=people, more=stored.get("more", 0),
+                                        all_known=all_known))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -186,7 +236,10 @@ def gathering_ics(slug):
     )
 
 
-def _gathering_page(gathering, form, *, status=200, focus_colleague=False):
+def _gathering_page(gathering, form, *, status=200, focus_row=None, removed=False):
+    """The gathering and its form. `focus_row`: the index of the colleague row whose first
+    field takes the focus (the one just added, or the one now where a removed row was);
+    `removed` with no such row: the focus goes to "Legg til en kollega"."""
     now = utcnow()
     return render_template(
         "public/gathering.html",
@@ -195,6 +248,8 @@ def _gathering_page(gathering, form, *, status=200, focus_colleague=False):
         now=now,
         registration_open=gathering.registration_open(now),
         seats_left=rsvp.seats_left(gathering),
-        focus_colleague=focus_colleague,
+        focus_row=focus_row,
+        removed=removed,
         max_colleagues=MAX_COLLEAGUES,
+        colleague_template=ColleagueForm(prefix=f"{form.colleagues.name}-__INDEX__-"),
     ), status

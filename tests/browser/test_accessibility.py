@@ -302,7 +302,8 @@ def register_in_the_browser(page: Page, base_url: str, slug: str) -> None:
     page.get_by_label("Virksomhet eller organisasjon").fill("Bergen kommune")
     page.get_by_label("Offentlig").check()
     page.get_by_label("Jeg samtykker").check()
-    page.get_by_role("button", name="Meld meg på").click()
+    # The gathering is full: its button offers the waiting list.
+    page.get_by_role("button", name="Sett meg på ventelisten").click()
     expect(page).to_have_url(re.compile("/kvittering$"))
 
 

@@ -63,9 +63,14 @@ def test_a_colleague_says_not_me(live_url, page: Page, app, slug, smtp_server, s
     colleague.get_by_label("Navn").fill("Ola")
     colleague.get_by_label("E-post").fill("ola@example.no")
     page.get_by_label("Jeg samtykker").check()
-    page.get_by_role("button", name="Meld meg på").click()
+    # Kari has the only seat: the form offers the waiting list.
+    page.get_by_role("button", name="Sett meg på ventelisten").click()
     expect(page.get_by_role("alert")).to_contain_text("Påmeldingen ble ikke sendt")
-    expect(page.get_by_text(re.compile("Vi kan ikke sende e-post til ola@example.no"))).to_be_visible()
+    # Beside the field, and as a link to it in the summary.
+    expect(page.locator("#colleagues-0-email-error")).to_contain_text(
+        "Vi kan ikke sende e-post til ola@example.no")
+    expect(page.get_by_role("link", name=re.compile("^Kollega 1: E-post: Vi kan ikke sende"))
+           ).to_be_visible()
     expect(page.get_by_label("Navn", exact=False).first).to_have_value("Per Hansen")
     expect(colleague.get_by_label("E-post")).to_have_value("ola@example.no")
     assert axe_violations(page) == []

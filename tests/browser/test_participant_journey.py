@@ -114,6 +114,8 @@ def test_registration_by_keyboard_alone_with_visible_focus(live_url, page: Page,
     page.keyboard.press("Tab")
     page.keyboard.type("Rådgiver")
     page.keyboard.press("Tab")
+    page.keyboard.type("Ingen nøtter")  # the person's own needs, in "Om deg"
+    page.keyboard.press("Tab")
     page.keyboard.type("Bergen kommune")
     page.keyboard.press("Tab")
     page.keyboard.press("Space")  # the first sector radio: Offentlig

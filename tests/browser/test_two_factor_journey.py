@@ -95,7 +95,9 @@ def test_set_up_log_in_with_a_code_and_with_a_recovery_code(live_url, app, brows
         # The same code again (seen over a shoulder) is refused.
         password_step(page, live_url)
         code_step(page, code)
-        expect(page.get_by_text("Koden stemmer ikke, eller den er brukt før.")).to_be_visible()
+        # Beside the field, and as a link to it in the focused error summary.
+        expect(page.locator("#code-error")).to_contain_text("Koden stemmer ikke, eller den er brukt før.")
+        expect(page.locator("#error-summary")).to_be_focused()
         assert axe_violations(page) == []
 
         # A recovery code instead of the phone: it works once.
@@ -106,7 +108,7 @@ def test_set_up_log_in_with_a_code_and_with_a_recovery_code(live_url, app, brows
         log_out(page)
         password_step(page, live_url)
         code_step(page, codes[0])
-        expect(page.get_by_text("Koden stemmer ikke, eller den er brukt før.")).to_be_visible()
+        expect(page.locator("#code-error")).to_contain_text("Koden stemmer ikke, eller den er brukt før.")
         code_step(page, codes[1])
         logged_in(page)
         page.get_by_role("link", name="Min konto").click()
