@@ -24,3 +24,19 @@ def audit(action: str, *, by: Organiser | None, now: datetime,
                        gathering=gathering, summary=summary)
     db.session.add(entry)
     return entry
+
+
+# The fields a change names (registration_events.note for "details_changed" and
+# "address_corrected"): codes, shown in the reader's language (admin/registrations.py,
+# FIELD_LABELS), never words stored in one language.
+CHANGED_FIELDS = ("name", "job_title", "organisation", "needs", "email")
+
+
+def record_change(registration: Registration, kind: str, *, fields: list[str], now: datetime,
+                  by: Organiser | None = None) -> RegistrationEvent:
+    """The one way a change to a registration is written to its history (issue 15): the kind
+    and the codes of the fields changed, space-separated, in the note."""
+    unknown = set(fields) - set(CHANGED_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown fields {sorted(unknown)}")
+    return record(registration, kind, now=now, by=by, note=" ".join(fields))

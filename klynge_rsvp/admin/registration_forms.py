@@ -5,7 +5,14 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..public.forms import RegistrationForm, _strip, no_invisible_characters, single_line
+from ..manage.forms import DetailsForm
+from ..public.forms import (
+    RegistrationForm,
+    _email_validators,
+    _strip,
+    no_invisible_characters,
+    single_line,
+)
 
 
 class OnBehalfForm(RegistrationForm):
@@ -38,3 +45,29 @@ class CancelRegistrationForm(FlaskForm):
     note = StringField(_l("Begrunnelse (valgfritt, vises bare for arrangørene)"), filters=[_strip],
                        validators=[Optional(), Length(max=300, message=_l("Høyst 300 tegn.")), single_line])
     submit = SubmitField(_l("Ja, meld av"))
+
+
+class EditRegistrationForm(DetailsForm):
+    """An organiser changes the same fields as the person can, and may correct the address."""
+
+    name = StringField(
+        _l("Navn"), filters=[_strip],
+        validators=[DataRequired(_l("Skriv inn navnet.")),
+                    Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
+                    no_invisible_characters],
+        render_kw={"autocomplete": "off"},
+    )
+    email = StringField(_l("E-post"), filters=[_strip], validators=_email_validators(True),
+                        render_kw={"autocomplete": "off", "type": "email"})
+    organisation = StringField(
+        _l("Virksomhet eller organisasjon"), filters=[_strip],
+        validators=[DataRequired(_l("Skriv inn hvilken virksomhet personen kommer fra.")),
+                    Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
+                    no_invisible_characters],
+        render_kw={"autocomplete": "off"},
+    )
+    submit = SubmitField(_l("Lagre"))
+
+    def fill_from(self, registration) -> None:
+        super().fill_from(registration)
+        self.email.data = registration.email

@@ -20,7 +20,7 @@ from ..organisations import SECTOR_LABELS
 from ..public.forms import SECTOR_CHOICES
 from . import bp
 from .gatherings import get_gathering_or_404, me
-from .registration_forms import CancelRegistrationForm, OnBehalfForm
+from .registration_forms import CancelRegistrationForm, EditRegistrationForm, OnBehalfForm
 
 # What each history event of a registration reads as on its page; an event not listed is shown
 # as it is stored.
@@ -34,6 +34,20 @@ EVENT_LABELS = {
     "reconfirmed": _l("Bekreftet at de kommer"),
     "moved_to_waiting": _l("Flyttet til venteliste"),
     "link_renewed": _l("Ny lenke sendt (den gamle virker ikke lenger)"),
+    "details_changed": _l("Opplysninger endret"),
+    "address_corrected": _l("E-postadressen rettet (invitasjonen sendt til den nye, den gamle "
+                            "lenken virker ikke lenger)"),
+    "registered_again": _l("Påmeldt på nytt etter avmelding, med plass"),
+    "waiting_again": _l("Påmeldt på nytt etter avmelding, på venteliste"),
+}
+
+# The fields a "details_changed" or "address_corrected" line names (history.CHANGED_FIELDS).
+FIELD_LABELS = {
+    "name": _l("navn"),
+    "job_title": _l("stilling"),
+    "organisation": _l("virksomhet"),
+    "needs": _l("behov"),
+    "email": _l("e-post"),
 }
 
 # Rows on one page of the registration list. Writing the table is most of the page's time: all
@@ -155,6 +169,7 @@ def show_registration(registration_id):
         gathering=registration.gathering, position=rsvp.waiting_position(registration),
         mails=rsvp.mails_of(registration), seats_left=rsvp.seats_left(registration.gathering),
         now=utcnow(), signed=checkin.sign(registration.id), event_labels=EVENT_LABELS,
+        field_labels=FIELD_LABELS,
         mail_labels=KIND_LABELS, mail_status=MAIL_STATUS_LABELS, sector_labels=SECTOR_LABELS,
     )
 
@@ -223,3 +238,42 @@ def renew_link(registration_id):
     flash(_("Den gamle lenken virker ikke lenger. %(name)s har fått en ny på e-post.",
             name=registration.name), "success")
     return redirect(url_for(".registration", registration_id=registration.id), 303)
+
+
+@bp.route("/pameldinger/<int:registration_id>/endre", methods=["GET", "POST"],
+          endpoint="registration_edit")
+def edit_registration(registration_id):
+    """Change the person's details, or correct their address: the invitation goes to the new
+    address, a CANCEL to the old, and the old manage link stops working (rsvp.correct_address).
+    The mail log's failed mail links here."""
+    registration = get_registration_or_404(registration_id)
+    if registration.anonymised_at is not None:
+        flash(_("Opplysningene i denne påmeldingen er slettet og kan ikke endres."), "error")
+        return redirect(url_for(".registration", registration_id=registration.id), 303)
+    form = EditRegistrationForm()
+    if request.method == "GET":
+        form.fill_from(registration)
+    elif form.validate_on_submit():
+        now, by = utcnow(), me()
+        try:
+            changed = rsvp.change_details(registration, form.to_details(), now=now, by=by)
+            if rsvp.email_key(form.email.data) != registration.email_key:
+                rsvp.correct_address(registration, form.email.data, now=now, by=by)
+                changed.append("email")
+        except DomainError as error:
+            db.session.rollback()
+            form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            if "email" in changed:
+                flash(_("Adressen er rettet til %(email)s. Personen har fått e-post dit med ny "
+                        "lenke, og den gamle adressen har fått beskjed om at invitasjonen er "
+                        "trukket tilbake.", email=registration.email), "success")
+            elif changed:
+                flash(_("Endringene er lagret."), "success")
+            else:
+                flash(_("Ingenting var endret, så ingenting er lagret."), "info")
+            return redirect(url_for(".registration", registration_id=registration.id), 303)
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("admin/registrations/edit.html", registration=registration,
+                           gathering=registration.gathering, form=form), status

@@ -25,6 +25,9 @@ KIND_LABELS = {
     "announcement": _l("Kunngjøring"),
     "announcement_list": _l("Nyhetsbrev"),
     "mailing_list_confirm": _l("Bekreft nyhetsbrev"),
+    "details_changed": _l("Navnet endret, oppdatert kalenderinvitasjon"),
+    "address_corrected": _l("Adressen rettet: invitasjon og ny lenke til den nye"),
+    "address_withdrawn": _l("Adressen rettet: invitasjonen trukket tilbake fra den gamle"),
 }
 
 MAIL_STATUS_LABELS = {
