@@ -579,9 +579,11 @@ def change_details(registration: Registration, details: Details, *, now: datetim
     db.session.flush()
     history.record_change(registration, "details_changed", fields=changed, now=now, by=by)
     if by is not None:
+        words = {"name": "navn", "job_title": "stilling", "organisation": "virksomhet",
+                 "needs": "behov"}  # the audit log is written in Bokmål
         history.audit("change_registration", by=by, now=now, gathering=gathering,
-                      summary=f"Endret {', '.join(changed)} for {registration.name} "
-                              f"({registration.email}).")
+                      summary=f"Endret {', '.join(words[f] for f in changed)} for "
+                              f"{registration.name} ({registration.email}).")
     if resend:
         outbox.enqueue(
             notifications.registration.compose_details_changed(registration, now=now),

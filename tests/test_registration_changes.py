@@ -350,3 +350,18 @@ def test_sector_is_kept_for_a_known_organisation(gathering):
     person = register(gathering, 1)
     rsvp.change_details(person, details(person, sector=Sector.PRIVATE), now=LATER)
     assert person.organisation.sector == Sector.PUBLIC  # organisations.find_or_create's rule
+
+
+def test_a_corrected_address_at_a_postponed_gathering_keeps_the_seat_without_a_calendar(gathering):
+    from klynge_rsvp import lifecycle
+
+    person = register(gathering, 1)
+    by = organiser()
+    lifecycle.postpone(gathering, message="", now=NOW, by=by)  # the entry was cancelled then
+    rsvp.correct_address(person, "ny1@example.no", now=LATER, by=by)
+    assert queued(kind="address_withdrawn") == []
+    [corrected] = queued(kind="address_corrected")
+    message = message_from_bytes(corrected.message, policy=policy.default)
+    assert not [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    plain = text_of(corrected.message)[0]
+    assert "Du har plass på samlingen." in plain and "venteliste" not in plain
