@@ -68,6 +68,21 @@ EVENT_LABELS = {
     "reconfirmed": _l("Bekreftet at de kommer"),
     "moved_to_waiting": _l("Flyttet til venteliste"),
     "link_renewed": _l("Ny lenke sendt (den gamle virker ikke lenger)"),
+    "details_changed": _l("Opplysninger endret"),
+    "address_corrected": _l("E-postadressen rettet (invitasjonen sendt til den nye, den gamle "
+                            "lenken virker ikke lenger)"),
+    "registered_again": _l("Påmeldt på nytt etter avmelding, med plass"),
+    "waiting_again": _l("Påmeldt på nytt etter avmelding, på venteliste"),
+}
+
+# The fields a "details_changed" or "address_corrected" history line names
+# (history.CHANGED_FIELDS).
+REGISTRATION_FIELD_LABELS = {
+    "name": _l("navn"),
+    "job_title": _l("stilling"),
+    "organisation": _l("virksomhet"),
+    "needs": _l("behov"),
+    "email": _l("e-post"),
 }
 
 # What the audit log's actions read as; an action not listed is shown as it is stored.
@@ -147,6 +162,9 @@ KIND_LABELS = {
     "announcement": _l("Kunngjøring"),
     "announcement_list": _l("Nyhetsbrev"),
     "mailing_list_confirm": _l("Bekreft nyhetsbrev"),
+    "details_changed": _l("Navnet endret, oppdatert kalenderinvitasjon"),
+    "address_corrected": _l("Adressen rettet: invitasjon og ny lenke til den nye"),
+    "address_withdrawn": _l("Adressen rettet: invitasjonen trukket tilbake fra den gamle"),
 }
 
 MAIL_STATUS_LABELS = {

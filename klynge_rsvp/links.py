@@ -17,3 +17,11 @@ def absolute_url(endpoint: str, **values) -> str:
 def base_host() -> str:
     """The host part of the base URL, used to make calendar UIDs globally unique."""
     return urlsplit(current_app.config["KLYNGE_BASE_URL"]).hostname or "localhost"
+
+
+def cant_come_url(registration) -> str:
+    """"Jeg kan ikke komme" in a mail: the page that asks to confirm, then frees the seat with
+    a POST (a GET changes nothing: mail scanners open links). The registration's secret token
+    is what authorises it, as for the manage link (docs/decisions/0019); it is the one personal
+    part of the URL, so the mail merge fills it in like the manage link."""
+    return absolute_url("manage.cancel", token=registration.token)

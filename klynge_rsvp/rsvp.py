@@ -520,3 +520,171 @@ def renew_link(registration: Registration, *, now: datetime,
         now=now, registration=registration,
     )
     return registration
+
+
+# --- changing a registration (issue 15) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Details:
+    """What a person (or an organiser for them) may change on a registration: never the
+    address (a new address is a new registration; organisers correct one: correct_address)."""
+
+    name: str
+    job_title: str
+    organisation_name: str
+    sector: Sector
+    org_number: str | None = None
+    needs: str = ""
+
+
+# What each personal calendar message shows of the registration: ATTENDEE;CN is the name. A
+# change to anything else (job title, organisation, needs) leaves the invitation as it is.
+SHOWN_IN_CALENDAR = frozenset({"name"})
+
+
+def _refuse_changes_to(registration: Registration, *, now: datetime) -> None:
+    if registration.anonymised_at is not None:
+        raise DomainError(_("Opplysningene i denne påmeldingen er slettet og kan ikke endres."))
+    if registration.gathering.is_past(now):
+        raise DomainError(_("Samlingen er over, og påmeldingen kan ikke lenger endres."))
+
+
+def change_details(registration: Registration, details: Details, *, now: datetime,
+                   by: Organiser | None = None) -> list[str]:
+    """Change name, job title, organisation and needs; returns the fields that changed.
+
+    Recorded in the history (one line naming the fields). The calendar invitation is sent
+    again only when something it shows changed (SHOWN_IN_CALENDAR) and the person holds one:
+    a REQUEST at a higher SEQUENCE that repeats their calendar's answer (docs/calendar.md).
+    Nothing else is mailed: the person sees the change on the page they made it on.
+    """
+    gathering = registration.gathering
+    lock_gathering(gathering)
+    db.session.refresh(registration)
+    _refuse_changes_to(registration, now=now)
+    if registration.status == RegistrationStatus.CANCELLED and by is None:
+        raise DomainError(_("Du er meldt av. Meld deg på igjen før du endrer opplysningene."))
+    organisation = organisations.find_or_create(details.organisation_name, details.sector,
+                                                details.org_number, now=now)
+    before = {"name": registration.name, "job_title": registration.job_title,
+              "organisation": registration.organisation_id, "needs": registration.needs}
+    after = {"name": details.name, "job_title": details.job_title,
+             "organisation": organisation.id, "needs": details.needs}
+    changed = [field_name for field_name in before if before[field_name] != after[field_name]]
+    if not changed:
+        return []
+    registration.name = details.name
+    registration.job_title = details.job_title
+    registration.organisation = organisation
+    registration.needs = details.needs
+    registration.updated_at = now
+    resend = (SHOWN_IN_CALENDAR & set(changed) and registration.status == RegistrationStatus.CONFIRMED
+              and gathering.status == GatheringStatus.PUBLISHED)
+    if resend:
+        # A newer version of the invitation the person holds: their calendar replaces it.
+        registration.ical_sequence_bump += 1
+    db.session.flush()
+    history.record_change(registration, "details_changed", fields=changed, now=now, by=by)
+    if by is not None:
+        history.audit("change_registration", by=by, now=now, gathering=gathering,
+                      summary=said(
+                          "registration_details_changed", fields=history.fields_param(changed),
+                          person=stored_person(registration.name, registration.email)))
+    if resend:
+        outbox.enqueue(
+            notifications.registration.compose_details_changed(registration, now=now),
+            key=f"details:{registration.id}:{registration.ical_sequence}",
+            now=now, registration=registration,
+        )
+    return changed
+
+
+def correct_address(registration: Registration, email: str, *, now: datetime,
+                    by: Organiser) -> Registration:
+    """An organiser corrects a registration's address (a typo, a bounced mail).
+
+    The old address may be someone else's: its manage link is revoked (a new token), and if it
+    held the invitation it gets a CANCEL (no PARTSTAT: the person declined nothing) and no
+    link. The new address gets the invitation (a REQUEST at the same higher SEQUENCE, asking
+    again) or, on the waiting list, its place; both with the new manage link. Audited.
+    """
+    from .models import new_token
+
+    gathering = registration.gathering
+    lock_gathering(gathering)
+    db.session.refresh(registration)
+    _refuse_changes_to(registration, now=now)
+    email = email.strip()
+    key = email_key(email)
+    if key == registration.email_key:
+        raise DomainError(_("Dette er den samme adressen som påmeldingen har nå."))
+    _refuse_the_organisers_address([Person(registration.name, email)])
+    taken = db.session.scalar(sa.select(Registration.id).where(
+        Registration.gathering_id == gathering.id, Registration.email_key == key))
+    if taken is not None:
+        raise DomainError(_("%(email)s er allerede påmeldt denne samlingen.", email=email))
+    old_email = registration.email
+    with_calendar = (registration.status == RegistrationStatus.CONFIRMED
+                     and gathering.status == GatheringStatus.PUBLISHED)
+    if with_calendar:
+        registration.ical_sequence_bump += 1
+        # Composed while the registration still has the old address: its ATTENDEE and To.
+        outbox.enqueue(
+            notifications.registration.compose_address_withdrawn(registration, now=now),
+            key=f"address-old:{registration.id}:{registration.token[:16]}",
+            now=now, registration=registration,
+        )
+    registration.email = email
+    registration.email_key = key
+    registration.token = new_token()
+    registration.calendar_partstat = None  # the new address's calendar has answered nothing
+    registration.updated_at = now
+    db.session.flush()
+    history.record_change(registration, "address_corrected", fields=["email"], now=now, by=by)
+    history.audit("correct_address", by=by, now=now, gathering=gathering,
+                  summary=said("registration_address_corrected", name=registration.name,
+                               before=old_email, after=email))
+    if registration.status != RegistrationStatus.CANCELLED:
+        outbox.enqueue(
+            notifications.registration.compose_address_corrected(
+                registration, position=waiting_position(registration),
+                                      with_calendar=with_calendar, now=now),
+            key=f"address-new:{registration.id}:{registration.token[:16]}",
+            now=now, registration=registration,
+        )
+    return registration
+
+
+def register_again(registration: Registration, *, now: datetime) -> Registration:
+    """A person who cancelled registers again from their manage page, with what they gave
+    before: a seat if one is free, else last on the waiting list (under the gathering's lock,
+    as `register`). The new invitation outranks the CANCEL their calendar holds."""
+    gathering = registration.gathering
+    lock_gathering(gathering)
+    db.session.refresh(registration)
+    if registration.anonymised_at is not None:
+        raise DomainError(_("Opplysningene i denne påmeldingen er slettet. Meld deg på på nytt "
+                            "på siden til samlingen."))
+    if registration.status != RegistrationStatus.CANCELLED:
+        return registration  # a second click: nothing to do
+    if not gathering.registration_open(now):
+        raise RegistrationClosed(_("Påmeldingen til denne samlingen er stengt."))
+    free = seats_left(gathering)
+    registration.ical_sequence_bump += 1
+    registration.cancelled_at = None
+    registration.calendar_partstat = None
+    registration.consented_at = now
+    registration.updated_at = now
+    if free is None or free > 0:
+        registration.status, registration.waiting_since = RegistrationStatus.CONFIRMED, None
+    else:
+        registration.status = RegistrationStatus.WAITING
+        registration.waiting_since = last_in_line(gathering, now=now)
+    db.session.flush()
+    history.record_change(registration, "registered_again" if registration.status
+                          == RegistrationStatus.CONFIRMED else "waiting_again", fields=[],
+                          now=now)
+    _announce_new_status(registration, now=now)
+    return registration
+

@@ -58,7 +58,7 @@ def test_tampered_link_shows_a_helpful_page(client, tokens):
 
 
 def test_cancel_frees_seat_for_waiting_list(app, client, tokens):
-    page = client.get(f"/pamelding/{tokens[0]}")
+    page = client.get(f"/pamelding/{tokens[0]}/avmelding")  # the confirmation page
     response = client.post(f"/pamelding/{tokens[0]}/avmelding",
                            data={"csrf_token": csrf_token(page.text)})
     assert response.status_code == 303

@@ -284,6 +284,9 @@ def test_the_mailing_list_never_gives_a_500(world, kind, data):
     ("", {}), ("/avmelding", {"submit": "Meld meg av"}), ("/kalender.ics", {}),
     ("/mine-data.json", {}), ("/slett", {"confirm": "y", "submit": "x"}),
     ("/ny-dato", {"answer": "ja", "submit": "x"}), ("/ikke-meg", {"submit": "x"}),
+    ("/endre", {"name": "x", "job_title": "x", "organisation": "x", "sector": "offentlig",
+                "org_number": "x", "needs": "x", "submit": "x"}),
+    ("/meld-pa-igjen", {"submit": "x"}),
 ])
 @settings(RUN, max_examples=30)
 @given(data=st.data())

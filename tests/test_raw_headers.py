@@ -210,6 +210,10 @@ def hostile_sender(app_config):
     app_config["MAIL_DEFAULT_SENDER"] = f"{SENDER[0]} <{SENDER[1]}>"
 
 
+# The name before and after a change on the manage page: quotes, angle brackets, an address.
+BEFORE, AFTER = "Åse «Før» Ås", 'Åse "Etter" <ase@example.org> Ås'
+
+
 def test_every_kind_of_mail_reads_right_as_received(hostile_sender, smtp_config, app, smtp_server,
                                                    tmp_path):
     """Drive every occasion for mail with hard titles and names (some audiences large enough
@@ -250,6 +254,20 @@ def test_every_kind_of_mail_reads_right_as_received(hostile_sender, smtp_config,
         rsvp.register(gathering, registration_request(6, person=person(6, name=names[5], email=emails[5])),
                       now=NOW)  # already registered (the sixth is waiting)
         rsvp.renew_link(people[0], now=NOW)
+        # A name changed (the invitation again) and an address corrected (REQUEST to the new,
+        # CANCEL to the old), on a gathering of their own so the names above stay as they are.
+        other = gatherings.create(
+            title=title, format="Frokostmøte", starts_at=start, ends_at=start + timedelta(hours=2),
+            venue_name="Ole Bull Scene", venue_address="Øvre Ole Bulls plass 3, 5012 Bergen",
+            host="Bergen kommune", description="Om beredskap.", status=GatheringStatus.PUBLISHED,
+            now=NOW, slug="navnebytte", capacity=5)
+        [changing] = rsvp.register(other, registration_request(
+            7, person=person(7, name=BEFORE, email="endre@example.no")), now=NOW)
+        changing = changing.registration
+        rsvp.change_details(changing, rsvp.Details(
+            name=AFTER, job_title="", organisation_name="Bergen kommune",
+            sector=changing.organisation.sector), now=NOW)
+        rsvp.correct_address(changing, "rettet@example.no", now=NOW, by=by)
         reminders.send_reminders(gathering, now=start - timedelta(days=1))
         later = NOW + timedelta(minutes=1)
         lifecycle.move(gathering, starts_at=start + timedelta(hours=1), ends_at=start + timedelta(hours=3),
@@ -277,7 +295,8 @@ def test_every_kind_of_mail_reads_right_as_received(hostile_sender, smtp_config,
             pass
         received = list(smtp_server.handler.messages)
         assert len(received) == len(rows)
-        by_address = dict(zip(emails, names, strict=True))
+        by_address = {**dict(zip(emails, names, strict=True)),
+                      "endre@example.no": AFTER, "rettet@example.no": AFTER}
         kinds = set()
         for envelope in received:
             raw = envelope.original_content
@@ -288,5 +307,7 @@ def test_every_kind_of_mail_reads_right_as_received(hostile_sender, smtp_config,
             assert address == row.recipient and address.isascii()
             name = "" if row.kind == "mailing_list_confirm" else \
                 by_address.get(address, names[5] if address == "ola@xn--blle-gra.no" else "Åse «Abonnent» Ås")
+            if address == "endre@example.no" and row.kind == "confirmation":
+                name = BEFORE
             assert_reads_right(raw, subject=row.subject, to=(expected_name(name), address))
         assert kinds == set(KIND_LABELS), set(KIND_LABELS) - kinds

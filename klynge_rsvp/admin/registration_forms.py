@@ -6,7 +6,8 @@ from wtforms import BooleanField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..fields import no_invisible_characters, single_line, strip
-from ..public.forms import RegistrationForm
+from ..manage.forms import DetailsForm
+from ..public.forms import RegistrationForm, email_validators
 
 
 class OnBehalfForm(RegistrationForm):
@@ -39,3 +40,29 @@ class CancelRegistrationForm(FlaskForm):
     note = StringField(_l("Begrunnelse (valgfritt, vises bare for arrangørene)"), filters=[strip],
                        validators=[Optional(), Length(max=300, message=_l("Høyst 300 tegn.")), single_line])
     submit = SubmitField(_l("Ja, meld av"))
+
+
+class EditRegistrationForm(DetailsForm):
+    """An organiser changes the same fields as the person can, and may correct the address."""
+
+    name = StringField(
+        _l("Navn"), filters=[strip],
+        validators=[DataRequired(_l("Skriv inn navnet.")),
+                    Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
+                    no_invisible_characters],
+        render_kw={"autocomplete": "off"},
+    )
+    email = StringField(_l("E-post"), filters=[strip], validators=email_validators(True),
+                        render_kw={"autocomplete": "off", "type": "email"})
+    organisation = StringField(
+        _l("Virksomhet eller organisasjon"), filters=[strip],
+        validators=[DataRequired(_l("Skriv inn hvilken virksomhet personen kommer fra.")),
+                    Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
+                    no_invisible_characters],
+        render_kw={"autocomplete": "off"},
+    )
+    submit = SubmitField(_l("Lagre"))
+
+    def fill_from(self, registration) -> None:
+        super().fill_from(registration)
+        self.email.data = registration.email

@@ -15,12 +15,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..models import Registration, RegistrationStatus
 from . import bp
-
-
-class CancelForm(FlaskForm):
-    """Cancel my registration (CSRF-protected, one button)."""
-
-    submit = SubmitField(_l("Meld meg av"))
+from .forms import CancelForm, DetailsForm, RegisterAgainForm
 
 
 class NotMeForm(FlaskForm):
@@ -54,33 +49,99 @@ def _private(response_body, status=200) -> Response:
 
 @bp.get("/<token>")
 def show(token):
-    """The person's registration: details, calendar file, cancel."""
+    """The person's registration: details, calendar file, change, cancel, register again."""
     registration = get_registration_or_404(token)
     now = utcnow()
+    gathering = registration.gathering
+    active = registration.status != RegistrationStatus.CANCELLED and not gathering.is_past(now)
     return _private(render_template(
         "manage/show.html",
         registration=registration,
-        gathering=registration.gathering,
+        gathering=gathering,
         position=rsvp.waiting_position(registration),
-        can_cancel=registration.status != RegistrationStatus.CANCELLED
-        and not registration.gathering.is_past(now),
-        form=CancelForm(),
+        can_cancel=active,
+        can_change=active and registration.anonymised_at is None,
+        can_register_again=registration.status == RegistrationStatus.CANCELLED
+        and registration.anonymised_at is None and gathering.registration_open(now),
+        seats_left=rsvp.seats_left(gathering),
+        again_form=RegisterAgainForm(),
     ))
 
 
-@bp.post("/<token>/avmelding")
+@bp.route("/<token>/avmelding", methods=["GET", "POST"])
 def cancel(token):
-    """Cancel the registration; a freed seat goes to the first on the waiting list."""
+    """Cancel, after a confirmation page of its own: the GET (the manage page's link, and
+    "Jeg kan ikke komme" in mail, which scanners open) only asks; the POST cancels, and a
+    freed seat goes to the first on the waiting list."""
     registration = get_registration_or_404(token)
     form = CancelForm()
+    now = utcnow()
+    past = registration.gathering.is_past(now)
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        if past:
+            flash(_("Samlingen er over, og påmeldingen kan ikke lenger endres."), "error")
+        elif registration.status == RegistrationStatus.CANCELLED:
+            flash(_("Du var allerede meldt av."), "info")
+        else:
+            rsvp.cancel(registration, now=now)
+            db.session.commit()
+            flash(_("Du er meldt av. Vi har sendt en bekreftelse på e-post."), "success")
+        return redirect(url_for(".show", token=token), 303)
+    return _private(render_template("manage/cancel.html", registration=registration,
+                                    gathering=registration.gathering, form=form, past=past))
+
+
+@bp.route("/<token>/endre", methods=["GET", "POST"])
+def edit(token):
+    """Change name, job title, organisation and needs (not the address). The calendar
+    invitation is sent again only when the name it shows changed (rsvp.change_details)."""
+    registration = get_registration_or_404(token)
+    form = DetailsForm()
+    if request.method == "GET":
+        form.fill_from(registration)
+    elif form.validate_on_submit():
+        try:
+            changed = rsvp.change_details(registration, form.to_details(), now=utcnow())
+        except DomainError as error:
+            db.session.rollback()
+            form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            if not changed:
+                flash(_("Du endret ingenting, så ingenting er lagret."), "info")
+            elif registration.status == RegistrationStatus.CONFIRMED and "name" in changed:
+                flash(_("Endringene er lagret. Du får en oppdatert kalenderinvitasjon på e-post."),
+                      "success")
+            else:
+                flash(_("Endringene er lagret."), "success")
+            return redirect(url_for(".show", token=token), 303)
+    return _private(render_template("manage/edit.html", registration=registration,
+                                    gathering=registration.gathering, form=form),
+                    status=422 if form.errors or form.form_errors else 200)
+
+
+@bp.post("/<token>/meld-pa-igjen")
+def register_again(token):
+    """Register again after cancelling: a seat while there are seats, else the waiting list."""
+    registration = get_registration_or_404(token)
+    form = RegisterAgainForm()
     if not form.validate_on_submit():
         abort(400)
-    if registration.gathering.is_past(utcnow()):
-        flash(_("Samlingen er over, og påmeldingen kan ikke lenger endres."), "error")
+    try:
+        rsvp.register_again(registration, now=utcnow())
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
     else:
-        rsvp.cancel(registration, now=utcnow())
         db.session.commit()
-        flash(_("Du er meldt av. Vi har sendt en bekreftelse på e-post."), "success")
+        if registration.status == RegistrationStatus.CONFIRMED:
+            flash(_("Du er påmeldt igjen og har plass. Vi har sendt ny kalenderinvitasjon på "
+                    "e-post."), "success")
+        else:
+            flash(_("Samlingen er full, så du står på ventelisten. Vi har sendt deg e-post om "
+                    "det."), "success")
     return redirect(url_for(".show", token=token), 303)
 
 

@@ -111,3 +111,41 @@ def _checkin_qr(registration: Registration) -> dict:
     """The QR code an organiser scans at the door, and the link it holds (never the manage link)."""
     url = checkin.scan_url(registration)
     return {"inline_images": {"innsjekk": checkin.qr_png(url)}, "checkin_url": url}
+
+
+@in_registrants_language
+def compose_details_changed(registration: Registration, *, now: datetime) -> ComposedMail:
+    """The name in the invitation changed: the invitation again, at the higher SEQUENCE, with
+    the person's calendar answer repeated (nothing new is asked: the time is the same)."""
+    return _mail(
+        "details_changed", registration,
+        _("Oppdatert påmelding: %(title)s", title=registration.gathering.title), now=now,
+        calendar=calendars.invitation(registration, now=now,
+                                      answered=calendars.standing_answer(registration)),
+        method="REQUEST",
+    )
+
+
+@in_registrants_language
+def compose_address_withdrawn(registration: Registration, *, now: datetime) -> ComposedMail:
+    """To the address an organiser corrected away from: the invitation is withdrawn (CANCEL,
+    no PARTSTAT). The address may be a stranger's, so no link and nothing about the person."""
+    return _mail(
+        "address_withdrawn", registration,
+        _("Invitasjonen er trukket tilbake: %(title)s", title=registration.gathering.title),
+        now=now, calendar=calendars.withdrawal(registration, now=now), method="CANCEL",
+    )
+
+
+@in_registrants_language
+def compose_address_corrected(registration: Registration, *, position: int | None,
+                              with_calendar: bool, now: datetime) -> ComposedMail:
+    """To the corrected address: the invitation (REQUEST, asking) or the place on the waiting
+    list, and the new manage link."""
+    return _mail(
+        "address_corrected", registration,
+        _("Påmeldingen din: %(title)s", title=registration.gathering.title), now=now,
+        calendar=calendars.invitation(registration, now=now) if with_calendar else None,
+        method="REQUEST" if with_calendar else None, position=position,
+        **(_checkin_qr(registration) if with_calendar else {}),
+    )

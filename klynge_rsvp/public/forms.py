@@ -44,7 +44,7 @@ def not_the_organisers(form, field):
                                 "e-postadresse."))
 
 
-def _email_validators(required: bool):
+def email_validators(required: bool):
     presence = DataRequired(_l("Skriv inn e-postadressen.")) if required else Optional()
     return [
         presence,
@@ -62,7 +62,7 @@ class ColleagueForm(Form):
                        validators=[Optional(), Length(max=200, message=_l("Navnet er for langt.")),
                                    single_line, no_invisible_characters],
                        render_kw={"autocomplete": "off"})
-    email = StringField(_l("E-post"), filters=[strip], validators=_email_validators(False),
+    email = StringField(_l("E-post"), filters=[strip], validators=email_validators(False),
                         render_kw={"autocomplete": "off", "type": "email"})
     job_title = StringField(_l("Stilling"), filters=[strip],
                             validators=[Optional(), Length(max=200, message=_l("Stillingen er for lang.")),
@@ -104,7 +104,7 @@ class RegistrationForm(FlaskForm):
                     no_invisible_characters],
         render_kw={"autocomplete": "name"},
     )
-    email = StringField(_l("E-post"), filters=[strip], validators=_email_validators(True),
+    email = StringField(_l("E-post"), filters=[strip], validators=email_validators(True),
                         render_kw={"autocomplete": "email", "type": "email"})
     job_title = StringField(
         _l("Stilling"), filters=[strip],

@@ -87,7 +87,8 @@ def test_register_with_colleague_then_manage_and_cancel(live_url, page: Page, ap
     calendar = download_info.value.path().read_bytes()
     assert b"METHOD:PUBLISH" in calendar and b"BEGIN:VEVENT" in calendar
 
-    page.get_by_role("button", name="Meld meg av").click()
+    page.get_by_role("link", name="Meld meg av …").click()  # a confirmation page first
+    page.get_by_role("button", name="Ja, meld meg av").click()
     expect(page.get_by_text("Du er meldt av denne samlingen.")).to_be_visible()
     deliver(app)
     cancellations = [m for m in smtp_server.handler.parsed()
