@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from bench import seed, services
 from bench.stats import Row, Spread, Table, percentile
 
-PHASES = ("pages", "registration", "latency", "fanout", "memory")
+PHASES = ("pages", "registration", "floor", "latency", "fanout", "memory")
 
 
 def log(message: str) -> None:
@@ -227,6 +227,66 @@ class Run:
             "three. Baseline: POST to a bare Flask endpoint inserting one row (bench/baseline_app.py), "
             "same gunicorn settings, same database, same load client (bench/loadgen.py).",
             *cpu_notes,
+        ]
+        self.tables.append(table)
+        seed.clear_outbox()
+        return None
+
+    # --- 1b. registration against the floor app (issue 20, target 1) ----------------------------
+
+    def floor(self) -> None:
+        """Klynge's complete registration against bench/floor_app.py: the same journey by a
+        minimal Flask + Flask-WTF app, same server settings, database and load client, in
+        interleaved rounds (floor, Klynge, floor, Klynge …); the figure is Klynge / floor."""
+        from bench import floor_app
+
+        title = f"Registration against the floor app ({self.kind}, gunicorn 2 workers)"
+        if not self.has("public.register"):
+            return self.skipped(title, "the public registration endpoint is missing")
+        floor_app.create_tables(self.url)
+        floor, floor_url = self.stack.gunicorn("floor", "bench.floor_app:app", self.env)
+        gathering = seed.gathering(capacity=None, title="Benk: golv")
+        table = Table(title)
+        notes = []
+        try:
+            for clients in self.args.clients:
+                rate = [Spread() for _ in range(3)]
+                p95 = [Spread() for _ in range(3)]
+                errors = 0
+                for r in range(self.args.rounds):
+                    spec = {"clients": clients, "duration": self.args.duration, "max_count": 20000,
+                            "mode": "register", "slug": gathering.slug}
+                    base = loadgen({**spec, "base": floor_url, "prefix": f"fb{clients}-{r}"})
+                    subj = loadgen({**spec, "base": self.web_url, "prefix": f"fs{clients}-{r}"})
+                    errors += subj["errors"] + base["errors"]
+                    for sample in (subj, base):
+                        if sample["errors"]:
+                            log(f"errors: {sample['error_samples']}")
+                    s_rate, b_rate = subj["count"] / subj["elapsed"], base["count"] / base["elapsed"]
+                    rate[0].add(s_rate)
+                    rate[1].add(b_rate)
+                    rate[2].add(s_rate / b_rate)
+                    s95, b95 = percentile(subj["latencies_ms"], 95), percentile(base["latencies_ms"], 95)
+                    p95[0].add(s95)
+                    p95[1].add(b95)
+                    p95[2].add(s95 / b95)
+                    log(f"{self.kind} floor c={clients} round {r + 1}: Klynge {s_rate:.0f}/s, "
+                        f"floor {b_rate:.0f}/s, ratio {s_rate / b_rate:.2f}")
+                table.rows.append(Row(f"{clients} clients: registrations/s", *rate, unit="1/s",
+                                      target="≥ 0.5× floor",
+                                      verdict="meets" if rate[2].median >= 0.5 else "misses"))
+                table.rows.append(Row(f"{clients} clients: p95 latency", *p95, unit="ms"))
+                notes.append(f"{clients} clients: {errors} failed iterations")
+        finally:
+            self.stack.stop(floor)
+        table.notes = [
+            "Subject: Klynge's complete registration (GET the gathering page, POST the form with "
+            "its CSRF token and a fresh address, 303, GET the receipt; organisation matching, the "
+            "seat lock and the full confirmation committed with it). Baseline: the floor app "
+            "(bench/floor_app.py): the same three requests by a minimal Flask + Flask-WTF app "
+            "that inserts the registration and one outbox row holding a prebuilt 8 KB message. "
+            "Same gunicorn settings, database and load client; rounds interleaved, floor first.",
+            *notes,
         ]
         self.tables.append(table)
         seed.clear_outbox()
