@@ -19,8 +19,9 @@ import os
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from flask import Flask, abort, redirect, render_template_string, session, url_for
+from flask import Flask, abort, redirect, render_template, session, url_for
 from flask_wtf import FlaskForm
+from jinja2 import DictLoader
 from wtforms import BooleanField, EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
@@ -86,6 +87,9 @@ def create_tables(url: str) -> None:
 
 
 app = Flask(__name__)
+# Templates compiled once per process, as a real app's files are (render_template_string would
+# compile them on every request).
+app.jinja_loader = DictLoader({"page.html": PAGE, "receipt.html": RECEIPT})
 app.config["SECRET_KEY"] = os.environ.get("SECRET_KEY", "floor")
 # Under gunicorn DATABASE_URL is set; the harness imports this module only for create_tables.
 engine = make_engine(os.environ["DATABASE_URL"]) if "DATABASE_URL" in os.environ else None
@@ -111,7 +115,7 @@ def register(slug: str):
                 created_at=now))
         session["receipt"] = registration_id
         return redirect(url_for("receipt", slug=slug), 303)
-    return render_template_string(PAGE, slug=slug, form=form)
+    return render_template("page.html", slug=slug, form=form)
 
 
 @app.get("/samlinger/<slug>/kvittering")
@@ -127,4 +131,4 @@ def receipt(slug: str):
         deferred_transactions.set(False)
     if row is None:
         abort(404)
-    return render_template_string(RECEIPT, row=row)
+    return render_template("receipt.html", row=row)
