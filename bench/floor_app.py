@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from flask import Flask, abort, redirect, render_template, session, url_for
 from flask_wtf import FlaskForm
 from jinja2 import DictLoader
-from wtforms import BooleanField, EmailField, SelectField, StringField
+from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
 from klynge_rsvp.database import configure_engine, deferred_transactions
@@ -69,7 +69,8 @@ class RegistrationForm(FlaskForm):
     email = EmailField("E-post", validators=[DataRequired(), Email(check_deliverability=False)])
     job_title = StringField("Stilling", validators=[Length(max=200)])
     organisation = StringField("Virksomhet", validators=[DataRequired(), Length(max=200)])
-    sector = SelectField("Sektor", choices=[("offentlig", "Offentlig"), ("privat", "Privat")])
+    sector = SelectField("Sektor", choices=[SelectChoice("offentlig", "Offentlig"),
+                                            SelectChoice("privat", "Privat")])
     consent = BooleanField("Samtykke", validators=[DataRequired()])
 
 
