@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from bench import seed, services
 from bench.stats import Row, Spread, Table, percentile
 
-PHASES = ("pages", "registration", "latency", "fanout", "memory")
+PHASES = ("pages", "registration", "floor", "latency", "fanout", "memory")
 
 
 def log(message: str) -> None:
@@ -227,6 +227,84 @@ class Run:
             "three. Baseline: POST to a bare Flask endpoint inserting one row (bench/baseline_app.py), "
             "same gunicorn settings, same database, same load client (bench/loadgen.py).",
             *cpu_notes,
+        ]
+        self.tables.append(table)
+        seed.clear_outbox()
+        return None
+
+    # --- 1b. registration against the floor app (issue 20, target 1) ----------------------------
+
+    def floor(self) -> None:
+        """Klynge's complete registration against bench/floor_app.py: the same journey by a
+        minimal Flask + Flask-WTF app, same server settings, database and load client, in
+        interleaved rounds (floor, Klynge, floor, Klynge …); the figure is Klynge / floor."""
+        from bench import floor_app
+
+        title = f"Registration against the floor app ({self.kind}, gunicorn 2 workers)"
+        if not self.has("public.register"):
+            return self.skipped(title, "the public registration endpoint is missing")
+        floor_app.create_tables(self.url)
+        floor, floor_url = self.stack.gunicorn("floor", "bench.floor_app:app", self.env)
+        # --compare ROOT: the same app from another checkout (the code before a change), served
+        # beside this one and measured in the same rounds, so before and after share a run.
+        targets = [("Klynge", self.web_url)]
+        extra = []
+        if self.args.compare:
+            other, other_url = self.stack.gunicorn("compare", "bench.wsgi_app:app", self.env,
+                                                   root=self.args.compare.resolve())
+            extra.append(other)
+            targets.insert(0, (f"Klynge at {self.args.compare}", other_url))
+        gathering = seed.gathering(capacity=None, title="Benk: golv")
+        table = Table(title)
+        notes = []
+        try:
+            for clients in self.args.clients:
+                rates = {name: [Spread() for _ in range(3)] for name, _ in targets}
+                p95 = {name: [Spread() for _ in range(3)] for name, _ in targets}
+                errors = 0
+                for r in range(self.args.rounds):
+                    spec = {"clients": clients, "duration": self.args.duration, "max_count": 20000,
+                            "mode": "register", "slug": gathering.slug}
+                    base = loadgen({**spec, "base": floor_url, "prefix": f"fb{clients}-{r}"})
+                    b_rate = base["count"] / base["elapsed"]
+                    b95 = percentile(base["latencies_ms"], 95)
+                    errors += base["errors"]
+                    said = [f"floor {b_rate:.0f}/s"]
+                    for number, (name, url) in enumerate(targets):
+                        subj = loadgen({**spec, "base": url, "prefix": f"fs{number}{clients}-{r}"})
+                        errors += subj["errors"]
+                        for sample in (subj, base):
+                            if sample["errors"]:
+                                log(f"errors: {sample['error_samples']}")
+                        s_rate = subj["count"] / subj["elapsed"]
+                        s95 = percentile(subj["latencies_ms"], 95)
+                        for spreads, s, b in ((rates[name], s_rate, b_rate), (p95[name], s95, b95)):
+                            spreads[0].add(s)
+                            spreads[1].add(b)
+                            spreads[2].add(s / b)
+                        said.append(f"{name} {s_rate:.0f}/s ({s_rate / b_rate:.2f}×)")
+                    log(f"{self.kind} floor c={clients} round {r + 1}: {', '.join(said)}")
+                for name, _ in targets:
+                    label = "" if name == "Klynge" else f" ({name})"
+                    table.rows.append(Row(f"{clients} clients: registrations/s{label}", *rates[name],
+                                          unit="1/s", target="≥ 0.5× floor",
+                                          verdict="meets" if rates[name][2].median >= 0.5
+                                          else "misses"))
+                    table.rows.append(Row(f"{clients} clients: p95 latency{label}", *p95[name],
+                                          unit="ms"))
+                notes.append(f"{clients} clients: {errors} failed iterations")
+        finally:
+            for process in [floor, *extra]:
+                self.stack.stop(process)
+        table.notes = [
+            "Subject: Klynge's complete registration (GET the gathering page, POST the form with "
+            "its CSRF token and a fresh address, 303, GET the receipt; organisation matching, the "
+            "seat lock and the full confirmation committed with it). Baseline: the floor app "
+            "(bench/floor_app.py): the same three requests by a minimal Flask + Flask-WTF app "
+            "that inserts the registration and one outbox row holding a prebuilt 8 KB message. "
+            "Same gunicorn settings, database and load client; rounds interleaved, floor first "
+            "(then, with --compare, the other checkout, then this one).",
+            *notes,
         ]
         self.tables.append(table)
         seed.clear_outbox()
@@ -535,6 +613,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="2 rounds of 2 s, 200 registrants: a smoke test, not a result")
     parser.add_argument("--output", type=Path, help="also write the tables (Markdown) here")
     parser.add_argument("--keep", action="store_true", help="keep the logs and SQLite database")
+    parser.add_argument("--compare", type=Path, metavar="ROOT",
+                        help="floor phase: also measure the app from this other checkout (e.g. "
+                        "`git worktree add /tmp/before main`) in the same rounds")
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.duration, args.fanout, args.page_requests = 2, 2.0, 200, 15

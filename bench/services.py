@@ -18,7 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PG_ROLE = "klynge"
-PG_DATABASE = "klynge_bench"
+# BENCH_PG_DATABASE: another name, for runs that must not share (and drop) the default one.
+PG_DATABASE = os.environ.get("BENCH_PG_DATABASE", "klynge_bench")
 PG_URL = f"postgresql+psycopg://{PG_ROLE}:{PG_ROLE}@127.0.0.1:5432/{PG_DATABASE}"
 SECRET = "bench-secret-key-0123456789abcdef"  # noqa: S105 (a throwaway run)
 SENDER = "Beredskapsklyngen <klynge@bench.test>"
@@ -115,10 +116,10 @@ class Stack:
     folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="klynge-bench-")))
     processes: list[Process] = field(default_factory=list)
 
-    def start(self, name: str, args: list[str], env: dict) -> Process:
+    def start(self, name: str, args: list[str], env: dict, root: Path = ROOT) -> Process:
         log = self.folder / f"{name}.log"
         handle = log.open("ab")
-        popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
+        popen = subprocess.Popen(args, cwd=root, env=env, stdout=handle, stderr=subprocess.STDOUT,
                                  start_new_session=True)
         handle.close()
         process = Process(name, popen, log)
@@ -139,13 +140,15 @@ class Stack:
 
     # --- the pieces --------------------------------------------------------------------------
 
-    def gunicorn(self, name: str, wsgi: str, env: dict, workers: int = 2) -> tuple[Process, str]:
-        """gunicorn with the production settings (gunicorn.conf.py), `workers` sync workers."""
+    def gunicorn(self, name: str, wsgi: str, env: dict, workers: int = 2,
+                 root: Path = ROOT) -> tuple[Process, str]:
+        """gunicorn with the production settings (gunicorn.conf.py), `workers` sync workers;
+        `root`: the source folder to serve from (another checkout of the project, to compare)."""
         port = free_port()
         env = {**env, "WEB_CONCURRENCY": str(workers), "BIND": f"127.0.0.1:{port}",
-               "GUNICORN_LOG_LEVEL": "warning"}
-        process = self.start(name, [PYTHON, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
-                                    wsgi], env)
+               "GUNICORN_LOG_LEVEL": "warning", "PYTHONPATH": str(root)}
+        process = self.start(name, [PYTHON, "-m", "gunicorn", "-c", str(root / "gunicorn.conf.py"),
+                                    wsgi], env, root)
         url = f"http://127.0.0.1:{port}"
 
         def answers() -> bool:

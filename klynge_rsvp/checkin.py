@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import io
+import struct
+import zlib
 from datetime import datetime
 
 import segno
@@ -48,11 +49,39 @@ def scan_url(registration: Registration) -> str:
 
 def qr_png(data: str) -> bytes:
     """`data` as a QR code, a PNG small enough for an email and easy for a phone to read."""
-    buffer = io.BytesIO()
     # A fixed mask: trying all eight (segno's default) was a third of a registration's time,
     # and any mask scans the same.
-    segno.make(data, error="m", micro=False, mask=2).save(buffer, kind="png", scale=5, border=4)
-    return buffer.getvalue()
+    return _png(segno.make(data, error="m", micro=False, mask=2).matrix, scale=5, border=4)
+
+
+def _png(matrix, *, scale: int, border: int) -> bytes:
+    """The PNG segno writes for `matrix` (`save(kind="png", scale=…, border=…)`), byte for byte,
+    built a row at a time: segno's writer packs each pixel's bit through Python calls, and was
+    a third of composing a confirmation (docs/performance.md, issue 20)."""
+    width = (len(matrix) + 2 * border) * scale
+    row_bytes = (width + 7) // 8
+    padding = "0" * (row_bytes * 8 - width)
+    light, dark = "1" * scale, "0" * scale  # greyscale, 1 bit: black is 0
+    edge = light * border
+
+    def scanline(bits: str) -> bytes:  # filter type 0 (none), then the packed row
+        return b"\0" + int(bits + padding, 2).to_bytes(row_bytes, "big")
+
+    same_as_above = (b"\2" + bytes(row_bytes)) * (scale - 1)  # filter "Up" over zeros
+    quiet = scanline("1" * width) * (border * scale)
+    image = [quiet]
+    for row in matrix:
+        image.append(scanline(edge + "".join(dark if module else light for module in row) + edge))
+        image.append(same_as_above)
+    image.append(quiet)
+
+    def chunk(name: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + name + body
+                + struct.pack(">I", zlib.crc32(name + body)))
+
+    header = struct.pack(">2I5B", width, width, 1, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"".join(image), 9)) + chunk(b"IEND", b""))
 
 
 def check_in(registration: Registration, *, now: datetime, by: Organiser | None) -> Registration:

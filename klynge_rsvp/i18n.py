@@ -8,12 +8,16 @@ so no generated file is kept in git.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
+import flask_wtf.i18n
+from babel import support
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, redirect, request
+from flask import Flask, current_app, redirect, request
 from flask_babel import Babel, get_locale
+from wtforms.i18n import messages_path
 
 from .redirects import same_site_path
 
@@ -66,9 +70,27 @@ def compile_catalogues(directory: Path = TRANSLATIONS) -> None:
         temporary.replace(mo_path)  # atomic: a second process never reads half a file
 
 
+@functools.lru_cache(maxsize=8)
+def _wtforms_catalogue(language: str) -> support.Translations:
+    return support.Translations.load(messages_path(), [language], domain="wtforms")
+
+
+def wtforms_translations() -> support.Translations | None:
+    """WTForms' own messages in the current language, read from disk once per process.
+
+    Flask-WTF reads and parses wtforms.mo again for every request that builds a form (about a
+    millisecond, twice per registration); this replaces its loader (flask_wtf.i18n's
+    `_get_translations`) with one that keeps each language's catalogue.
+    """
+    if not request or "babel" not in current_app.extensions:
+        return None
+    return _wtforms_catalogue(str(get_locale()))
+
+
 def init_app(app: Flask) -> None:
     """Babel, the language switcher and the template globals."""
     compile_catalogues()
+    flask_wtf.i18n._get_translations = wtforms_translations  # see its docstring
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     babel.init_app(app, locale_selector=select_locale)

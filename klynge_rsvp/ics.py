@@ -83,7 +83,7 @@ def build_calendar(event: CalendarEvent, *, method: str, dtstamp: datetime,
     vevent = _vevent(event, dtstamp)
     if attendee is not None:
         vevent.add("attendee", _attendee(attendee))
-    return _calendar(method, [event], [vevent]).to_ical()
+    return _serialised(*_calendar(method, [event], [vevent]))
 
 
 def attendee_line(attendee: Attendee) -> bytes:
@@ -110,8 +110,8 @@ def build_feed(events: list[CalendarEvent], *, name: str, dtstamp: datetime | No
     stamps = [event.last_modified or dtstamp for event in events]
     if None in stamps:
         raise ValueError("a feed event needs last_modified, or build_feed a dtstamp")
-    cal = _calendar("PUBLISH", events,
-                    [_vevent(event, stamp) for event, stamp in zip(events, stamps, strict=True)])
+    cal, zones = _calendar("PUBLISH", events,
+                           [_vevent(event, stamp) for event, stamp in zip(events, stamps, strict=True)])
     if clean_text(name):
         cal.add("x-wr-calname", clean_text(name))
     if refresh_interval is not None:
@@ -120,7 +120,7 @@ def build_feed(events: list[CalendarEvent], *, name: str, dtstamp: datetime | No
         cal.add("refresh-interval", icalendar.vDuration(refresh_interval),
                 parameters={"VALUE": "DURATION"})
         cal.add("x-published-ttl", icalendar.vDuration(refresh_interval))
-    return cal.to_ical()
+    return _serialised(cal, zones)
 
 
 def vtimezone(tzid: str, years: range | None = None) -> icalendar.Timezone:
@@ -218,8 +218,10 @@ def _nth_weekday(year: int, month: int, ordinal: int, weekday: int) -> date:
     return last - timedelta(days=(last.weekday() - weekday) % 7)
 
 
-def _calendar(method: str, events: list[CalendarEvent],
-              vevents: list[icalendar.Event]) -> icalendar.Calendar:
+def _calendar(method: str, events: list[CalendarEvent], vevents: list[icalendar.Event]
+              ) -> tuple[icalendar.Calendar, list[tuple[str, int, int]]]:
+    """The VCALENDAR with its VEVENTs, and the VTIMEZONEs it needs as (tzid, first year, last
+    year): `_serialised` writes them, before the first VEVENT."""
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -229,11 +231,26 @@ def _calendar(method: str, events: list[CalendarEvent],
     for event, vevent in zip(events, vevents, strict=True):
         if any("TZID" in vevent[name].params for name in ("DTSTART", "DTEND")):
             years_by_zone.setdefault(event.timezone, set()).update(_years(event))
-    for tzid, years in sorted(years_by_zone.items()):
-        cal.add_component(vtimezone(tzid, range(min(years), max(years) + 1)))
     for vevent in vevents:
         cal.add_component(vevent)
-    return cal
+    return cal, [(tzid, min(years), max(years)) for tzid, years in sorted(years_by_zone.items())]
+
+
+def _serialised(cal: icalendar.Calendar, zones: list[tuple[str, int, int]]) -> bytes:
+    """`cal` as bytes with its VTIMEZONEs where icalendar writes subcomponents added first:
+    the same bytes as adding them with add_component, but each zone is written once per
+    process instead of once per mail (a third of writing an invitation)."""
+    written = cal.to_ical()
+    if not zones:
+        return written
+    first_event = written.index(b"BEGIN:VEVENT\r\n")
+    return (written[:first_event] + b"".join(_vtimezone_bytes(*zone) for zone in zones)
+            + written[first_event:])
+
+
+@functools.lru_cache(maxsize=64)
+def _vtimezone_bytes(tzid: str, first_year: int, last_year: int) -> bytes:
+    return vtimezone(tzid, range(first_year, last_year + 1)).to_ical()
 
 
 def _vevent(event: CalendarEvent, dtstamp: datetime) -> icalendar.Event:

@@ -1,10 +1,12 @@
 """Check-in at the door: the services, the phone page (with and without JS), the QR code in
 the confirmation email and the page it opens, and the printable list and badges."""
 
+import io
 import re
 from urllib.parse import urlsplit
 
 import pytest
+import segno
 
 from klynge_rsvp import checkin, rsvp
 from klynge_rsvp.clock import utcnow
@@ -135,6 +137,21 @@ def _parts(message):
     [alternative] = message.get_payload()
     assert alternative.get_content_type() == "multipart/alternative"
     return alternative.get_payload()
+
+
+@pytest.mark.parametrize("data", [
+    "x",
+    "https://rsvp.test/arrangor/innsjekk/MTIz.AbCdEfGhIjKlMnOpQrStUvWxYz0",
+    "https://rsvp.example.kommune.no/arrangor/innsjekk/" + "Zz9-_" * 60,  # a large version
+    "Påmelding æøå ÆØÅ",
+])
+def test_the_check_in_qr_png_is_the_one_segno_writes(data):
+    """qr_png packs the image itself (segno's PNG writer was a third of composing a
+    confirmation); the image must stay segno's, byte for byte, whatever the code's size."""
+    code = segno.make(data, error="m", micro=False, mask=2)
+    written = io.BytesIO()
+    code.save(written, kind="png", scale=5, border=4)
+    assert checkin.qr_png(data) == written.getvalue()
 
 
 def test_confirmation_carries_an_inline_qr_code_and_its_link(app, organiser_client, client, door):

@@ -1,10 +1,13 @@
 """Choosing the language: the visitor's choice, then the browser's, then Bokmål."""
 
+import sys
+
 import pytest
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
-from klynge_rsvp.i18n import language_from
+from klynge_rsvp.extensions import db
+from klynge_rsvp.i18n import language_from, wtforms_translations
 
 
 def accept(header: str) -> LanguageAccept:
@@ -35,3 +38,31 @@ def test_switcher_remembers_and_goes_back_within_the_site(client):
     assert evil.headers["Location"] == "/"
     unknown = client.get("/sprak/xx?tilbake=/")
     assert "Set-Cookie" not in unknown.headers
+
+
+def test_wtforms_own_messages_are_read_from_disk_once_per_language(app, make_gathering):
+    """Flask-WTF parsed wtforms.mo again for every request that built a form (twice per
+    registration); the catalogue is now kept per language, and still follows the visitor's."""
+    with app.app_context():
+        slug = make_gathering().slug
+        db.session.commit()
+    opened: list[str] = []
+    watching = [True]
+
+    def watch(event, args):
+        if watching[0] and event == "open" and str(args[0]).endswith("wtforms.mo"):
+            opened.append(str(args[0]))
+
+    sys.addaudithook(watch)  # a hook can't be removed: it stops watching instead
+    try:
+        for language in ("nb", "en", "nb", "en", "nb", "en"):
+            client = app.test_client()
+            client.set_cookie("sprak", language)
+            assert client.get(f"/samlinger/{slug}").status_code == 200
+        with app.test_request_context(headers={"Cookie": "sprak=en"}):
+            assert wtforms_translations().gettext("Not a valid choice.") == "Not a valid choice."
+        with app.test_request_context(headers={"Cookie": "sprak=nb"}):
+            assert wtforms_translations().gettext("Not a valid choice.") != "Not a valid choice."
+    finally:
+        watching[0] = False
+    assert len(opened) <= 2, opened  # at most once per language, in this whole process

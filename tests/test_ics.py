@@ -10,6 +10,7 @@ import vobject
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from klynge_rsvp import ics
 from klynge_rsvp.ics import (
     Attendee,
     CalendarEvent,
@@ -403,3 +404,48 @@ def test_a_typed_backslash_n_is_not_turned_into_a_line_break():
     parsed = icalendar.Calendar.from_ical(build_calendar(event, method="PUBLISH",
                                                          dtstamp=DTSTAMP))
     assert str(only_vevent(parsed)["SUMMARY"]) == "C:\\nye filer"
+
+
+
+def written_with_components(method: str, events: list[CalendarEvent],
+                            attendee: Attendee | None = None, name: str | None = None) -> bytes:
+    """The calendar as icalendar writes it with its VTIMEZONEs added as components (how
+    build_calendar and build_feed wrote it before they kept each zone's bytes)."""
+    vevents = [ics._vevent(event, event.last_modified or DTSTAMP) for event in events]
+    if attendee is not None:
+        vevents[0].add("attendee", ics._attendee(attendee))
+    cal, zones = ics._calendar(method, events, vevents)
+    if name is not None:
+        cal.add("x-wr-calname", name)
+    cal.subcomponents[:0] = [vtimezone(tzid, range(first, last + 1)) for tzid, first, last in zones]
+    return cal.to_ical()
+
+
+FEED = [gathering(datetime(2018, 2, 23, 8, tzinfo=OSLO), uid="a@k"),
+        gathering(datetime(2026, 7, 1, 18, tzinfo=UTC), uid="b@k", timezone="America/New_York"),
+        gathering(datetime(2027, 3, 1, 18, tzinfo=OSLO), uid="c@k")]
+
+
+@pytest.mark.parametrize(("written", "expected"), [
+    (lambda: build_calendar(gathering(datetime(2026, 10, 25, 10, tzinfo=OSLO)), method="REQUEST",
+                            dtstamp=DTSTAMP, attendee=KARI),
+     lambda: written_with_components("REQUEST", [gathering(datetime(2026, 10, 25, 10, tzinfo=OSLO))],
+                                     KARI)),
+    (lambda: build_calendar(gathering(datetime(2026, 12, 31, 23, tzinfo=OSLO),  # two years
+                                      summary=LONG_NORWEGIAN), method="REQUEST", dtstamp=DTSTAMP,
+                            attendee=KARI),
+     lambda: written_with_components("REQUEST", [gathering(datetime(2026, 12, 31, 23, tzinfo=OSLO),
+                                                           summary=LONG_NORWEGIAN)], KARI)),
+    (lambda: build_calendar(gathering(datetime(2026, 7, 1, 8, tzinfo=UTC), timezone="UTC"),
+                            method="REQUEST", dtstamp=DTSTAMP, attendee=KARI),  # no VTIMEZONE
+     lambda: written_with_components("REQUEST", [gathering(datetime(2026, 7, 1, 8, tzinfo=UTC),
+                                                           timezone="UTC")], KARI)),
+    (lambda: build_feed(FEED, dtstamp=DTSTAMP, name="Klynge"),
+     lambda: written_with_components("PUBLISH", FEED, name="Klynge")),
+])
+def test_zones_written_once_give_the_bytes_add_component_gives(written, expected):
+    """Each VTIMEZONE is written once per process and put where icalendar writes
+    subcomponents (a third of writing an invitation); the calendar must be the one icalendar
+    writes with the zones added as components, byte for byte."""
+    first, again = written(), written()  # the second from the kept bytes
+    assert first == again == expected()
