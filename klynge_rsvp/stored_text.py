@@ -46,6 +46,7 @@ TEXTS = {
     "gathering_edited_capacity_promoted": _l(
         "Endret %(fields)s (%(before)s → %(after)s); %(promoted)s fikk plass fra ventelisten."),
     "gathering_published": _l("Publiserte «%(title)s»."),
+    "gathering_copied": _l("Opprettet utkastet som en kopi av «%(title)s»."),
     "material_added": _l("La til materialet «%(label)s» (%(url)s)."),
     "material_removed": _l("Fjernet materialet «%(label)s»."),
     "moved_time": _l("Tid: %(before)s → %(after)s."),
