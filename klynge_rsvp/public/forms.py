@@ -138,6 +138,8 @@ class RegistrationForm(FlaskForm):
         validators=[Optional(), Length(max=2000, message=_l("Teksten kan være høyst 2000 tegn.")),
                     plain_text],
     )
+    # The network's newsletter, unticked: double opt-in as on its own page (mailing_list.py).
+    newsletter = BooleanField(_l("Send meg også nyhetsbrevet fra nettverket (valgfritt)"))
     consent = BooleanField(
         _l("Jeg samtykker til at opplysningene lagres slik det er beskrevet over."),
         validators=[DataRequired(_l("Du må samtykke for å melde deg på."))],
@@ -188,3 +190,6 @@ class RegistrationForm(FlaskForm):
                         for c in self.filled_colleagues()],
             language=language,
         )
+
+    def wants_newsletter(self) -> bool:
+        return bool(self.newsletter.data)

@@ -92,7 +92,8 @@ def register(slug):
         if stops := budget.stops():
             return _stopped(gathering, form, stops)
         outcomes = form_mail.register(gathering, wanted, now=utcnow(),
-                                      may_resend_link=budget.may_resend_link)
+                                      may_resend_link=budget.may_resend_link,
+                                      newsletter=form.wants_newsletter())
         if stops := budget.take():  # another request took what was left meanwhile
             db.session.rollback()
             return _stopped(gathering, form, stops)
@@ -112,7 +113,8 @@ def register(slug):
     receipt_url = url_for(".receipt", slug=gathering.slug)
     full_now = rsvp.seats_left(gathering) == 0
     db.session.commit()  # the registrations and their mail commit together
-    session["receipt"] = _receipt(gathering, wanted, outcomes, full_now)
+    session["receipt"] = {**_receipt(gathering, wanted, outcomes, full_now),
+                          "newsletter": form.wants_newsletter()}
     return redirect(receipt_url, 303)
 
 
@@ -220,7 +222,8 @@ def receipt(slug):
         state == "known" for *_, state in people)
     response = Response(render_template("public/receipt.html", gathering=gathering,
                                         people=people, more=stored.get("more", 0),
-                                        all_known=all_known))
+                                        all_known=all_known,
+                                        newsletter=bool(stored.get("newsletter"))))
     response.headers["Cache-Control"] = "no-store"
     return response
 
