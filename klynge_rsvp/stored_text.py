@@ -71,6 +71,8 @@ TEXTS = {
     "account_created": _l("%(email)s (%(role)s)"),
     "account_created_at_sign_in": _l("%(email)s (innlogging med %(provider)s)"),
     "account_role_changed": _l("%(email)s: %(before)s → %(after)s"),
+    "organisation_edited": _l("«%(name)s»: endret %(fields)s."),
+    "organisations_merged": _l("Slo «%(gone)s» sammen med «%(kept)s». Påmeldinger flyttet: %(count)s."),
     "calendar_reply_confirmed": _l("Godkjente kalendersvar (%(answer)s) fra %(attendee)s"),
     "calendar_reply_confirmed_ignored": _l(
         "Godkjente kalendersvar (%(answer)s) fra %(attendee)s: %(reason)s"),

@@ -123,7 +123,9 @@ class RegistrationForm(FlaskForm):
         validators=[DataRequired(_l("Skriv inn hvilken virksomhet du kommer fra.")),
                     Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
                     no_invisible_characters],
-        render_kw={"autocomplete": "organization"},
+        # Suggestions as the person types (organisations.suggestions), a plain field without
+        # JavaScript or with a browser that shows no list.
+        render_kw={"autocomplete": "organization", "list": "organisation-suggestions"},
     )
     sector = RadioField(_l("Sektor"), choices=SECTOR_CHOICES,
                         validators=[InputRequired(_l("Velg hvilken sektor virksomheten hører til."))])

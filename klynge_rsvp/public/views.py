@@ -12,7 +12,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import NotFound
 
-from .. import addresses, calendars, form_mail, gatherings, rsvp
+from .. import addresses, calendars, form_mail, gatherings, organisations, rsvp
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
@@ -244,15 +244,17 @@ def _gathering_page(gathering, form, *, status=200, focus_row=None, removed=Fals
     field takes the focus (the one just added, or the one now where a removed row was);
     `removed` with no such row: the focus goes to "Legg til en kollega"."""
     now = utcnow()
+    registration_open = gathering.registration_open(now)
     return render_template(
         "public/gathering.html",
         gathering=gathering,
         form=form,
         now=now,
-        registration_open=gathering.registration_open(now),
+        registration_open=registration_open,
         seats_left=rsvp.seats_left(gathering),
         focus_row=focus_row,
         removed=removed,
         max_colleagues=MAX_COLLEAGUES,
         colleague_template=ColleagueForm(prefix=f"{form.colleagues.name}-__INDEX__-"),
+        organisation_suggestions=organisations.suggestions() if registration_open else [],
     ), status
