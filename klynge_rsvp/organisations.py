@@ -109,20 +109,26 @@ def find_or_create(name: str, sector: Sector, org_number: str | None, *, now) ->
 # The fewest different people registered from an organisation before the form suggests its
 # name to others (an organisation on the network's public list is suggested anyway).
 SUGGEST_FROM = 2
+# The most names the form carries: each is ~25 bytes in every form page (measured: 2,000 names
+# made the page 61 kB instead of 12 kB), and a list that long helps no one.
+SUGGEST_AT_MOST = 300
 
 
 def suggestions() -> list[str]:
     """Organisation names the registration form offers as the person types: those on the
     network's public list, and those at least SUGGEST_FROM different people (not erased)
-    registered from. Never one a single person typed: that would tell who registered."""
-    people = (sa.select(sa.func.count(sa.distinct(Registration.email_key)))
-              .where(Registration.organisation_id == Organisation.id,
-                     Registration.anonymised_at.is_(None))
-              .correlate(Organisation).scalar_subquery())
-    return list(db.session.scalars(
-        sa.select(Organisation.name)
-        .where(sa.or_(Organisation.listed, people >= SUGGEST_FROM))
-        .order_by(Organisation.name_key)))
+    registered from. Never one a single person typed: that would tell who registered.
+    At most SUGGEST_AT_MOST (the listed first, then the most people), by name."""
+    people = sa.func.count(sa.distinct(Registration.email_key))
+    rows = db.session.execute(
+        sa.select(Organisation.name, Organisation.name_key)
+        .outerjoin(Registration, sa.and_(Registration.organisation_id == Organisation.id,
+                                         Registration.anonymised_at.is_(None)))
+        .group_by(Organisation.id, Organisation.name, Organisation.name_key, Organisation.listed)
+        .having(sa.or_(Organisation.listed, people >= SUGGEST_FROM))
+        .order_by(Organisation.listed.desc(), people.desc(), Organisation.name_key)
+        .limit(SUGGEST_AT_MOST)).all()
+    return [name for name, _key in sorted(rows, key=lambda row: row[1])]
 
 
 def listing() -> list[tuple[Organisation, int]]:

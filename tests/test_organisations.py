@@ -192,3 +192,13 @@ def test_suggestions_are_listed_organisations_and_those_two_people_came_from(ctx
     # The same person twice (two gatherings) is one person.
     register_from(make_gathering(), 3, "Ola sitt enkeltpersonforetak")
     assert "Ola sitt enkeltpersonforetak" not in organisations.suggestions()
+
+
+def test_suggestions_are_capped_listed_first_then_the_most_people(ctx, make_gathering,
+                                                                  monkeypatch):
+    gathering = make_gathering()
+    for n, name in enumerate(["A", "a.", "B", "b.", "B!", "C", "c."], 1):
+        register_from(gathering, n, f"Firma {name}")
+    register_from(gathering, 8, "Listet").organisation.listed = True
+    monkeypatch.setattr(organisations, "SUGGEST_AT_MOST", 2)
+    assert organisations.suggestions() == ["Firma B", "Listet"]

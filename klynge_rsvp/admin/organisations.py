@@ -19,6 +19,7 @@ from ..fields import no_invisible_characters, single_line, strip
 from ..labels import SECTOR_LABELS
 from ..models import Organisation, Sector
 from ..public.forms import SECTOR_CHOICES
+from ..public.views import forget_suggestions
 from . import bp
 
 
@@ -90,6 +91,7 @@ def edit_organisation(organisation_id):
             form.form_errors.append(str(error))
         else:
             db.session.commit()
+            forget_suggestions()
             flash(_("Endringene er lagret.") if changed else _("Ingenting var endret."),
                   "success" if changed else "info")
             return redirect(url_for(".organisation", organisation_id=organisation.id), 303)
@@ -136,6 +138,7 @@ def merge_organisation(organisation_id):
         flash(str(error), "error")
         return redirect(url_for(".organisation", organisation_id=organisation.id), 303)
     db.session.commit()
+    forget_suggestions()
     flash(ngettext("«%(gone)s» er slått sammen med «%(kept)s». %(num)s påmelding ble flyttet.",
                    "«%(gone)s» er slått sammen med «%(kept)s». %(num)s påmeldinger ble flyttet.",
                    moved, gone=gone_name, kept=organisation.name), "success")

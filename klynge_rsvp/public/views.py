@@ -3,7 +3,7 @@
 import hashlib
 import hmac
 import logging
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parseaddr
 
 from flask import Response, current_app, redirect, render_template, request, session, url_for
@@ -239,6 +239,25 @@ def gathering_ics(slug):
     )
 
 
+# The organisation names the form suggests, kept per app process this many seconds: counting
+# who registered from where is a scan of every registration (15–25 ms at 20,000), too much
+# for each view of the busiest page. The organisers' organisation pages clear it.
+SUGGESTIONS_SECONDS = 60
+
+
+def _suggestions(now: datetime) -> list[str]:
+    kept = current_app.extensions.setdefault("organisation_suggestions", {})
+    if kept.get("until") is None or now >= kept["until"]:
+        kept.update(names=organisations.suggestions(),
+                    until=now + timedelta(seconds=SUGGESTIONS_SECONDS))
+    return kept["names"]
+
+
+def forget_suggestions() -> None:
+    """Let the next form page count the suggestions again (after an organiser's change)."""
+    current_app.extensions.pop("organisation_suggestions", None)
+
+
 def _gathering_page(gathering, form, *, status=200, focus_row=None, removed=False):
     """The gathering and its form. `focus_row`: the index of the colleague row whose first
     field takes the focus (the one just added, or the one now where a removed row was);
@@ -256,5 +275,5 @@ def _gathering_page(gathering, form, *, status=200, focus_row=None, removed=Fals
         removed=removed,
         max_colleagues=MAX_COLLEAGUES,
         colleague_template=ColleagueForm(prefix=f"{form.colleagues.name}-__INDEX__-"),
-        organisation_suggestions=organisations.suggestions() if registration_open else [],
+        organisation_suggestions=_suggestions(now) if registration_open else [],
     ), status
