@@ -51,6 +51,7 @@ def test_setting_number_sector_and_list_and_a_bad_number_changes_nothing(app, or
     assert bad.status_code == 422
     assert "Organisasjonsnummeret må ha 9 siffer og være gyldig" in text(bad.text)
     assert 'value="974 760 674"' in bad.text  # what was typed is kept
+    assert 'id="org_number-error"' in bad.text  # beside the field
     with app.app_context():
         organisation = db.session.get(Organisation, ids["Bergen Røde Kors"])
         assert (organisation.sector, organisation.org_number) == (Sector.PUBLIC, None)

@@ -18,6 +18,7 @@ from ..extensions import db
 from ..fields import no_invisible_characters, single_line, strip
 from ..labels import SECTOR_LABELS
 from ..models import Organisation, Sector
+from ..organisations import clean_org_number, is_valid_org_number
 from ..public.forms import SECTOR_CHOICES
 from ..public.views import forget_suggestions
 from . import bp
@@ -36,6 +37,12 @@ class OrganisationForm(FlaskForm):
     listed = BooleanField(_l("Foreslå navnet i påmeldingsskjemaet (virksomheten står på "
                              "nettverkets offentlige liste)"))
     submit = SubmitField(_l("Lagre"))
+
+    def validate_org_number(self, field):
+        number = clean_org_number(field.data)
+        if number and not is_valid_org_number(number):
+            raise ValidationError(
+                _("Organisasjonsnummeret må ha 9 siffer og være gyldig (sjekk sifrene)."))
 
 
 class MergeForm(FlaskForm):
