@@ -191,7 +191,7 @@ def create_draft(details: dict, *, now: datetime, by: Organiser | None) -> Gathe
     return gathering
 
 
-# What a copy takes over (docs/decisions/0019-copying-a-gathering.md): the format and words,
+# What a copy takes over (docs/decisions/0021-copying-a-gathering.md): the format and words,
 # the place, the capacity and the reminder. Not the date (the copy needs its own), not the
 # registrations, the mail, the calendar identity, the status or the material links (those
 # belong to the gathering that was held).

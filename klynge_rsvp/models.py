@@ -121,7 +121,7 @@ class Organisation(db.Model):
     sector: Mapped[Sector] = mapped_column(_enum(Sector, "sector"))
     org_number: Mapped[str | None] = mapped_column(sa.String(9), unique=True)
     # On the network's public list: offered as a suggestion in the registration form whatever
-    # its number of registrations (docs/decisions/0020-organisations-however-typed.md).
+    # its number of registrations (docs/decisions/0022-organisations-however-typed.md).
     listed: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
