@@ -15,7 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from . import privacy, rsvp
+from . import mailing_list, privacy, rsvp
 from .errors import DomainError
 from .extensions import db
 from .models import FormMailSuppression, Gathering, Registration
@@ -36,16 +36,27 @@ def suppressed(keys: Iterable[str]) -> set[str]:
 
 
 def register(gathering: Gathering, request: rsvp.RegistrationRequest, *, now: datetime,
-             may_resend_link: Callable[[str], bool] | None = None) -> list[rsvp.Outcome]:
+             may_resend_link: Callable[[str], bool] | None = None,
+             newsletter: bool = False) -> list[rsvp.Outcome]:
     """Register through the public form: as rsvp.register, but a colleague whose address is
-    suppressed is refused, and the person's own registration lifts a suppression of theirs."""
+    suppressed is refused, and the person's own registration lifts a suppression of theirs.
+
+    `newsletter`: the person ticked the newsletter box: their own address (never a
+    colleague's) is signed up as on the list's own page (mailing_list.sign_up: a confirmation
+    link, at most one an hour, nothing for an address already on the list). Not for an address
+    whose owner once said "not me": that may not be them typing it.
+    """
     colleagues = [rsvp.email_key(person.email) for person in request.colleagues]
     if suppressed(colleagues):
         raise AddressRefused(_("En av adressene i påmeldingen kan ikke meldes på av andre. "
                                "Se over skjemaet og send på nytt."))
+    own_key = rsvp.email_key(request.person.email)
+    was_refused = bool(suppressed([own_key]))
     outcomes = rsvp.register(gathering, request, now=now, may_resend_link=may_resend_link)
+    if newsletter and not was_refused:
+        mailing_list.sign_up(request.person.email, request.person.name, now=now)
     db.session.execute(sa.delete(FormMailSuppression).where(
-        FormMailSuppression.email_key == rsvp.email_key(request.person.email)))
+        FormMailSuppression.email_key == own_key))
     return outcomes
 
 

@@ -6,7 +6,7 @@ import re
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -15,9 +15,10 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from . import history, rsvp, stored_text
+from .clock import from_local
 from .errors import DomainError
 from .extensions import db
-from .formatting import local
+from .formatting import _zone, local
 from .links import base_host
 from .models import Gathering, GatheringLink, GatheringStatus, Organiser, Registration, RegistrationStatus
 from .stored_text import Stored, joined, said
@@ -187,6 +188,39 @@ def create_draft(details: dict, *, now: datetime, by: Organiser | None) -> Gathe
                        status=GatheringStatus.DRAFT, **details)
     history.audit("create", by=by, now=now, gathering=gathering,
                   summary=said("gathering_created", title=gathering.title))
+    return gathering
+
+
+# What a copy takes over (docs/decisions/0021-copying-a-gathering.md): the format and words,
+# the place, the capacity and the reminder. Not the date (the copy needs its own), not the
+# registrations, the mail, the calendar identity, the status or the material links (those
+# belong to the gathering that was held).
+COPIED = ("title", "theme", "format", "description", "host", "capacity", "reminder_days_before",
+          "venue_name", "venue_address")
+# How far ahead a copy's provisional date lies: whole weeks after the original, at the same
+# time of day, so it is never in the past and the organiser sees at once it must be set.
+_COPY_STEP = timedelta(weeks=1)
+
+
+def copy(original: Gathering, *, now: datetime, by: Organiser | None) -> Gathering:
+    """A new draft like `original`, on a provisional date: the same weekday and wall-clock time
+    one or more whole weeks later, at least a week from `now`. The length and a deadline's
+    distance before the start are kept."""
+    wall = local(original.starts_at).replace(tzinfo=None)
+    weeks = max(1, (now - original.starts_at) // _COPY_STEP)
+    while from_local(wall + weeks * _COPY_STEP, _zone()) < now + _COPY_STEP:
+        weeks += 1
+    starts_at = from_local(wall + weeks * _COPY_STEP, _zone())
+    ends_at = starts_at + (original.ends_at - original.starts_at)
+    deadline = None
+    if original.registration_deadline is not None:
+        deadline = starts_at - (original.starts_at - original.registration_deadline)
+    details = {name: getattr(original, name) for name in COPIED}
+    gathering = create(slug=_slug_base(original.title, starts_at), now=now,
+                       status=GatheringStatus.DRAFT, starts_at=starts_at, ends_at=ends_at,
+                       registration_deadline=deadline, **details)
+    history.audit("create", by=by, now=now, gathering=gathering,
+                  summary=said("gathering_copied", title=original.title))
     return gathering
 
 

@@ -114,6 +114,14 @@ ACTION_LABELS = {
     "organiser_totp_reset": _l("Nullstilte tofaktor for arrangørkonto"),
     "organiser_unlock": _l("Låste opp innlogging for arrangørkonto"),
     "organiser_create_sign_in": _l("Opprettet arrangørkonto ved første innlogging"),
+    "organisation_edit": _l("Endret virksomhet"),
+    "organisation_merge": _l("Slo sammen virksomheter"),
+}
+
+# What an organisation's fields are called where a change to them is told (the audit log).
+ORGANISATION_FIELD_LABELS = {
+    "name": _l("navn"), "sector": _l("sektor"), "org_number": _l("organisasjonsnummer"),
+    "listed": _l("forslag i skjemaet"),
 }
 
 # What a gathering's fields are called where a change to them is told (the audit log).

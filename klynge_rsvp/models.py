@@ -120,12 +120,32 @@ class Organisation(db.Model):
     name_key: Mapped[str] = mapped_column(sa.String(200), unique=True)
     sector: Mapped[Sector] = mapped_column(_enum(Sector, "sector"))
     org_number: Mapped[str | None] = mapped_column(sa.String(9), unique=True)
+    # On the network's public list: offered as a suggestion in the registration form whatever
+    # its number of registrations (docs/decisions/0022-organisations-however-typed.md).
+    listed: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     registrations: Mapped[list[Registration]] = relationship(back_populates="organisation")
+    aliases: Mapped[list[OrganisationAlias]] = relationship(
+        back_populates="organisation", cascade="all, delete-orphan")
 
     def __repr__(self) -> str:
         return f"<Organisation {self.name!r}>"
+
+
+class OrganisationAlias(db.Model):
+    """A name key that leads to an organisation: the key of an organisation merged into it, so
+    the name typed that way is found again after the merge ("UiB" → Universitetet i Bergen)."""
+
+    __tablename__ = "organisation_aliases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    name_key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    organisation: Mapped[Organisation] = relationship(back_populates="aliases")
 
 
 class Gathering(db.Model):

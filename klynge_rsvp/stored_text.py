@@ -46,6 +46,7 @@ TEXTS = {
     "gathering_edited_capacity_promoted": _l(
         "Endret %(fields)s (%(before)s → %(after)s); %(promoted)s fikk plass fra ventelisten."),
     "gathering_published": _l("Publiserte «%(title)s»."),
+    "gathering_copied": _l("Opprettet utkastet som en kopi av «%(title)s»."),
     "material_added": _l("La til materialet «%(label)s» (%(url)s)."),
     "material_removed": _l("Fjernet materialet «%(label)s»."),
     "moved_time": _l("Tid: %(before)s → %(after)s."),
@@ -72,6 +73,8 @@ TEXTS = {
     "account_created": _l("%(email)s (%(role)s)"),
     "account_created_at_sign_in": _l("%(email)s (innlogging med %(provider)s)"),
     "account_role_changed": _l("%(email)s: %(before)s → %(after)s"),
+    "organisation_edited": _l("«%(name)s»: endret %(fields)s."),
+    "organisations_merged": _l("Slo «%(gone)s» sammen med «%(kept)s». Påmeldinger flyttet: %(count)s."),
     "calendar_reply_confirmed": _l("Godkjente kalendersvar (%(answer)s) fra %(attendee)s"),
     "calendar_reply_confirmed_ignored": _l(
         "Godkjente kalendersvar (%(answer)s) fra %(attendee)s: %(reason)s"),

@@ -9,7 +9,7 @@ from klynge_rsvp.extensions import db
 TABLES = {"gatherings", "organisations", "registrations", "outbox_messages", "organisers",
           "audit_entries", "registration_events", "gathering_links", "subscribers", "announcements",
           "calendar_replies", "organiser_recovery_codes", "login_throttles",
-          "form_mail_suppressions", "organiser_sign_ins"}
+          "form_mail_suppressions", "organiser_sign_ins", "organisation_aliases"}
 
 
 def table_names():
@@ -233,3 +233,55 @@ def test_0011_adds_and_removes_the_sign_in_links(app):
         with db.engine.connect() as connection:
             assert connection.execute(sa.text("SELECT email FROM organisers")).scalar() == \
                 "kari@kommune.no"
+
+
+def test_0015_rekeys_organisations_and_merges_those_that_now_collide(app, make_gathering):
+    """0015: the rows keyed the narrow way before are keyed however typed; "Universitetet i
+    bergen." and "Universitetet i Bergen (UiB)" become the oldest of them, registrations and a
+    missing organisasjonsnummer with them. Down and up again keeps it so."""
+    from klynge_rsvp import rsvp
+    from klynge_rsvp.models import Organisation, Registration
+    from klynge_rsvp.organisations import name_key
+    from tests.conftest import NOW, registration_request
+
+    names = ["Universitetet i Bergen", "Universitetet i bergen.", "Universitetet i Bergen (UiB)",
+             "Bergen næringsråd", "bergen naeringsrad", "Bergen Røde Kors"]
+    with app.app_context():
+        gathering = make_gathering()
+        for n in range(1, len(names) + 1):
+            rsvp.register(gathering, registration_request(n), now=NOW)
+        db.session.commit()
+        with db.engine.begin() as connection:  # as the code before 0015 found and keyed them
+            for n, name in enumerate(names, 1):
+                connection.execute(sa.text(
+                    "INSERT INTO organisations (id, name, name_key, sector, org_number, created_at)"
+                    " VALUES (:id, :name, :key, 'offentlig', :number, :at)"),
+                    {"id": 100 + n, "name": name, "key": name.casefold(), "at": NOW,
+                     "number": "974760673" if n == 3 else None})
+                connection.execute(sa.text(
+                    "UPDATE registrations SET organisation_id = :id WHERE email = :email"),
+                    {"id": 100 + n, "email": f"deltaker{n}@example.no"})
+            connection.execute(sa.text("DELETE FROM organisations WHERE id < 100"))
+        downgrade(revision="0011_organiser_sign_in")
+        assert "organisation_aliases" not in table_names()
+        upgrade()
+        db.session.expire_all()
+        organisations = db.session.scalars(sa.select(Organisation).order_by(Organisation.id)).all()
+        assert [(o.id, o.name, o.name_key, o.org_number) for o in organisations] == [
+            (101, "Universitetet i Bergen", "universitetet i bergen", "974760673"),
+            (104, "Bergen næringsråd", "bergen naeringsrad", None),
+            (106, "Bergen Røde Kors", "bergen rode kors", None),
+        ]
+        assert all(o.name_key == name_key(o.name) for o in organisations)
+        moved = dict(db.session.execute(
+            sa.select(Registration.email, Registration.organisation_id)).all())
+        assert moved == {"deltaker1@example.no": 101, "deltaker2@example.no": 101,
+                         "deltaker3@example.no": 101, "deltaker4@example.no": 104,
+                         "deltaker5@example.no": 104, "deltaker6@example.no": 106}
+        db.session.rollback()
+        downgrade(revision="0011_organiser_sign_in")
+        with db.engine.connect() as connection:
+            assert connection.execute(sa.text(
+                "SELECT name_key FROM organisations ORDER BY id")).scalars().all() == [
+                "universitetet i bergen", "bergen næringsråd", "bergen røde kors"]
+        upgrade()

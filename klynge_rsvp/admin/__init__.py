@@ -51,6 +51,7 @@ from . import (  # noqa: E402, F401  (each module adds its routes to bp)
     gatherings,
     lifecycle,
     mail_log,
+    organisations,
     organisers,
     registrations,
     replies,

@@ -149,6 +149,17 @@ def publish_gathering(gathering_id):
     return redirect(url_for(".gathering", gathering_id=gathering.id, publisert=1), 303)
 
 
+@bp.post("/samlinger/<int:gathering_id>/kopier", endpoint="gathering_copy")
+def copy_gathering(gathering_id):
+    """A new draft like this gathering, opened in the edit form to give it its own date."""
+    copied = gatherings.copy(get_gathering_or_404(gathering_id), now=utcnow(), by=me())
+    db.session.commit()
+    flash(_("Dette er en kopi, lagret som utkast. Påmeldinger, e-post og materiale er ikke "
+            "med. Sett dato og tid (forslaget er samme ukedag og klokkeslett), se over resten, og "
+            "lagre."), "success")
+    return redirect(url_for(".gathering_edit", gathering_id=copied.id), 303)
+
+
 @bp.post("/samlinger/<int:gathering_id>/materiale", endpoint="gathering_link_add")
 def add_material(gathering_id):
     """Add a link to a recording, slides or other material."""

@@ -123,7 +123,9 @@ class RegistrationForm(FlaskForm):
         validators=[DataRequired(_l("Skriv inn hvilken virksomhet du kommer fra.")),
                     Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
                     no_invisible_characters],
-        render_kw={"autocomplete": "organization"},
+        # Suggestions as the person types (organisations.suggestions), a plain field without
+        # JavaScript or with a browser that shows no list.
+        render_kw={"autocomplete": "organization", "list": "organisation-suggestions"},
     )
     sector = RadioField(_l("Sektor"), choices=SECTOR_CHOICES,
                         validators=[InputRequired(_l("Velg hvilken sektor virksomheten hører til."))])
@@ -138,6 +140,8 @@ class RegistrationForm(FlaskForm):
         validators=[Optional(), Length(max=2000, message=_l("Teksten kan være høyst 2000 tegn.")),
                     plain_text],
     )
+    # The network's newsletter, unticked: double opt-in as on its own page (mailing_list.py).
+    newsletter = BooleanField(_l("Send meg også nyhetsbrevet fra nettverket (valgfritt)"))
     consent = BooleanField(
         _l("Jeg samtykker til at opplysningene lagres slik det er beskrevet over."),
         validators=[DataRequired(_l("Du må samtykke for å melde deg på."))],
@@ -188,3 +192,6 @@ class RegistrationForm(FlaskForm):
                         for c in self.filled_colleagues()],
             language=language,
         )
+
+    def wants_newsletter(self) -> bool:
+        return bool(self.newsletter.data)

@@ -3,7 +3,7 @@
 import hashlib
 import hmac
 import logging
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parseaddr
 
 from flask import Response, current_app, redirect, render_template, request, session, url_for
@@ -12,7 +12,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import NotFound
 
-from .. import addresses, calendars, form_mail, gatherings, rsvp
+from .. import addresses, calendars, form_mail, gatherings, organisations, rsvp
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
@@ -92,7 +92,8 @@ def register(slug):
         if stops := budget.stops():
             return _stopped(gathering, form, stops)
         outcomes = form_mail.register(gathering, wanted, now=utcnow(),
-                                      may_resend_link=budget.may_resend_link)
+                                      may_resend_link=budget.may_resend_link,
+                                      newsletter=form.wants_newsletter())
         if stops := budget.take():  # another request took what was left meanwhile
             db.session.rollback()
             return _stopped(gathering, form, stops)
@@ -112,7 +113,8 @@ def register(slug):
     receipt_url = url_for(".receipt", slug=gathering.slug)
     full_now = rsvp.seats_left(gathering) == 0
     db.session.commit()  # the registrations and their mail commit together
-    session["receipt"] = _receipt(gathering, wanted, outcomes, full_now)
+    session["receipt"] = {**_receipt(gathering, wanted, outcomes, full_now),
+                          "newsletter": form.wants_newsletter()}
     return redirect(receipt_url, 303)
 
 
@@ -220,7 +222,8 @@ def receipt(slug):
         state == "known" for *_, state in people)
     response = Response(render_template("public/receipt.html", gathering=gathering,
                                         people=people, more=stored.get("more", 0),
-                                        all_known=all_known))
+                                        all_known=all_known,
+                                        newsletter=bool(stored.get("newsletter"))))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -236,20 +239,41 @@ def gathering_ics(slug):
     )
 
 
+# The organisation names the form suggests, kept per app process this many seconds: counting
+# who registered from where is a scan of every registration (15–25 ms at 20,000), too much
+# for each view of the busiest page. The organisers' organisation pages clear it.
+SUGGESTIONS_SECONDS = 60
+
+
+def _suggestions(now: datetime) -> list[str]:
+    kept = current_app.extensions.setdefault("organisation_suggestions", {})
+    if kept.get("until") is None or now >= kept["until"]:
+        kept.update(names=organisations.suggestions(),
+                    until=now + timedelta(seconds=SUGGESTIONS_SECONDS))
+    return kept["names"]
+
+
+def forget_suggestions() -> None:
+    """Let the next form page count the suggestions again (after an organiser's change)."""
+    current_app.extensions.pop("organisation_suggestions", None)
+
+
 def _gathering_page(gathering, form, *, status=200, focus_row=None, removed=False):
     """The gathering and its form. `focus_row`: the index of the colleague row whose first
     field takes the focus (the one just added, or the one now where a removed row was);
     `removed` with no such row: the focus goes to "Legg til en kollega"."""
     now = utcnow()
+    registration_open = gathering.registration_open(now)
     return render_template(
         "public/gathering.html",
         gathering=gathering,
         form=form,
         now=now,
-        registration_open=gathering.registration_open(now),
+        registration_open=registration_open,
         seats_left=rsvp.seats_left(gathering),
         focus_row=focus_row,
         removed=removed,
         max_colleagues=MAX_COLLEAGUES,
         colleague_template=ColleagueForm(prefix=f"{form.colleagues.name}-__INDEX__-"),
+        organisation_suggestions=_suggestions(now) if registration_open else [],
     ), status

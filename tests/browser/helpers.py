@@ -268,6 +268,7 @@ def seed_world(app, smtp_server) -> World:
                           needs="Rullestol", comment="Kommer litt seint.")
         _register(full, 2, sector=Sector.PRIVATE, organisation_name="Bergen Næringsråd")
         third = _register(full, 3, sector=Sector.VOLUNTEER, organisation_name="Bergen Røde Kors")
+        world.extra["organisation"] = third.organisation_id
         waiting = _register(full, 4)
         leaving = _register(full, 5)
         rsvp.cancel(leaving, now=now)

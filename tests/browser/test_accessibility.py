@@ -104,6 +104,8 @@ def organiser_pages(w) -> list[Visit]:
         Visit("admin-announcement-edit", f"{a}/kunngjoringer/{w.draft_announcement}/endre"),
         Visit("admin-announcement-sent", f"{a}/kunngjoringer/{w.sent_announcement}"),
         Visit("admin-subscribers", f"{a}/abonnenter"), Visit("admin-mail-log", f"{a}/e-postlogg"),
+        Visit("admin-organisations", f"{a}/virksomheter"),
+        Visit("admin-organisation", f"{a}/virksomheter/{w.extra['organisation']}"),
         Visit("admin-mail-log-failed", f"{a}/e-postlogg?status=failed", variant=True),
         Visit("admin-audit-log", f"{a}/revisjonslogg"), Visit("admin-organisers", f"{a}/arrangorer"),
         Visit("admin-organiser-new", f"{a}/arrangorer/ny"),
