@@ -19,7 +19,7 @@ from ..fields import no_invisible_characters, single_line, strip
 from ..labels import SECTOR_LABELS
 from ..models import Organisation, Sector
 from ..organisations import clean_org_number, is_valid_org_number
-from ..public.forms import SECTOR_CHOICES
+from ..person_fields import SECTOR_CHOICES
 from ..public.views import forget_suggestions
 from . import bp
 

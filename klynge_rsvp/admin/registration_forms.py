@@ -5,7 +5,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..fields import no_invisible_characters, single_line, strip
+from .. import person_fields
+from ..fields import single_line, strip
 from ..manage.forms import DetailsForm
 from ..public.forms import RegistrationForm, email_validators
 
@@ -13,20 +14,9 @@ from ..public.forms import RegistrationForm, email_validators
 class OnBehalfForm(RegistrationForm):
     """The public registration form, worded for an organiser registering someone else."""
 
-    name = StringField(
-        _l("Navn"), filters=[strip],
-        validators=[DataRequired(_l("Skriv inn navnet.")),
-                    Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
-                    no_invisible_characters],
-        render_kw={"autocomplete": "off"},
-    )
-    organisation = StringField(
-        _l("Virksomhet eller organisasjon"), filters=[strip],
-        validators=[DataRequired(_l("Skriv inn hvilken virksomhet personen kommer fra.")),
-                    Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
-                    no_invisible_characters],
-        render_kw={"autocomplete": "off"},
-    )
+    name = person_fields.name(_l("Skriv inn navnet."), autocomplete="off")
+    organisation = person_fields.organisation(
+        _l("Skriv inn hvilken virksomhet personen kommer fra."), autocomplete="off")
     consent = BooleanField(
         _l("Personen har sagt ja til at opplysningene lagres, slik personvernerklæringen beskriver."),
         validators=[DataRequired(_l("Bekreft at personen har sagt ja til at opplysningene lagres."))],
@@ -45,22 +35,11 @@ class CancelRegistrationForm(FlaskForm):
 class EditRegistrationForm(DetailsForm):
     """An organiser changes the same fields as the person can, and may correct the address."""
 
-    name = StringField(
-        _l("Navn"), filters=[strip],
-        validators=[DataRequired(_l("Skriv inn navnet.")),
-                    Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
-                    no_invisible_characters],
-        render_kw={"autocomplete": "off"},
-    )
+    name = person_fields.name(_l("Skriv inn navnet."), autocomplete="off")
     email = StringField(_l("E-post"), filters=[strip], validators=email_validators(True),
                         render_kw={"autocomplete": "off", "type": "email"})
-    organisation = StringField(
-        _l("Virksomhet eller organisasjon"), filters=[strip],
-        validators=[DataRequired(_l("Skriv inn hvilken virksomhet personen kommer fra.")),
-                    Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
-                    no_invisible_characters],
-        render_kw={"autocomplete": "off"},
-    )
+    organisation = person_fields.organisation(
+        _l("Skriv inn hvilken virksomhet personen kommer fra."), autocomplete="off")
     submit = SubmitField(_l("Lagre"))
 
     def fill_from(self, registration) -> None:

@@ -14,7 +14,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..labels import EVENT_LABELS, KIND_LABELS, MAIL_STATUS_LABELS, SECTOR_LABELS, STATUS_LABELS
 from ..models import Registration, RegistrationStatus, Sector
-from ..public.forms import SECTOR_CHOICES
+from ..person_fields import SECTOR_CHOICES
 from . import bp
 from .gatherings import get_gathering_or_404, me
 from .registration_forms import CancelRegistrationForm, EditRegistrationForm, OnBehalfForm

@@ -10,15 +10,13 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
-    RadioField,
-    SelectChoice,
     StringField,
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from .. import addresses, calendars
+from .. import addresses, calendars, person_fields
 from ..fields import (
     mail_address,
     no_invisible_characters,
@@ -27,13 +25,11 @@ from ..fields import (
     single_line,
     strip,
 )
-from ..labels import SECTOR_LABELS
 from ..models import Sector
-from ..organisations import clean_org_number, is_valid_org_number
 from ..rsvp import Person, RegistrationRequest
 
 MAX_COLLEAGUES = 20
-SECTOR_CHOICES = [SelectChoice(sector.value, label) for sector, label in SECTOR_LABELS.items()]
+SECTOR_CHOICES = person_fields.SECTOR_CHOICES
 
 
 def not_the_organisers(form, field):
@@ -97,43 +93,16 @@ class ColleagueForm(Form):
 class RegistrationForm(FlaskForm):
     """Register for a gathering: yourself, and optionally colleagues."""
 
-    name = StringField(
-        _l("Navn"), filters=[strip],
-        validators=[DataRequired(_l("Skriv inn navnet ditt.")),
-                    Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
-                    no_invisible_characters],
-        render_kw={"autocomplete": "name"},
-    )
+    name = person_fields.name()
     email = StringField(_l("E-post"), filters=[strip], validators=email_validators(True),
                         render_kw={"autocomplete": "email", "type": "email"})
-    job_title = StringField(
-        _l("Stilling"), filters=[strip],
-        validators=[Optional(), Length(max=200, message=_l("Stillingen kan være høyst 200 tegn.")),
-                    single_line, no_invisible_characters],
-        render_kw={"autocomplete": "organization-title"},
-    )
-    needs = TextAreaField(
-        _l("Behov for tilrettelegging eller hensyn til kosthold (valgfritt)"),
-        filters=[normalise_newlines],
-        validators=[Optional(), Length(max=1000, message=_l("Teksten kan være høyst 1000 tegn.")),
-                    plain_text],
-    )
-    organisation = StringField(
-        _l("Virksomhet eller organisasjon"), filters=[strip],
-        validators=[DataRequired(_l("Skriv inn hvilken virksomhet du kommer fra.")),
-                    Length(max=200, message=_l("Navnet kan være høyst 200 tegn.")), single_line,
-                    no_invisible_characters],
-        # Suggestions as the person types (organisations.suggestions), a plain field without
-        # JavaScript or with a browser that shows no list.
-        render_kw={"autocomplete": "organization", "list": "organisation-suggestions"},
-    )
-    sector = RadioField(_l("Sektor"), choices=SECTOR_CHOICES,
-                        validators=[InputRequired(_l("Velg hvilken sektor virksomheten hører til."))])
-    org_number = StringField(
-        _l("Organisasjonsnummer (valgfritt)"), filters=[strip],
-        validators=[Optional(), Length(max=20, message=_l("Organisasjonsnummeret er for langt."))],
-        render_kw={"inputmode": "numeric", "autocomplete": "off"},
-    )
+    job_title = person_fields.job_title()
+    needs = person_fields.needs()
+    # Suggestions as the person types (organisations.suggestions), a plain field without
+    # JavaScript or with a browser that shows no list.
+    organisation = person_fields.organisation(list="organisation-suggestions")
+    sector = person_fields.sector()
+    org_number = person_fields.org_number()
     colleagues = FieldList(FormField(ColleagueForm), min_entries=0, max_entries=MAX_COLLEAGUES)
     comment = TextAreaField(
         _l("Kommentar til arrangøren (valgfritt)"), filters=[normalise_newlines],
@@ -150,13 +119,6 @@ class RegistrationForm(FlaskForm):
     # The row a "Fjern" button names (its value is the row's index); no validation runs.
     remove_colleague = StringField()
     submit = SubmitField(_l("Meld meg på"))
-
-    def validate_org_number(self, field):
-        number = clean_org_number(field.data)
-        if number and not is_valid_org_number(number):
-            raise ValidationError(
-                _("Organisasjonsnummeret må ha 9 siffer og være gyldig (sjekk sifrene)."))
-        field.data = number
 
     def colleague_to_remove(self) -> int | None:
         """The index of the colleague row whose "Fjern" button was pressed, if one was."""
