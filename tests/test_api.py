@@ -148,6 +148,8 @@ def test_etag_gives_304_until_the_answer_changes(app, client, made):
     etag = first.headers["ETag"]
     again = get(client, "/gatherings", headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.data == b""
+    head = client.head(API + "/gatherings")
+    assert head.status_code == 200 and head.data == b"" and head.headers["ETag"] == etag
     detail = get(client, f"/gatherings/{made['soon']}")
     assert get(client, f"/gatherings/{made['soon']}",
                headers={"If-None-Match": detail.headers["ETag"]}).status_code == 304

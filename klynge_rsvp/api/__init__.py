@@ -3,6 +3,8 @@ and programs. Open to every origin (CORS), cacheable (ETag, max-age), counted pe
 address, and never a cookie. The OpenAPI description is served at /api/v1/openapi.json
 (openapi.py); docs/decisions/0021-public-api.md says why it looks the way it does."""
 
+import os
+
 from flask import Blueprint, current_app, request
 from flask.sessions import SessionInterface
 
@@ -14,7 +16,7 @@ DEFAULT_RATE_LIMIT = "120 per minute"
 
 
 def _rate_limit() -> str:
-    return current_app.config.get("API_RATE_LIMIT", DEFAULT_RATE_LIMIT)
+    return current_app.config["API_RATE_LIMIT"]
 
 
 # Every request to the API (preflights included) counts against the client address's budget.
@@ -64,8 +66,11 @@ class _NoSessionCookieHere(SessionInterface):
 
 
 @bp.record_once
-def _keep_sessions_out(state) -> None:
-    state.app.session_interface = _NoSessionCookieHere(state.app.session_interface)
+def _set_up(state) -> None:
+    app = state.app
+    # The limit per client address: a test's config, else the environment, else the default.
+    app.config.setdefault("API_RATE_LIMIT", os.environ.get("API_RATE_LIMIT") or DEFAULT_RATE_LIMIT)
+    app.session_interface = _NoSessionCookieHere(app.session_interface)
 
 
 from . import views  # noqa: E402,F401 (the routes register themselves on bp)
