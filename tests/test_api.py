@@ -150,6 +150,11 @@ def test_etag_gives_304_until_the_answer_changes(app, client, made):
     assert again.status_code == 304 and again.data == b""
     head = client.head(API + "/gatherings")
     assert head.status_code == 200 and head.data == b"" and head.headers["ETag"] == etag
+    # The same bytes in every language and for every origin: nothing to Vary on.
+    for language in ("en", "nn"):
+        assert get(client, "/gatherings", headers={
+            "Accept-Language": language, "Origin": "https://example.org"}).headers["ETag"] == etag
+    assert "Vary" not in first.headers
     detail = get(client, f"/gatherings/{made['soon']}")
     assert get(client, f"/gatherings/{made['soon']}",
                headers={"If-None-Match": detail.headers["ETag"]}).status_code == 304
