@@ -82,6 +82,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
+    from .api import bp as api_bp
     from .auth import bp as auth_bp
     from .feeds import bp as feeds_bp
     from .health import bp as health_bp
@@ -95,6 +96,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(api_bp)
     if app.config["KLYNGE_MAILBOX"] and not app.config["MAIL_SERVER"]:
         app.register_blueprint(mailbox_bp)
 

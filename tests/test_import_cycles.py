@@ -32,6 +32,7 @@ def is_mail_or_worker(module: str) -> bool:
 KNOWN_ELSEWHERE = [
     {"organisers", "two_factor"},
     {"notifications", "notifications.registration", "rsvp"},
+    {"api", "api.views"},
     {"manage", "manage.views"},
     {"public", "public.mailing_list", "public.views"},
     {"admin", "admin.announcements", "admin.checkin", "admin.dashboard", "admin.exports",

@@ -72,15 +72,20 @@ def calendar_links(gathering: Gathering) -> dict[str, str] | None:
     }
 
 
-@bp.app_template_global()
-def event_json_ld(gathering: Gathering) -> Markup:
-    """The gathering's schema.org Event as JSON, safe to put inside <script>."""
+def event_data(gathering: Gathering) -> dict:
+    """The gathering's schema.org Event as plain data: what the page's JSON-LD says, and what
+    the public API (api/) gives for each gathering."""
     config = current_app.config
-    data = calendars.event_json_ld(
+    return calendars.event_json_ld(
         gathering,
         page_url=absolute_url("public.gathering", slug=gathering.slug),
         organizer_name=gathering.host or config["KLYNGE_NETWORK_NAME"],
         organizer_url=absolute_url("public.index"),
         timezone=config["KLYNGE_TIMEZONE"],
     )
-    return calendars.json_ld_script_body(data)
+
+
+@bp.app_template_global()
+def event_json_ld(gathering: Gathering) -> Markup:
+    """The gathering's schema.org Event as JSON, safe to put inside <script>."""
+    return calendars.json_ld_script_body(event_data(gathering))
