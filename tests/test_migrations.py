@@ -9,7 +9,7 @@ from klynge_rsvp.extensions import db
 TABLES = {"gatherings", "organisations", "registrations", "outbox_messages", "organisers",
           "audit_entries", "registration_events", "gathering_links", "subscribers", "announcements",
           "calendar_replies", "organiser_recovery_codes", "login_throttles",
-          "form_mail_suppressions", "organiser_sign_ins"}
+          "form_mail_suppressions", "organiser_sign_ins", "programme_items"}
 
 
 def table_names():

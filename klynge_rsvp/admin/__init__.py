@@ -52,6 +52,7 @@ from . import (  # noqa: E402, F401  (each module adds its routes to bp)
     lifecycle,
     mail_log,
     organisers,
+    programme,
     registrations,
     replies,
     subscribers,
