@@ -13,11 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from flask_babel import gettext as _
 
 from . import history
+from .clock import from_local, to_local
 from .errors import DomainError
 from .extensions import db
 from .models import Gathering, Organiser, ProgrammeItem
@@ -84,6 +85,21 @@ def remove_item(item: ProgrammeItem, *, now: datetime, by: Organiser | None) -> 
     history.audit("remove_programme_item", by=by, now=now, gathering=gathering,
                   summary=said("programme_item_removed", title=item.title))
     db.session.flush()
+
+
+def follow_the_start(gathering: Gathering, starts_at: datetime, zone: tzinfo) -> None:
+    """Keep the items where they were in the gathering's day when it gets a new start (a move,
+    a new date): 08.15 on a gathering starting 08.00 becomes 09.15 if it now starts 09.00, on
+    the new day, by the wall clock (a move across a change to or from summer time keeps 08.15).
+    Call before the gathering's own start changes."""
+    old_start = to_local(gathering.starts_at, zone).replace(tzinfo=None)
+    new_start = to_local(starts_at, zone).replace(tzinfo=None)
+    for item in gathering.programme:
+        for name in ("starts_at", "ends_at"):
+            instant = getattr(item, name)
+            if instant is not None:
+                wall = to_local(instant, zone).replace(tzinfo=None) - old_start + new_start
+                setattr(item, name, from_local(wall, zone))
 
 
 # --- pure builders ---------------------------------------------------------------------------

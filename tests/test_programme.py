@@ -257,3 +257,24 @@ def test_an_item_of_another_gathering_is_not_found(app, organiser_client, make_g
 def test_the_programme_pages_need_a_logged_in_organiser(client, gathering_id):
     response = client.get(f"/arrangor/samlinger/{gathering_id}/program")
     assert response.status_code == 302 and "/arrangor/innlogging" in response.headers["Location"]
+
+
+# --- a moved gathering takes its programme along ----------------------------------------------
+
+
+def test_a_move_keeps_the_items_in_their_place_by_the_wall_clock(app, make_gathering):
+    from klynge_rsvp import lifecycle
+    with app.app_context(), app.test_request_context():
+        gathering = with_programme(make_gathering)
+        # From 08.00 in winter time to 09.00 a day in summer time, four months later.
+        new_start = datetime(2026, 6, 11, 7, 0, tzinfo=UTC)  # 09.00 in Oslo (CEST)
+        lifecycle.move(gathering, starts_at=new_start, ends_at=new_start + timedelta(hours=2),
+                       venue_name=gathering.venue_name, venue_address=gathering.venue_address,
+                       message="", now=NOW, by=None)
+        db.session.commit()
+        from klynge_rsvp.formatting import clock_time, long_date
+        assert programme.text_lines(gathering.programme, clock_time) == [
+            "09.00–09.15 Frokost",
+            "09.15 Innledning fra kommunen – Kari Nordmann og Ola Nordmann (Bergen kommune)"]
+        assert {long_date(item.starts_at) for item in gathering.programme} == {
+            "torsdag 11. juni 2026"}
