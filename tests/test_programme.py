@@ -278,3 +278,24 @@ def test_a_move_keeps_the_items_in_their_place_by_the_wall_clock(app, make_gathe
             "09.15 Innledning fra kommunen – Kari Nordmann og Ola Nordmann (Bergen kommune)"]
         assert {long_date(item.starts_at) for item in gathering.programme} == {
             "torsdag 11. juni 2026"}
+
+
+# --- the feed reads every programme at once ---------------------------------------------------
+
+
+def feed_statements(app, client) -> int:
+    from tests.test_query_counts import counting
+    with app.app_context(), counting() as statements:
+        assert client.get("/kalender.ics").status_code == 200
+    return len(statements)
+
+
+def test_the_feed_reads_the_programmes_in_one_statement(app, client, make_gathering):
+    with app.app_context():
+        with_programme(make_gathering)
+    few = feed_statements(app, client)
+    with app.app_context():
+        for _ in range(3):
+            with_programme(make_gathering)
+    assert feed_statements(app, client) == few
+    assert client.get("/kalender.ics").data.count(b"Program:") == 4
