@@ -299,3 +299,42 @@ def test_the_feed_reads_the_programmes_in_one_statement(app, client, make_gather
             with_programme(make_gathering)
     assert feed_statements(app, client) == few
     assert client.get("/kalender.ics").data.count(b"Program:") == 4
+
+
+# --- several days, the clock change, markup ----------------------------------------------------
+
+
+def test_over_several_days_the_day_is_asked_and_a_skipped_time_refused(app, organiser_client,
+                                                                        make_gathering):
+    with app.app_context():
+        # Saturday 28 March 2026 18.00 to Sunday 12.00 in Oslo: the clocks skip 02.00–03.00.
+        starts_at = datetime(2026, 3, 28, 17, 0, tzinfo=UTC)
+        gathering_id = make_gathering(starts_at=starts_at, ends_at=starts_at + timedelta(hours=18)).id
+        db.session.commit()
+    page = f"/arrangor/samlinger/{gathering_id}/program"
+    assert 'name="day"' in organiser_client.get(page).text
+
+    skipped = post_page(organiser_client, page, item_form(day="29.03.2026", starts="02.30"))
+    assert skipped.status_code == 422
+    assert "så 02.30 finnes ikke eller finnes to ganger" in text(skipped.text)
+
+    added = post_page(organiser_client, page, item_form(day="29.03.2026", starts="09.00"))
+    assert added.status_code == 303
+    with app.app_context():
+        [item] = db.session.get(Gathering, gathering_id).programme
+        assert item.starts_at == datetime(2026, 3, 29, 7, 0, tzinfo=UTC)  # 09.00 in summer time
+
+
+def test_markup_in_an_item_is_shown_as_text(app, client, make_gathering):
+    with app.app_context():
+        gathering = make_gathering(starts_at=START)
+        programme.add_item(gathering, programme.ItemDetails(
+            starts_at=START, ends_at=None, title="</script><b>Fet</b>", speakers="A & B"),
+            now=NOW, by=None)
+        db.session.commit()
+        slug = gathering.slug
+    page = client.get(f"/samlinger/{slug}").text
+    assert "<b>Fet</b>" not in page.split("</head>")[1]
+    assert "&lt;/script&gt;&lt;b&gt;Fet&lt;/b&gt;" in page
+    assert json_ld(page)["subEvent"][0]["name"] == "</script><b>Fet</b>"
+    assert [p["name"] for p in json_ld(page)["subEvent"][0]["performer"]] == ["A", "B"]
