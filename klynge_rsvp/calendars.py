@@ -13,9 +13,9 @@ from flask import current_app
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from . import addresses, ics
+from . import addresses, ics, programme
 from .clock import local_zone, to_local
-from .formatting import when
+from .formatting import clock_time, when
 from .links import absolute_url
 from .models import Gathering, GatheringStatus, Registration
 from .names import shown_name
@@ -66,6 +66,7 @@ def gathering_event(gathering: Gathering, *, sequence: int | None = None,
     description = "\n\n".join(part for part in [
         gathering.theme,
         gathering.description,
+        programme_text(gathering),
         _("Arrangør: %(host)s", host=gathering.host) if gathering.host else "",
         page,
     ] if part)
@@ -86,6 +87,13 @@ def gathering_event(gathering: Gathering, *, sequence: int | None = None,
         url=page,
         timezone=current_app.config["KLYNGE_TIMEZONE"],
     )
+
+
+def programme_text(gathering: Gathering) -> str:
+    """"Program:" and one line per item, in the current language; "" without a programme."""
+    if not gathering.programme:
+        return ""
+    return "\n".join([_("Program:"), *programme.text_lines(gathering.programme, clock_time)])
 
 
 # What each personal calendar message says about the registrant (docs/calendar.md has the table
@@ -271,6 +279,8 @@ def event_json_ld(gathering: Gathering, *, page_url: str, organizer_name: str,
     }
     if gathering.description or gathering.theme:
         data["description"] = gathering.description or gathering.theme
+    if gathering.programme:
+        data["subEvent"] = programme.sub_events(gathering.programme, iso_local)
     if moved and gathering.status != GatheringStatus.CANCELLED:
         data["previousStartDate"] = iso_local(gathering.previous_starts_at)
     elif gathering.status == GatheringStatus.POSTPONED:  # the date that will not happen

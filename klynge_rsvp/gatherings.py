@@ -14,13 +14,20 @@ from flask import abort
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from . import history, rsvp, stored_text
+from . import history, programme, rsvp, stored_text
 from .clock import from_local
 from .errors import DomainError
 from .extensions import db
 from .formatting import _zone, local
 from .links import base_host
-from .models import Gathering, GatheringLink, GatheringStatus, Organiser, Registration, RegistrationStatus
+from .models import (
+    Gathering,
+    GatheringLink,
+    GatheringStatus,
+    Organiser,
+    Registration,
+    RegistrationStatus,
+)
 from .stored_text import Stored, joined, said
 
 VISIBLE = (GatheringStatus.PUBLISHED, GatheringStatus.POSTPONED, GatheringStatus.CANCELLED)
@@ -192,7 +199,8 @@ def create_draft(details: dict, *, now: datetime, by: Organiser | None) -> Gathe
 
 
 # What a copy takes over (docs/decisions/0021-copying-a-gathering.md): the format and words,
-# the place, the capacity and the reminder. Not the date (the copy needs its own), not the
+# the place, the capacity and the reminder; the programme, moved to the same times of the new
+# day (programme.copied). Not the date (the copy needs its own), not the
 # registrations, the mail, the calendar identity, the status or the material links (those
 # belong to the gathering that was held).
 COPIED = ("title", "theme", "format", "description", "host", "capacity", "reminder_days_before",
@@ -219,6 +227,9 @@ def copy(original: Gathering, *, now: datetime, by: Organiser | None) -> Gatheri
     gathering = create(slug=_slug_base(original.title, starts_at), now=now,
                        status=GatheringStatus.DRAFT, starts_at=starts_at, ends_at=ends_at,
                        registration_deadline=deadline, **details)
+    # The programme too, at the same time of the new day.
+    gathering.programme.extend(
+        programme.copied(original.programme, original.starts_at, starts_at, _zone()))
     history.audit("create", by=by, now=now, gathering=gathering,
                   summary=said("gathering_copied", title=original.title))
     return gathering
@@ -251,6 +262,8 @@ def update(gathering: Gathering, changes: dict, *, now: datetime, by: Organiser 
         if capacity < confirmed and not allow_capacity_below_confirmed:
             raise CapacityBelowConfirmed(capacity, confirmed)
     old_capacity = gathering.capacity
+    if "starts_at" in changed:  # a draft's new date: its programme keeps its place in the day
+        programme.follow_the_start(gathering, changed["starts_at"], _zone())
     for name, value in changed.items():
         setattr(gathering, name, value)
     if gathering.status == GatheringStatus.DRAFT and changed.keys() & {"title", "starts_at"}:

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
-from . import calendars, history, notifications, rsvp
+from . import calendars, history, notifications, programme, rsvp
+from .clock import local_zone
 from .errors import DomainError
 from .extensions import db
 from .formatting import when
@@ -304,6 +306,7 @@ def _set_time_and_place(gathering: Gathering, starts_at: datetime, ends_at: date
         # The deadline keeps its distance to the start: a week later start, a week later
         # deadline (otherwise a postponed gathering would come back with registration closed).
         gathering.registration_deadline += starts_at - gathering.starts_at
+    programme.follow_the_start(gathering, starts_at, local_zone(current_app.config["KLYNGE_TIMEZONE"]))
     gathering.starts_at, gathering.ends_at = starts_at, ends_at
     gathering.venue_name, gathering.venue_address = venue_name.strip(), venue_address.strip()
 

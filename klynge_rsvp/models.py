@@ -193,6 +193,10 @@ class Gathering(db.Model):
         back_populates="gathering", order_by="GatheringLink.position",
         cascade="all, delete-orphan",
     )
+    programme: Mapped[list[ProgrammeItem]] = relationship(
+        back_populates="gathering", order_by="(ProgrammeItem.starts_at, ProgrammeItem.id)",
+        cascade="all, delete-orphan",
+    )
 
     __table_args__ = (
         sa.CheckConstraint("ends_at > starts_at", name="ends_after_start"),
@@ -342,6 +346,28 @@ class GatheringLink(db.Model):
     position: Mapped[int] = mapped_column(sa.Integer, default=0)
 
     gathering: Mapped[Gathering] = relationship(back_populates="links")
+
+
+class ProgrammeItem(db.Model):
+    """One item of a gathering's programme: "08.00 Innledning – Kari Nordmann (Bergen kommune)"."""
+
+    __tablename__ = "programme_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gathering_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("gatherings.id", ondelete="CASCADE"), index=True
+    )
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    title: Mapped[str] = mapped_column(sa.String(200))
+    speakers: Mapped[str] = mapped_column(sa.String(300), default="")  # "Kari Nordmann, Ola Nordmann"
+    organisation: Mapped[str] = mapped_column(sa.String(200), default="")  # the speakers'
+
+    gathering: Mapped[Gathering] = relationship(back_populates="programme")
+
+    __table_args__ = (
+        sa.CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="item_ends_after_start"),
+    )
 
 
 class RegistrationEvent(db.Model):

@@ -9,6 +9,7 @@ import re
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 
@@ -98,6 +99,31 @@ def test_a_gathering_is_its_pages_json_ld_and_more(client, made):
                              "ics": f"https://rsvp.test/samlinger/{made['soon']}.ics"}
     listed = get(client, "/gatherings").get_json()["items"][0]
     assert listed == item
+
+
+def test_a_programme_is_listed_as_sub_events(app, client, made):
+    from klynge_rsvp import programme
+    from klynge_rsvp.models import Gathering
+
+    with app.app_context():
+        gathering = db.session.scalar(sa.select(Gathering).where(Gathering.slug == made["later"]))
+        start = gathering.starts_at
+        programme.add_item(gathering, programme.ItemDetails(
+            starts_at=start, ends_at=start + timedelta(minutes=15), title="Frokost"),
+            now=utcnow(), by=None)
+        programme.add_item(gathering, programme.ItemDetails(
+            starts_at=start + timedelta(minutes=15), ends_at=None, title="Innledning",
+            speakers="Kari Nordmann og Ola Nordmann", organisation="Bergen kommune"),
+            now=utcnow(), by=None)
+        db.session.commit()
+    item = get(client, f"/gatherings/{made['later']}").get_json()  # valid by the document
+    assert [event["name"] for event in item["subEvent"]] == ["Frokost", "Innledning"]
+    assert item["subEvent"][1]["performer"] == [
+        {"@type": "Person", "name": name,
+         "affiliation": {"@type": "Organization", "name": "Bergen kommune"}}
+        for name in ("Kari Nordmann", "Ola Nordmann")]
+    listed = {entry["identifier"]: entry for entry in get(client, "/gatherings").get_json()["items"]}
+    assert listed[made["later"]] == item
 
 
 def test_seats_and_cancellation_show_and_no_one_is_named(app, client, made):

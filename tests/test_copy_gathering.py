@@ -101,3 +101,38 @@ def test_copying_needs_a_signed_in_organiser(app, client, make_gathering):
     assert "/endre" not in response.headers.get("Location", "")
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Gathering)) == 1
+
+
+def test_copy_takes_the_programme_to_the_same_times_of_its_new_day(ctx, make_gathering):
+    from klynge_rsvp import programme
+
+    # 08.00 in Oslo on a January morning; the copy lands in summer time, and items keep their
+    # wall-clock times (08.00 and 08.15 local), not their distance in UTC.
+    original = make_gathering(starts_at=NOW.replace(hour=7) - timedelta(days=1))
+    start = original.starts_at
+    programme.add_item(original, programme.ItemDetails(
+        starts_at=start, ends_at=start + timedelta(minutes=15), title="Frokost"), now=NOW, by=None)
+    programme.add_item(original, programme.ItemDetails(
+        starts_at=start + timedelta(minutes=15), ends_at=None, title="Innledning",
+        speakers="Kari Nordmann", organisation="Bergen kommune"), now=NOW, by=None)
+    copied = gatherings.copy(original, now=NOW + timedelta(days=100), by=None)
+    db.session.flush()
+    assert [(local(item.starts_at).strftime("%H.%M"), item.title, item.speakers)
+            for item in copied.programme] == [("08.00", "Frokost", ""),
+                                              ("08.15", "Innledning", "Kari Nordmann")]
+    assert local(copied.programme[0].ends_at).strftime("%H.%M") == "08.15"
+    assert all(item.gathering_id == copied.id for item in copied.programme)
+    assert len(original.programme) == 2  # the original keeps its own
+
+
+def test_a_new_date_for_a_draft_takes_its_programme_along(ctx, make_gathering):
+    from klynge_rsvp import programme
+
+    draft = make_gathering(status=GatheringStatus.DRAFT, starts_at=NOW + timedelta(days=30))
+    start = draft.starts_at
+    programme.add_item(draft, programme.ItemDetails(
+        starts_at=start + timedelta(minutes=30), ends_at=None, title="Innledning"), now=NOW, by=None)
+    new_start = start + timedelta(days=7, hours=1)
+    gatherings.update(draft, {"starts_at": new_start, "ends_at": new_start + timedelta(hours=2)},
+                      now=NOW, by=None)
+    assert draft.programme[0].starts_at == new_start + timedelta(minutes=30)

@@ -36,7 +36,8 @@ KNOWN_ELSEWHERE = [
     {"manage", "manage.views"},
     {"public", "public.mailing_list", "public.views"},
     {"admin", "admin.announcements", "admin.checkin", "admin.dashboard", "admin.exports",
-     "admin.gatherings", "admin.lifecycle", "admin.mail_log", "admin.organisations", "admin.organisers",
+     "admin.gatherings", "admin.lifecycle", "admin.mail_log", "admin.organisations",
+     "admin.organisers", "admin.programme",
      "admin.registrations", "admin.replies", "admin.subscribers"},
 ]
 

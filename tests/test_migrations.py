@@ -9,7 +9,8 @@ from klynge_rsvp.extensions import db
 TABLES = {"gatherings", "organisations", "registrations", "outbox_messages", "organisers",
           "audit_entries", "registration_events", "gathering_links", "subscribers", "announcements",
           "calendar_replies", "organiser_recovery_codes", "login_throttles",
-          "form_mail_suppressions", "organiser_sign_ins", "organisation_aliases"}
+          "form_mail_suppressions", "organiser_sign_ins", "organisation_aliases",
+          "programme_items"}
 
 
 def table_names():

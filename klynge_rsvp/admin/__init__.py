@@ -53,6 +53,7 @@ from . import (  # noqa: E402, F401  (each module adds its routes to bp)
     mail_log,
     organisations,
     organisers,
+    programme,
     registrations,
     replies,
     subscribers,

@@ -155,6 +155,10 @@ DOCUMENT = {
                 "previousStartDate": _string(
                     format="date-time",
                     description="The start before the gathering was moved or postponed."),
+                "subEvent": {
+                    "type": "array", "description": "The programme, in order of start time.",
+                    "items": {"$ref": _REF + "ProgrammeItem"},
+                },
                 "eventStatus": {"enum": ["https://schema.org/EventScheduled",
                                          "https://schema.org/EventRescheduled",
                                          "https://schema.org/EventPostponed",
@@ -191,6 +195,35 @@ DOCUMENT = {
                     "type": "object", "additionalProperties": False,
                     "required": ["self", "page", "ics"],
                     "properties": {"self": _URL, "page": _URL, "ics": _URL},
+                },
+            },
+        },
+        "ProgrammeItem": {
+            "type": "object", "additionalProperties": False,
+            "required": ["@type", "name", "startDate"],
+            "properties": {
+                "@type": {"const": "Event"},
+                "name": _string(),
+                "startDate": _string(format="date-time"),
+                "endDate": _string(format="date-time"),
+                "performer": {
+                    "type": "array",
+                    "description": "The speakers (Person, with their organisation), or only "
+                                   "the organisation that speaks.",
+                    "items": {
+                        "type": "object", "additionalProperties": False,
+                        "required": ["@type", "name"],
+                        "properties": {
+                            "@type": {"enum": ["Person", "Organization"]},
+                            "name": _string(),
+                            "affiliation": {
+                                "type": "object", "additionalProperties": False,
+                                "required": ["@type", "name"],
+                                "properties": {"@type": {"const": "Organization"},
+                                               "name": _string()},
+                            },
+                        },
+                    },
                 },
             },
         },

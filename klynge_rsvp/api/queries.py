@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..gatherings import VISIBLE, seats_left_by_gathering
@@ -30,9 +31,9 @@ def _listed(when: str, now: datetime):
 
 def page_of(when: str, *, page: int, per_page: int, now: datetime) -> GatheringPage:
     """Page `page` (from 1) of `per_page` gatherings: upcoming soonest first, past latest first,
-    the id breaking ties so a page never shifts between two requests. Three queries, however
-    long the page: the total, the page, and the seats of all of it (past the last page, only
-    the total)."""
+    the id breaking ties so a page never shifts between two requests. Four queries, however
+    long the page: the total, the page, the programmes and the seats of all of it (past the
+    last page, only the total)."""
     condition = _listed(when, now)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(Gathering).where(condition))
     order = ((Gathering.starts_at.desc(), Gathering.id.desc()) if when == "past"
@@ -41,5 +42,6 @@ def page_of(when: str, *, page: int, per_page: int, now: datetime) -> GatheringP
     if offset >= (total or 0):  # past the end: no query (nor an offset the database can't hold)
         return GatheringPage([], {}, total or 0)
     found = list(db.session.scalars(
-        sa.select(Gathering).where(condition).order_by(*order).limit(per_page).offset(offset)))
+        sa.select(Gathering).where(condition).order_by(*order).limit(per_page).offset(offset)
+        .options(selectinload(Gathering.programme))))  # each item's subEvent: one query for all
     return GatheringPage(found, seats_left_by_gathering(found), total or 0)

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
+from sqlalchemy.orm import selectinload
 
 from .. import calendars
 from ..clock import utcnow
@@ -28,6 +29,7 @@ def feed_gatherings() -> list[Gathering]:
     """
     return list(db.session.scalars(
         sa.select(Gathering).where(Gathering.status.in_(VISIBLE))
+        .options(selectinload(Gathering.programme))  # in each DESCRIPTION: one query for all
         .order_by(Gathering.starts_at, Gathering.id)
     ))
 

@@ -20,6 +20,7 @@ from klynge_rsvp import (
     lifecycle,
     mailing_list,
     organisers,
+    programme,
     replies,
     rsvp,
 )
@@ -274,6 +275,12 @@ def seed_world(app, smtp_server) -> World:
         rsvp.cancel(leaving, now=now)
         checkin.check_in(first, now=now, by=admin)
         world.open_gathering, world.open_slug = full.id, full.slug
+        for minutes, title, speakers in ((0, "Frokost", ""),
+                                         (30, "Kalde vintre i Bergen", "Kari Nordmann, Ola Nordmann")):
+            world.extra["programme_item"] = programme.add_item(full, programme.ItemDetails(
+                starts_at=full.starts_at + timedelta(minutes=minutes), ends_at=None, title=title,
+                speakers=speakers, organisation="Bergen kommune" if speakers else ""),
+                now=now, by=admin).id
         world.confirmed, world.waiting, world.cancelled_registration = first.id, waiting.id, leaving.id
         world.confirmed_token, world.waiting_token, world.cancelled_token = (
             first.token, waiting.token, leaving.token)

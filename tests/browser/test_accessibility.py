@@ -85,6 +85,8 @@ def organiser_pages(w) -> list[Visit]:
         Visit("admin-gathering-edit", f"{g}/endre"),
         Visit("admin-gathering-edit-draft", f"{a}/samlinger/{w.draft}/endre", variant=True),
         Visit("admin-gathering-preview", f"{a}/samlinger/{w.draft}/forhandsvisning"),
+        Visit("admin-programme", f"{g}/program"),
+        Visit("admin-programme-item-edit", f"{g}/program/{w.extra['programme_item']}/endre"),
         Visit("admin-registrations", f"{g}/pameldinger"),
         Visit("admin-registration-new", f"{g}/pameldinger/ny"),
         Visit("admin-registration", f"{a}/pameldinger/{w.confirmed}"),
