@@ -32,7 +32,7 @@ def is_mail_or_worker(module: str) -> bool:
 KNOWN_ELSEWHERE = [
     {"organisers", "two_factor"},
     {"notifications", "notifications.registration", "rsvp"},
-    {"manage", "manage.views"},
+    {"manage", "manage.certificate", "manage.views"},
     {"public", "public.mailing_list", "public.views"},
     {"admin", "admin.announcements", "admin.checkin", "admin.dashboard", "admin.exports",
      "admin.gatherings", "admin.lifecycle", "admin.mail_log", "admin.organisers",

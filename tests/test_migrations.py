@@ -9,7 +9,7 @@ from klynge_rsvp.extensions import db
 TABLES = {"gatherings", "organisations", "registrations", "outbox_messages", "organisers",
           "audit_entries", "registration_events", "gathering_links", "subscribers", "announcements",
           "calendar_replies", "organiser_recovery_codes", "login_throttles",
-          "form_mail_suppressions", "organiser_sign_ins"}
+          "form_mail_suppressions", "organiser_sign_ins", "certificates"}
 
 
 def table_names():
@@ -233,3 +233,22 @@ def test_0011_adds_and_removes_the_sign_in_links(app):
         with db.engine.connect() as connection:
             assert connection.execute(sa.text("SELECT email FROM organisers")).scalar() == \
                 "kari@kommune.no"
+
+
+def test_0018_adds_and_removes_the_certificate_codes(app, make_gathering):
+    """0018: the table of certificate codes comes and goes, and the registrations stay."""
+    from klynge_rsvp import rsvp
+    from tests.conftest import NOW, registration_request
+
+    with app.app_context():
+        gathering = make_gathering()
+        rsvp.register(gathering, registration_request(1), now=NOW)
+        db.session.commit()
+        downgrade(revision="0011_organiser_sign_in")
+        assert "certificates" not in table_names()
+        upgrade()
+        assert "certificates" in table_names()
+        columns = {c["name"] for c in sa.inspect(db.engine).get_columns("certificates")}
+        assert columns == {"id", "registration_id", "code", "issued_at"}
+        with db.engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT count(*) FROM registrations")).scalar() == 1
