@@ -576,7 +576,7 @@ class Certificate(db.Model):
     made at the first download. The code is random (not derived from anything) so it reveals
     nothing and cannot be guessed; the row holds no personal data of its own: the page at
     /bevis/<code> reads name, gathering and hours from the registration, and says "not valid any
-    more" once that registration is erased or anonymised (decision: certificates.md)."""
+    more" once that registration is erased or anonymised (docs/decisions/0021)."""
 
     __tablename__ = "certificates"
 

@@ -15,7 +15,7 @@ verify_bp = Blueprint("certificates", __name__)
 
 
 def _verify_limit() -> str:
-    return current_app.config.get("CERTIFICATE_VERIFY_RATE_LIMIT", "30 per minute;300 per hour")
+    return current_app.config["CERTIFICATE_VERIFY_RATE_LIMIT"]
 
 
 def _private(response: Response) -> Response:
