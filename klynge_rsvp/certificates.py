@@ -5,7 +5,7 @@ Three parts, in the house style:
 - services (`available`, `issue`, `verify`): take `now`, flush but never commit;
 - `content_for`: the words of one certificate, in the registrant's language;
 - `render_pdf`: a pure builder, CertificateContent → PDF bytes (fpdf2, DejaVu Sans embedded so
-  æøå and any script DejaVu covers come out right, the QR code drawn as vector squares).
+  æøå and any script DejaVu covers come out right, the QR code a 1-bit PNG).
 
 The code on the certificate is random and stored (`Certificate`), so it says nothing about the
 person and cannot be guessed; the verification page (/bevis/<code>) reads what it shows from the
@@ -14,18 +14,19 @@ registration, and so stops confirming anything once the registration is erased o
 
 from __future__ import annotations
 
+import io
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
-import segno
 import sqlalchemy as sa
 from babel.numbers import format_decimal
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from .checkin import qr_png
 from .extensions import db
 from .formatting import when
 from .models import Certificate, Registration, RegistrationStatus
@@ -189,17 +190,12 @@ def render_pdf(content: CertificateContent, *, created: datetime | None = None,
     pdf.ln(8)
     line(content.issuer, size=12, gap=10)
 
-    # The verification link, and the same link as a QR code drawn square by square.
-    matrix = segno.make(content.verify_url, error="m", micro=False).matrix
-    module = 1.2  # mm
-    side = len(matrix) * module
+    # The verification link, and the same link as a QR code: the 1-bit PNG check-in mails use,
+    # placed at 40 mm (PDF viewers and printers scale it without smoothing).
+    side = 40  # mm
     top = max(pdf.get_y(), pdf.h - pdf.b_margin - side - 22)
-    left = (pdf.w - side) / 2
-    pdf.set_fill_color(0, 0, 0)
-    for row_number, row in enumerate(matrix):
-        for column, dark in enumerate(row):
-            if dark:
-                pdf.rect(left + column * module, top + row_number * module, module, module, style="F")
+    pdf.image(io.BytesIO(qr_png(content.verify_url)), x=(pdf.w - side) / 2, y=top, w=side, h=side,
+              alt_text=content.verify_url)
     pdf.set_y(top + side + 4)
     line(content.verify_text, size=10, gap=1)
     pdf.set_font("DejaVu", "", 10)

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+import zxingcpp
 from pypdf import PdfReader
 
 from klynge_rsvp import certificates, checkin, privacy, rsvp
@@ -18,6 +19,7 @@ from klynge_rsvp.formatting import when
 from klynge_rsvp.models import Certificate, Registration
 from tests.conftest import NOW, person, registration_request
 from tests.pages import text
+from tests.privacy_helpers import Person, places, scan
 
 ASE = "Åse Ødegård-Ærø"
 
@@ -80,6 +82,10 @@ def test_the_pdf_says_who_attended_what_when_and_how_to_check_it(app, client, ma
         assert " ".join(expected.split()) in flat, (expected, pdf)
     reader = PdfReader(io.BytesIO(response.data))
     assert heading in reader.metadata.title
+    # The QR code, read from the image in the PDF by an independent decoder (zxing-cpp).
+    [image] = reader.pages[0].images
+    assert [found.text for found in zxingcpp.read_barcodes(image.image)] == [
+        f"https://rsvp.test/bevis/{code}"]
     # A second download gives the same code: the certificate is issued once.
     assert client.get(f"/pamelding/{token}/deltakerbevis.pdf").status_code == 200
     assert _code(app, registration_id) == code
@@ -194,6 +200,12 @@ def test_an_erased_registrations_certificate_is_not_valid_any_more(app, client, 
         else:
             checkin.undo(registration, now=utcnow(), by=None)
         db.session.commit()
+
+    if how != "check_in_undone":  # nothing of hers left in the registration or its certificate
+        with app.app_context():
+            assert {table for table, _column in places(scan(Person(ASE, "deltaker1@example.no")))
+                    } <= {"outbox_messages"}  # the last mail goes once sent (test_erasure.py)
+            assert db.session.scalar(sa.select(Certificate.code)) == code
 
     page = client.get(f"/bevis/{code}")
     assert page.status_code == 410
