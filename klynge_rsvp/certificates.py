@@ -15,6 +15,7 @@ registration, and so stops confirming anything once the registration is erased o
 from __future__ import annotations
 
 import io
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,7 +38,7 @@ from .notifications.message import in_language
 _PACKAGE_DIR = Path(__file__).resolve().parent
 FONTS = (_PACKAGE_DIR if (_PACKAGE_DIR / "templates").is_dir() else _PACKAGE_DIR.parent) / "static" / "fonts"
 CODE_BYTES = 24  # 192 random bits, 32 characters in the URL
-MAX_CODE_LENGTH = 64
+CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what token_urlsafe makes, with room
 
 
 # --- who may have one, and its code ----------------------------------------------------------
@@ -78,7 +79,7 @@ class Verification:
 
 def verify(code: str, *, now: datetime) -> Verification:
     """What the verification page may say about `code`."""
-    if not code or len(code) > MAX_CODE_LENGTH:
+    if not CODE_PATTERN.fullmatch(code):  # not one of ours; and PostgreSQL refuses a NUL
         return Verification(Validity.UNKNOWN)
     certificate = db.session.scalar(sa.select(Certificate).where(Certificate.code == code))
     if certificate is None:
