@@ -194,6 +194,8 @@ def render_pdf(content: CertificateContent, *, created: datetime | None = None,
     # The verification link, and the same link as a QR code: the 1-bit PNG check-in mails use,
     # placed at 40 mm (PDF viewers and printers scale it without smoothing).
     side = 40  # mm
+    if pdf.get_y() + side + 22 > pdf.h - pdf.b_margin:  # a long programme: the code on a page of its own
+        pdf.add_page()
     top = max(pdf.get_y(), pdf.h - pdf.b_margin - side - 22)
     pdf.image(io.BytesIO(qr_png(content.verify_url)), x=(pdf.w - side) / 2, y=top, w=side, h=side,
               alt_text=content.verify_url)

@@ -232,3 +232,21 @@ def test_the_verification_page_is_rate_limited(app_config, make_app, make_gather
     client = app.test_client()
     statuses = [client.get(f"/bevis/{secrets.token_urlsafe(24)}").status_code for _ in range(4)]
     assert statuses == [404, 404, 404, 429]
+
+
+def test_a_long_programme_keeps_the_qr_code_with_its_link():
+    content = certificates.CertificateContent(
+        language="nb", heading="Deltakerbevis", intro="Dette bekrefter at", name=ASE,
+        attended="deltok på", gathering="Samling", facts=[("Varighet", "2 timer")],
+        issuer="Utstedt av Beredskapsklyngen", verify_text="Kontroller beviset på",
+        verify_url="https://rsvp.test/bevis/abc", programme_heading="Program",
+        programme=[f"{hour:02}.00 Innlegg nummer {hour}" for hour in range(10)])
+
+    pages = PdfReader(io.BytesIO(certificates.render_pdf(content))).pages
+
+    last = pages[-1]
+    assert "https://rsvp.test/bevis/abc" in last.extract_text()
+    [image] = last.images
+    assert [found.text for found in zxingcpp.read_barcodes(image.image)] == [
+        "https://rsvp.test/bevis/abc"]
+    assert "09.00 Innlegg nummer 9" in "".join(page.extract_text() for page in pages)
