@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 import zxingcpp
 from pypdf import PdfReader
+from sqlalchemy.orm import Session
 
 from klynge_rsvp import certificates, checkin, privacy, rsvp
 from klynge_rsvp.clock import utcnow
@@ -250,3 +251,32 @@ def test_a_long_programme_keeps_the_qr_code_with_its_link():
     assert [found.text for found in zxingcpp.read_barcodes(image.image)] == [
         "https://rsvp.test/bevis/abc"]
     assert "09.00 Innlegg nummer 9" in "".join(page.extract_text() for page in pages)
+
+
+@pytest.mark.postgres
+def test_two_first_downloads_at_once_share_one_code(app, client, make_gathering):
+    """Another request issues the certificate between this one's look and its insert: this one
+    gives the other's code instead of failing on the unique registration. (PostgreSQL only: on
+    SQLite the request's write transaction keeps the other connection out, so no race.)"""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("a race only PostgreSQL lets happen (set TEST_DATABASE_URL)")
+    registration_id = _registration_id(app, make_gathering)
+    raced = []
+
+    def the_other_request_commits_first(session, _context, _instances):
+        if raced or not any(isinstance(row, Certificate) for row in session.new):
+            return
+        raced.append(True)
+        with db.engine.begin() as connection:  # a connection of its own, like another worker's
+            connection.execute(sa.insert(Certificate.__table__).values(
+                registration_id=registration_id, code="B" * 32, issued_at=NOW))
+
+    sa.event.listen(Session, "before_flush", the_other_request_commits_first)
+    try:
+        response = client.get(f"/pamelding/{_token(app, registration_id)}/deltakerbevis.pdf")
+    finally:
+        sa.event.remove(Session, "before_flush", the_other_request_commits_first)
+
+    assert raced
+    assert response.status_code == 200
+    assert f"https://rsvp.test/bevis/{'B' * 32}" in _pdf_text(response.data)

@@ -2,6 +2,7 @@
 verifies it (/bevis/<code>). The words and the PDF are made in `certificates.py`."""
 
 from flask import Blueprint, Response, current_app, render_template
+from sqlalchemy.exc import IntegrityError
 
 from .. import certificates
 from ..clock import utcnow
@@ -34,8 +35,12 @@ def certificate(token):
         return _private(Response(render_template(
             "manage/certificate_unavailable.html", registration=registration,
             gathering=registration.gathering), status=403))
-    issued = certificates.issue(registration, now=now)
-    db.session.commit()
+    try:
+        issued = certificates.issue(registration, now=now)
+        db.session.commit()
+    except IntegrityError:  # two first downloads at once: the other one made it; use that
+        db.session.rollback()
+        issued = certificates.issue(registration, now=now)
     content = certificates.content_for(
         registration, verify_url=absolute_url("certificates.verify", code=issued.code),
         network=current_app.config["KLYNGE_NETWORK_NAME"])
