@@ -131,6 +131,7 @@ DEFAULTS = {
     "OUTBOX_POLL_SECONDS": 2.0,
     "LOGIN_RATE_LIMIT": "10 per minute;50 per hour",
     "MAILING_LIST_RATE_LIMIT": "5 per hour",
+    "CERTIFICATE_VERIFY_RATE_LIMIT": "30 per minute;300 per hour",  # /bevis/<code>, per client
     # Failed logins (password or code) per address, counted in the database for every server:
     # from the fifth in a row, the address is locked for a minute, doubling with each further
     # failure up to an hour. A day without failures forgets them.

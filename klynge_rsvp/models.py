@@ -615,3 +615,21 @@ class FormMailSuppression(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email_key: Mapped[str] = mapped_column(sa.String(254), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Certificate(db.Model):
+    """The verification code of a checked-in person's attendance certificate (deltakerbevis),
+    made at the first download. The code is random (not derived from anything) so it reveals
+    nothing and cannot be guessed; the row holds no personal data of its own: the page at
+    /bevis/<code> reads name, gathering and hours from the registration, and says "not valid any
+    more" once that registration is erased or anonymised (docs/decisions/0021)."""
+
+    __tablename__ = "certificates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("registrations.id", ondelete="CASCADE"), unique=True)
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    registration: Mapped[Registration] = relationship()

@@ -25,6 +25,7 @@ from .extensions import db
 from .models import (
     AuditEntry,
     CalendarReply,
+    Certificate,
     Gathering,
     GatheringStatus,
     Organiser,
@@ -167,7 +168,18 @@ def export(registration: Registration) -> dict:
         "kalendersvar": [_exported_reply(reply) for reply in db.session.scalars(
             sa.select(CalendarReply).where(CalendarReply.registration_id == registration.id)
             .order_by(CalendarReply.id))],
+        "deltakerbevis": _exported_certificate(registration),
     }
+
+
+def _exported_certificate(registration: Registration) -> dict | None:
+    # The certificate row holds no personal data, only its code; erasure keeps it so the
+    # verification page can say "not valid any more" (it reads the now anonymised registration).
+    certificate = db.session.scalar(
+        sa.select(Certificate).where(Certificate.registration_id == registration.id))
+    if certificate is None:
+        return None
+    return {"kontrollkode": certificate.code, "utstedt": certificate.issued_at.isoformat()}
 
 
 def _exported_mail(message: OutboxMessage) -> dict:

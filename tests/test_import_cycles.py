@@ -33,7 +33,7 @@ KNOWN_ELSEWHERE = [
     {"organisers", "two_factor"},
     {"notifications", "notifications.registration", "rsvp"},
     {"api", "api.views"},
-    {"manage", "manage.views"},
+    {"manage", "manage.certificate", "manage.views"},
     {"public", "public.mailing_list", "public.views"},
     {"admin", "admin.announcements", "admin.checkin", "admin.dashboard", "admin.exports",
      "admin.gatherings", "admin.lifecycle", "admin.mail_log", "admin.organisations",

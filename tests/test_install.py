@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import email
 import http.cookiejar
+import io
 import os
 import re
 import shlex
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from pypdf import PdfReader
 
 from tests.conftest import _reset_postgresql
 from tests.pages import csrf_token, form_data
@@ -277,6 +279,27 @@ def test_the_console_command_is_the_flask_command_group(built, tmp_path):
     assert refused.returncode == 1
     assert refused.stderr.startswith("Error: SECRET_KEY is missing"), refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_the_installed_app_makes_a_certificate_with_the_font_it_carries(built, tmp_path):
+    """fpdf2 and the DejaVu font come with the wheel: no font of the system's is needed."""
+    _wheel, venv, _files = built
+    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    script = (
+        "import sys\n"
+        "from klynge_rsvp import certificates as c\n"
+        "content = c.CertificateContent(language='nb', heading='Deltakerbevis', intro='',\n"
+        "    name='Åse Ødegård', attended='', gathering='Øvelse', facts=[], issuer='',\n"
+        "    verify_text='', verify_url='https://rsvp.test/bevis/abc')\n"
+        "sys.stdout.buffer.write(str(c.FONTS).encode() + b'\\n')\n"
+        "sys.stdout.buffer.write(c.render_pdf(content))\n")
+    result = subprocess.run([str(venv / "bin" / "python"), "-c", script], cwd=tmp_path, env=env,
+                            capture_output=True, check=False)
+    assert result.returncode == 0, result.stderr.decode()
+    fonts, pdf = result.stdout.split(b"\n", 1)
+    assert fonts.decode().startswith(str(venv)), fonts  # the wheel's copy, not the checkout's
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Åse Ødegård" in text
 
 
 HARDENING = ["NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",

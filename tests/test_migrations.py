@@ -10,7 +10,7 @@ TABLES = {"gatherings", "organisations", "registrations", "outbox_messages", "or
           "audit_entries", "registration_events", "gathering_links", "subscribers", "announcements",
           "calendar_replies", "organiser_recovery_codes", "login_throttles",
           "form_mail_suppressions", "organiser_sign_ins", "organisation_aliases",
-          "programme_items"}
+          "programme_items", "certificates"}
 
 
 def table_names():
@@ -286,3 +286,22 @@ def test_0015_rekeys_organisations_and_merges_those_that_now_collide(app, make_g
                 "SELECT name_key FROM organisations ORDER BY id")).scalars().all() == [
                 "universitetet i bergen", "bergen næringsråd", "bergen røde kors"]
         upgrade()
+
+
+def test_0018_adds_and_removes_the_certificate_codes(app, make_gathering):
+    """0018: the table of certificate codes comes and goes, and the registrations stay."""
+    from klynge_rsvp import rsvp
+    from tests.conftest import NOW, registration_request
+
+    with app.app_context():
+        gathering = make_gathering()
+        rsvp.register(gathering, registration_request(1), now=NOW)
+        db.session.commit()
+        downgrade(revision="0016_programme")
+        assert "certificates" not in table_names()
+        upgrade()
+        assert "certificates" in table_names()
+        columns = {c["name"] for c in sa.inspect(db.engine).get_columns("certificates")}
+        assert columns == {"id", "registration_id", "code", "issued_at"}
+        with db.engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT count(*) FROM registrations")).scalar() == 1

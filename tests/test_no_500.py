@@ -24,8 +24,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from klynge_rsvp import checkin, mailing_list, organisers, rsvp
 from klynge_rsvp import gatherings as klynge_gatherings
-from klynge_rsvp import mailing_list, organisers, rsvp
 from klynge_rsvp.checkin import sign
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.extensions import db
@@ -118,6 +118,8 @@ def world(tmp_path_factory, migrated_sqlite):
                                       now=now - timedelta(days=20))
             made.manage_tokens.append(outcome.registration.token)
             made.signed.append(sign(outcome.registration.id))
+            if slug == "holdt":  # checked in: its certificate can be downloaded
+                checkin.check_in(outcome.registration, now=now - timedelta(days=3), by=None)
         for slug, status in statuses.items():  # registered while open; now each as it is
             gatherings[slug].status = status
         cancelled = rsvp.register(gatherings["apen"], registration_request(9), now=now)[0].registration
@@ -286,7 +288,7 @@ def test_the_mailing_list_never_gives_a_500(world, kind, data):
     ("/ny-dato", {"answer": "ja", "submit": "x"}), ("/ikke-meg", {"submit": "x"}),
     ("/endre", {"name": "x", "job_title": "x", "organisation": "x", "sector": "offentlig",
                 "org_number": "x", "needs": "x", "submit": "x"}),
-    ("/meld-pa-igjen", {"submit": "x"}),
+    ("/meld-pa-igjen", {"submit": "x"}), ("/deltakerbevis.pdf", {}),
 ])
 @settings(RUN, max_examples=30)
 @given(data=st.data())
@@ -306,7 +308,7 @@ def test_the_manage_link_pages_never_give_a_500(world, subpage, fields, data):
 # --- the language switch, the login form and the check-in scan address ----------------------------
 
 
-@pytest.mark.parametrize("kind", ["language", "login", "scan"])
+@pytest.mark.parametrize("kind", ["language", "login", "scan", "certificate"])
 @settings(RUN, max_examples=50)
 @given(data=st.data())
 def test_language_switch_login_and_scan_address_never_give_a_500(world, kind, data):
@@ -324,6 +326,9 @@ def test_language_switch_login_and_scan_address_never_give_a_500(world, kind, da
         response = client.open(url, method=data.draw(st.sampled_from(["POST", "GET"])), data=fields,
                                query_string={"next": data.draw(redirect_target)},
                                headers=odd_headers(data.draw))
+    elif kind == "certificate":
+        response = client.get(f"/bevis/{path_part(data.draw, ['ukjent', 'A' * 32])}",
+                              headers=odd_headers(data.draw))
     else:
         signed = path_part(data.draw, made.signed)
         response = client.get(f"/arrangor/innsjekk/{signed}", headers=odd_headers(data.draw))
@@ -341,7 +346,7 @@ def test_raw_addresses_with_broken_escapes_never_give_a_500(world, data):
         "/samlinger/", "/samlinger/apen?", "/samlinger/apen.ics?", "/pamelding/", "/nyhetsbrev/bekreft/",
         "/nyhetsbrev/avmelding/", "/sprak/en?tilbake=", "/arrangor/innlogging?next=", "/kalender.ics?",
         "/?", "/arkiv?q=", "/e-post/", "/arrangor/innsjekk/", "/samlinger/apen/kvittering?",
-        "/sprak/nn?tilbake=/", "/arrangor/innlogging?next=/"]))
+        "/sprak/nn?tilbake=/", "/arrangor/innlogging?next=/", "/bevis/"]))
     response = app.test_client().get(base + junk)
     assert_no_500(response)
 
@@ -352,6 +357,7 @@ def test_raw_addresses_with_broken_escapes_never_give_a_500(world, data):
 @pytest.mark.parametrize(("method", "address", "status"), [
     ("GET", "/pamelding/%00", 404),
     ("GET", "/pamelding/abc%00def/kalender.ics", 404),
+    ("GET", "/bevis/abc%00def", 404),
     ("POST", "/samlinger/apen%00", 404),  # no token: the expired-form page looked it up
     ("GET", "/nyhetsbrev/bekreft/%00", 404),
     ("POST", "/nyhetsbrev/avmelding/%00", 404),

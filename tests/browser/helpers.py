@@ -15,6 +15,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from klynge_rsvp import (
     announcements,
+    certificates,
     checkin,
     gatherings,
     lifecycle,
@@ -314,6 +315,12 @@ def seed_world(app, smtp_server) -> World:
         gatherings.add_link(past, label="Opptak av samlingen", url="https://video.example.no/opptak-123",
                             now=now, by=admin)
         world.past_slug = past.slug
+        # Checked in at the past gathering, with the certificate downloaded (certificates.py).
+        [came] = rsvp.register(past, registration_request(11, person=person(11, name=LONG_NAME)),
+                               now=now - timedelta(days=45))
+        checkin.check_in(came.registration, now=now - timedelta(days=30), by=admin)
+        world.extra["attended_token"] = came.registration.token
+        world.extra["certificate"] = certificates.issue(came.registration, now=now).code
 
         draft_announcement = announcements.create(
             gathering=full, audience=Audience.WAITING, subject="Venteliste: vi prøver å finne flere plasser",

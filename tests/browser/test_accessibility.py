@@ -69,6 +69,10 @@ def public_pages(w) -> list[Visit]:
         Visit("manage-cancel", f"/pamelding/{w.confirmed_token}/avmelding"),
         Visit("manage-edit", f"/pamelding/{w.confirmed_token}/endre"),
         Visit("manage-unknown-link", "/pamelding/ukjent", 404),
+        Visit("manage-attended", f"/pamelding/{w.extra['attended_token']}", variant=True),
+        Visit("certificate-unavailable", f"/pamelding/{w.confirmed_token}/deltakerbevis.pdf", 403),
+        Visit("certificate-valid", f"/bevis/{w.extra['certificate']}"),
+        Visit("certificate-unknown", "/bevis/ukjent", 404, variant=True),
         Visit("not-found", "/finnes-ikke", 404),
         Visit("login", "/arrangor/innlogging"),
     ]
