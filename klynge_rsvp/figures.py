@@ -100,12 +100,15 @@ class Figures:
 
 def _attended(now: datetime, end: datetime | None):
     """One row per attendance: a registration counted as present at an ended gathering."""
-    checked_in = sa.select(sa.literal(1)).where(
-        Registration.gathering_id == Gathering.id, Registration.checked_in_at.is_not(None)
-    ).correlate(Gathering)
+    # The gatherings that used check-in, grouped once (a correlated NOT EXISTS per registration
+    # scanned each gathering's registrations again for every one of them).
+    used_check_in = (sa.select(Registration.gathering_id.label("gathering_id"))
+                     .where(Registration.checked_in_at.is_not(None))
+                     .group_by(Registration.gathering_id)
+                     .subquery("used_check_in"))
     present = sa.or_(Registration.checked_in_at.is_not(None),
                      sa.and_(Registration.status == RegistrationStatus.CONFIRMED,
-                             ~sa.exists(checked_in)))
+                             used_check_in.c.gathering_id.is_(None)))
     query = (sa.select(Registration.gathering_id.label("gathering_id"),
                        Registration.organisation_id.label("organisation_id"),
                        Organisation.sector.label("sector"),
@@ -115,6 +118,7 @@ def _attended(now: datetime, end: datetime | None):
                        Gathering.starts_at.label("starts_at"))
              .join(Gathering, Gathering.id == Registration.gathering_id)
              .join(Organisation, Organisation.id == Registration.organisation_id)
+             .outerjoin(used_check_in, used_check_in.c.gathering_id == Registration.gathering_id)
              .where(Gathering.status == GatheringStatus.PUBLISHED, Gathering.ends_at <= now,
                     present))
     if end is not None:
