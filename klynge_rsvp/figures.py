@@ -145,7 +145,8 @@ def _totals(rows, start) -> Totals:
 
 
 def figures(now: datetime, period: Period, zone: tzinfo) -> Figures:
-    """The figures for `period` as of `now` (four statements, whatever the amount of data)."""
+    """The figures for `period` as of `now` (three statements for all years, four for one
+    year, whatever the amount of data)."""
     start, end = period.bounds(zone)
     rows = _attended(now, end)
     within = _in(rows.c.starts_at, start)
@@ -209,8 +210,9 @@ def figures(now: datetime, period: Period, zone: tzinfo) -> Figures:
         sectors.append(SectorFigures(sector, int(row.o), int(row.g), int(row.p), int(row.a),
                                      row.first, row.last, int(row.r), int(row.n))
                        if row else SectorFigures(sector, 0, 0, 0, 0, None, None, 0, 0))
-    return Figures(period, organisations, sectors, totals=_totals(rows, start),
-                   since_start=_totals(_attended(now, None), None))
+    totals = _totals(rows, start)
+    since_start = totals if period.year is None else _totals(_attended(now, None), None)
+    return Figures(period, organisations, sectors, totals=totals, since_start=since_start)
 
 
 def years(now: datetime, zone: tzinfo) -> list[int]:
