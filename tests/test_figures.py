@@ -190,3 +190,15 @@ def test_queries_do_not_grow_with_registrations(app, organiser_client, make_gath
             db.session.commit()
     many = statements()
     assert len(many) == len(few), "\n".join(many)
+
+
+@pytest.mark.parametrize(("language", "heading", "stated"), [
+    ("nn", "Tal på tvers av samlingar", "meir enn 170"),
+    ("en", "Figures across gatherings", "more than 170"),
+])
+def test_page_in_nynorsk_and_english(organiser_client, history, language, heading, stated):
+    organiser_client.set_cookie("sprak", language)
+    page = organiser_client.get("/arrangor/tall")
+    assert page.status_code == 200
+    assert heading in page.text and stated in page.text
+    assert "Tall på tvers" not in page.text
