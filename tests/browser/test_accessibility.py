@@ -34,7 +34,9 @@ NOT_PAGES = {"static", "health.healthz", "feeds.calendar", "choose_language", "p
              "admin.announcement_progress", "admin.announcement_preview_html",
              # Redirects to and from an OpenID Connect provider (test_oidc_sign_in.py runs axe
              # on the login page with its buttons).
-             "auth.sign_in_start", "auth.sign_in_callback"}
+             "auth.sign_in_start", "auth.sign_in_callback",
+             # JSON from the public API (test_api.py checks it against its OpenAPI document).
+             "api.gathering", "api.gathering_list", "api.openapi_description"}
 
 
 @dataclass(frozen=True)
