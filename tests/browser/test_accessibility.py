@@ -30,11 +30,13 @@ pytestmark = pytest.mark.browser
 
 # GET pages that are not pages: files, JSON, redirects, the email's own HTML (in a frame).
 NOT_PAGES = {"static", "health.healthz", "feeds.calendar", "choose_language", "public.gathering_ics",
-             "manage.calendar", "manage.export", "admin.export_csv", "admin.export_xlsx",
+             "manage.calendar", "manage.export", "admin.export_csv", "admin.export_xlsx", "admin.figures_csv",
              "admin.announcement_progress", "admin.announcement_preview_html",
              # Redirects to and from an OpenID Connect provider (test_oidc_sign_in.py runs axe
              # on the login page with its buttons).
-             "auth.sign_in_start", "auth.sign_in_callback"}
+             "auth.sign_in_start", "auth.sign_in_callback",
+             # JSON from the public API (test_api.py checks it against its OpenAPI document).
+             "api.gathering", "api.gathering_list", "api.openapi_description"}
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ def organiser_pages(w) -> list[Visit]:
         Visit("admin-announcement-sent", f"{a}/kunngjoringer/{w.sent_announcement}"),
         Visit("admin-subscribers", f"{a}/abonnenter"), Visit("admin-mail-log", f"{a}/e-postlogg"),
         Visit("admin-organisations", f"{a}/virksomheter"),
+        Visit("admin-figures", f"{a}/tall"),
         Visit("admin-organisation", f"{a}/virksomheter/{w.extra['organisation']}"),
         Visit("admin-mail-log-failed", f"{a}/e-postlogg?status=failed", variant=True),
         Visit("admin-audit-log", f"{a}/revisjonslogg"), Visit("admin-organisers", f"{a}/arrangorer"),
