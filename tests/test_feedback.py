@@ -206,3 +206,9 @@ def test_the_purge_deletes_the_free_text_and_keeps_the_rating(app, make_gatherin
         assert report.feedback_texts == 1
         [answer] = db.session.scalars(sa.select(FeedbackAnswer)).all()
         assert (answer.rating, answer.useful, answer.change, answer.wishes) == (2, "", "", "")
+
+
+def test_the_privacy_statement_tells_about_the_survey(client):
+    page = client.get("/personvern")
+    assert "åpen i 14 dager" in page.text
+    assert "Svaret lagres uten navn eller annen kobling til påmeldingen din" in page.text
