@@ -212,3 +212,12 @@ def test_the_privacy_statement_tells_about_the_survey(client):
     page = client.get("/personvern")
     assert "åpen i 14 dager" in page.text
     assert "Svaret lagres uten navn eller annen kobling til påmeldingen din" in page.text
+
+
+def test_the_worker_sends_them_among_its_periodic_jobs(app, make_gathering):
+    from klynge_rsvp import worker
+
+    _gathering(app, make_gathering, checked_in=(2,))
+    jobs = [job for job in worker.registered_jobs() if job.name == "feedback-surveys"]
+    worker.Scheduler(app, jobs).run_due()
+    assert [recipient for recipient, _ in _surveys(app)] == ["deltaker2@example.no"]
