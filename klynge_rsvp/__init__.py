@@ -90,11 +90,13 @@ def register_blueprints(app: Flask) -> None:
     from .mailbox import bp as mailbox_bp
     from .manage import bp as manage_bp
     from .manage.certificate import verify_bp as certificates_bp
+    from .manage.feedback import bp as feedback_bp
     from .public import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(manage_bp)
     app.register_blueprint(certificates_bp)
+    app.register_blueprint(feedback_bp)
     app.register_blueprint(feeds_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)

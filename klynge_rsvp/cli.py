@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup, ScriptInfo
 from flask_migrate import upgrade
 
-from . import demo, organisers, worker
+from . import demo, feedback, organisers, worker
 from .clock import utcnow
 from .errors import DomainError
 from .extensions import db
@@ -46,6 +46,13 @@ def run_worker():
 def purge_personal_data():
     """Forget personal data past its retention period: exactly what the worker does daily."""
     click.echo(worker.purge_personal_data().summary())
+
+
+@klynge.command("send-feedback-surveys")
+def send_feedback_surveys():
+    """Queue the survey for everyone checked in at a gathering that has ended: what the worker
+    does every hour. Nobody gets it twice, however often this runs."""
+    click.echo(f"Feedback surveys queued: {feedback.send_surveys(utcnow())}.")
 
 
 @klynge.command("create-organiser")

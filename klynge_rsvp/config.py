@@ -65,6 +65,8 @@ def from_environment(instance_path: str) -> dict:
         # GDPR article 9) are kept.
         "NEEDS_RETENTION_DAYS": _int("NEEDS_RETENTION_DAYS", 14),
         # Days a mailing-list sign-up waits to be confirmed, and an address that left is kept.
+        # Days after a gathering ends that its feedback survey takes answers (feedback.py).
+        "FEEDBACK_OPEN_DAYS": _int("FEEDBACK_OPEN_DAYS", 14),
         "MAILING_LIST_UNCONFIRMED_DAYS": _int("MAILING_LIST_UNCONFIRMED_DAYS", 30),
         "MAILING_LIST_UNSUBSCRIBED_DAYS": _int("MAILING_LIST_UNSUBSCRIBED_DAYS", 30),
         # Organiser sessions end after this long without a request, and this long after login.

@@ -166,6 +166,7 @@ KIND_LABELS = {
     "new_link": _l("Ny lenke til påmeldingen"),
     "reminder": _l("Påminnelse"),
     "reconfirm_reminder": _l("Kan du fortsatt komme?"),
+    "feedback_survey": _l("Spørreundersøkelse etter samlingen"),
     "gathering_moved": _l("Ny tid eller nytt sted"),
     "gathering_postponed": _l("Utsatt"),
     "gathering_rescheduled": _l("Ny dato"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from flask_login import UserMixin
@@ -633,3 +633,40 @@ class Certificate(db.Model):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     registration: Mapped[Registration] = relationship()
+
+
+class FeedbackInvitation(db.Model):
+    """That a checked-in person was sent the survey after a gathering, and whether they have
+    answered. The only link between a person and the survey: the answer itself is stored in
+    `feedback_answers` with no reference back (docs/decisions/0026). The unique registration id
+    is what makes a second send impossible, even from two workers at once."""
+
+    __tablename__ = "feedback_invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("registrations.id", ondelete="CASCADE"), unique=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answered: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+
+    registration: Mapped[Registration] = relationship()
+
+
+class FeedbackAnswer(db.Model):
+    """One anonymous answer to a gathering's survey: no registration, no person, no time of
+    day (only the date), so an answer cannot be matched to who was checked in when."""
+
+    __tablename__ = "feedback_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gathering_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("gatherings.id", ondelete="CASCADE"), index=True)
+    rating: Mapped[int] = mapped_column(sa.SmallInteger)
+    useful: Mapped[str] = mapped_column(sa.Text, default="")
+    change: Mapped[str] = mapped_column(sa.Text, default="")
+    wishes: Mapped[str] = mapped_column(sa.Text, default="")
+    created_on: Mapped[date] = mapped_column(sa.Date)
+
+    __table_args__ = (
+        sa.CheckConstraint("rating BETWEEN 1 AND 5", name="rating_one_to_five"),
+    )

@@ -26,6 +26,7 @@ from .models import (
     AuditEntry,
     CalendarReply,
     Certificate,
+    FeedbackAnswer,
     Gathering,
     GatheringStatus,
     Organiser,
@@ -374,6 +375,7 @@ class PurgeReport:
     audit_entries: int = 0  # with names or addresses taken out
     needs: int = 0  # registrations whose needs answer was deleted
     subscribers: int = 0  # unconfirmed or unsubscribed addresses forgotten
+    feedback_texts: int = 0  # survey answers whose free text was deleted (the rating stays)
 
     def __bool__(self) -> bool:
         return any(getattr(self, field.name) for field in fields(self))
@@ -381,7 +383,8 @@ class PurgeReport:
     def summary(self) -> str:
         return (f"Anonymised {self.registrations} registrations; deleted {self.messages} "
                 f"messages, {self.calendar_replies} calendar replies, {self.needs} needs "
-                f"answers and {self.subscribers} mailing-list addresses; scrubbed "
+                f"answers, {self.subscribers} mailing-list addresses and the texts of "
+                f"{self.feedback_texts} survey answers; scrubbed "
                 f"{self.audit_entries} audit entries and {self.erased_mail} messages to "
                 "erased people.")
 
@@ -403,8 +406,10 @@ def purge_personal_data(*, now: datetime) -> PurgeReport:
 
     - PERSONAL_DATA_RETENTION_DAYS after a gathering: its registrations are anonymised, their
       mail and calendar replies deleted, and their names and addresses in the audit log
-      replaced by pseudonyms. Mail to no registration (the mailing list's), calendar replies
-      to no registration, and any address but an organiser's in the audit log go once as old.
+      replaced by pseudonyms, and the free text of its survey answers (which may name someone)
+      deleted; the ratings stay, as they say nothing about a person. Mail to no registration
+      (the mailing list's), calendar replies to no registration, and any address but an
+      organiser's in the audit log go once as old.
     - NEEDS_RETENTION_DAYS after a gathering (not one postponed, which still needs them):
       the needs answers (diet, accessibility: possibly health data) are deleted.
     - Mailing-list sign-ups unconfirmed for MAILING_LIST_UNCONFIRMED_DAYS, and addresses that
@@ -433,6 +438,11 @@ def purge_personal_data(*, now: datetime) -> PurgeReport:
                sa.and_(CalendarReply.registration_id.is_(None),
                        CalendarReply.received_at < cutoff))))
     audit_entries += _forget_old_addresses_in_audit(cutoff)
+    feedback_texts = _deleted(sa.update(FeedbackAnswer).where(
+        FeedbackAnswer.gathering_id.in_(old_gatherings),
+        sa.or_(FeedbackAnswer.useful != "", FeedbackAnswer.change != "",
+               FeedbackAnswer.wishes != ""),
+    ).values(useful="", change="", wishes=""))
     needs = _deleted(sa.update(Registration).where(
         Registration.needs != "",
         Registration.gathering_id.in_(sa.select(Gathering.id).where(
@@ -445,7 +455,8 @@ def purge_personal_data(*, now: datetime) -> PurgeReport:
     db.session.flush()
     return PurgeReport(registrations=len(registrations), messages=messages,
                        erased_mail=erased_mail, calendar_replies=calendar_replies,
-                       audit_entries=audit_entries, needs=needs, subscribers=subscribers)
+                       audit_entries=audit_entries, needs=needs, subscribers=subscribers,
+                       feedback_texts=feedback_texts)
 
 
 def _deleted(statement) -> int:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from flask import Flask
 
-from . import privacy, reminders, reply_fetcher
+from . import feedback, privacy, reminders, reply_fetcher
 from .clock import utcnow
 from .extensions import db
 from .mail import delivery, wakeup
@@ -92,6 +92,8 @@ def registered_jobs() -> list[Job]:
         Job("reminders", 300, reminders.run_reminders),
         Job("reconfirm-reminders", 300, reminders.run_reconfirm_reminders),
         Job("purge-personal-data", 24 * 3600, purge_personal_data),
+        # The survey after a gathering, to those checked in (once each: feedback.py).
+        Job("feedback-surveys", 3600, feedback.run_send_surveys),
         # The last mail to a person who erased their registration, scrubbed soon after it went.
         Job("erased-mail", 60, _scrub_erased_mail),
         Job("calendar-replies", "REPLY_FETCH_SECONDS", _fetch_replies,

@@ -36,9 +36,9 @@ KNOWN_ELSEWHERE = [
     {"manage", "manage.certificate", "manage.views"},
     {"public", "public.mailing_list", "public.views"},
     {"admin", "admin.announcements", "admin.checkin", "admin.dashboard", "admin.exports",
-     "admin.gatherings", "admin.lifecycle", "admin.mail_log", "admin.organisations",
-     "admin.organisers", "admin.programme",
-     "admin.registrations", "admin.replies", "admin.subscribers"},
+     "admin.feedback", "admin.figures", "admin.gatherings", "admin.lifecycle", "admin.mail_log",
+     "admin.organisations", "admin.organisers", "admin.programme", "admin.registrations",
+     "admin.replies", "admin.subscribers"},
 ]
 
 

@@ -10,7 +10,7 @@ TABLES = {"gatherings", "organisations", "registrations", "outbox_messages", "or
           "audit_entries", "registration_events", "gathering_links", "subscribers", "announcements",
           "calendar_replies", "organiser_recovery_codes", "login_throttles",
           "form_mail_suppressions", "organiser_sign_ins", "organisation_aliases",
-          "programme_items", "certificates"}
+          "programme_items", "certificates", "feedback_invitations", "feedback_answers"}
 
 
 def table_names():
@@ -303,5 +303,24 @@ def test_0018_adds_and_removes_the_certificate_codes(app, make_gathering):
         assert "certificates" in table_names()
         columns = {c["name"] for c in sa.inspect(db.engine).get_columns("certificates")}
         assert columns == {"id", "registration_id", "code", "issued_at"}
+        with db.engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT count(*) FROM registrations")).scalar() == 1
+
+
+def test_0020_adds_and_removes_the_feedback_tables(app, make_gathering):
+    """0020: the survey's invitations and anonymous answers come and go; registrations stay."""
+    from klynge_rsvp import rsvp
+    from tests.conftest import NOW, registration_request
+
+    with app.app_context():
+        gathering = make_gathering()
+        rsvp.register(gathering, registration_request(1), now=NOW)
+        db.session.commit()
+        downgrade(revision="0018_certificates")
+        assert not {"feedback_invitations", "feedback_answers"} & table_names()
+        upgrade()
+        assert {"feedback_invitations", "feedback_answers"} <= table_names()
+        columns = {c["name"] for c in sa.inspect(db.engine).get_columns("feedback_answers")}
+        assert "registration_id" not in columns
         with db.engine.connect() as connection:
             assert connection.execute(sa.text("SELECT count(*) FROM registrations")).scalar() == 1

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from klynge_rsvp import checkin, mailing_list, organisers, rsvp
+from klynge_rsvp import checkin, feedback, mailing_list, organisers, rsvp
 from klynge_rsvp import gatherings as klynge_gatherings
 from klynge_rsvp.checkin import sign
 from klynge_rsvp.clock import utcnow
@@ -120,6 +120,7 @@ def world(tmp_path_factory, migrated_sqlite):
             made.signed.append(sign(outcome.registration.id))
             if slug == "holdt":  # checked in: its certificate can be downloaded
                 checkin.check_in(outcome.registration, now=now - timedelta(days=3), by=None)
+        feedback.send_for(gatherings["holdt"], now=now)  # its survey is open
         for slug, status in statuses.items():  # registered while open; now each as it is
             gatherings[slug].status = status
         cancelled = rsvp.register(gatherings["apen"], registration_request(9), now=now)[0].registration
@@ -305,6 +306,22 @@ def test_the_manage_link_pages_never_give_a_500(world, subpage, fields, data):
     assert_no_500(response)
 
 
+@settings(RUN, max_examples=60)
+@given(data=st.data())
+def test_the_survey_form_never_gives_a_500(world, data):
+    """The survey after a gathering: odd tokens, ratings, texts and methods (the checked-in
+    person at the gathering held three days ago has one open, until someone answers it)."""
+    app, made = world
+    client = app.test_client()
+    url = f"/tilbakemelding/{path_part(data.draw, made.manage_tokens)}"
+    fields = with_csrf(data.draw, client, fields_from(data.draw, {
+        "rating": "4", "useful": "x", "change": "x", "wishes": "x", "submit": "x"}))
+    method = data.draw(st.sampled_from(["POST", "POST", "GET", "HEAD"]))
+    response = client.open(url, method=method, data=fields if method == "POST" else None,
+                           headers=odd_headers(data.draw))
+    assert_no_500(response)
+
+
 # --- the language switch, the login form and the check-in scan address ----------------------------
 
 
@@ -398,7 +415,9 @@ HUGE = "99999999999999999999"
 
 
 @pytest.mark.parametrize("address", [f"/arrangor/samlinger/{HUGE}", f"/arrangor/pameldinger/{HUGE}",
-                                     f"/arrangor/samlinger/{2**31}/pameldinger"])
+                                     f"/arrangor/samlinger/{2**31}/pameldinger",
+                                     f"/arrangor/samlinger/{HUGE}/tilbakemeldinger",
+                                     f"/arrangor/samlinger/{2**31}/tilbakemeldinger.csv"])
 def test_an_id_beyond_the_databases_integer_is_no_page(organiser_client, address):
     assert organiser_client.get(address).status_code == 404
 

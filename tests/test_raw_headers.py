@@ -223,7 +223,16 @@ def test_every_kind_of_mail_reads_right_as_received(hostile_sender, smtp_config,
 
     from flask_babel import force_locale
 
-    from klynge_rsvp import announcements, gatherings, lifecycle, mailing_list, reminders, rsvp
+    from klynge_rsvp import (
+        announcements,
+        checkin,
+        feedback,
+        gatherings,
+        lifecycle,
+        mailing_list,
+        reminders,
+        rsvp,
+    )
     from klynge_rsvp.extensions import db
     from klynge_rsvp.labels import KIND_LABELS
     from klynge_rsvp.mail import delivery
@@ -281,6 +290,9 @@ def test_every_kind_of_mail_reads_right_as_received(hostile_sender, smtp_config,
                              reconfirm_deadline=new_start - timedelta(days=7), message="", now=later,
                              by=by)
         reminders.send_reconfirm_reminders(gathering, now=new_start - timedelta(days=6))
+        # After the other gathering: the survey to the one checked in there.
+        checkin.check_in(changing, now=start, by=by)
+        assert feedback.send_for(other, now=start + timedelta(hours=3)) == 1
         subscriber = mailing_list.sign_up("abonnent@example.no", "Åse «Abonnent» Ås", now=NOW)
         mailing_list.confirm(subscriber, now=NOW)
         for audience in (Audience.CONFIRMED, Audience.MAILING_LIST):

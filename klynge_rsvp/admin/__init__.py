@@ -48,6 +48,7 @@ from . import (  # noqa: E402, F401  (each module adds its routes to bp)
     checkin,
     dashboard,
     exports,
+    feedback,
     figures,
     gatherings,
     lifecycle,

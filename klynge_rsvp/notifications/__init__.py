@@ -7,6 +7,7 @@ modules decide what each email says. Nothing here sends anything: the outbox doe
 from .announcements import compose_announcement
 from .lifecycle import (
     compose_cancelled,
+    compose_feedback_survey,
     compose_moved,
     compose_postponed,
     compose_reconfirm_reminder,
@@ -31,6 +32,7 @@ __all__ = [
     "compose_cancellation",
     "compose_cancelled",
     "compose_confirmation",
+    "compose_feedback_survey",
     "compose_moved",
     "compose_new_link",
     "compose_postponed",

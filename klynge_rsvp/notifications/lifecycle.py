@@ -140,3 +140,17 @@ def compose_reconfirm_reminder(registration: Registration, *, now: datetime) -> 
         calendar=calendars.invitation(registration, now=now), method="REQUEST",
         **reconfirm_links(registration),
     )
+
+
+@in_registrants_language
+def compose_feedback_survey(registration: Registration, *, closes_at: datetime,
+                            now: datetime) -> ComposedMail:
+    """After the gathering, to a checked-in person: the short survey (no calendar part: the
+    gathering is over and nothing in the calendar changes)."""
+    gathering = registration.gathering
+    return to_registrant(
+        "feedback_survey", registration,
+        _("Hva syntes du om %(title)s?", title=gathering.title), now=now,
+        survey_url=absolute_url("feedback.survey", token=registration.token),
+        closes_on=long_date(closes_at),
+    )

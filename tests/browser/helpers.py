@@ -17,6 +17,7 @@ from klynge_rsvp import (
     announcements,
     certificates,
     checkin,
+    feedback,
     gatherings,
     lifecycle,
     mailing_list,
@@ -321,6 +322,19 @@ def seed_world(app, smtp_server) -> World:
         checkin.check_in(came.registration, now=now - timedelta(days=30), by=admin)
         world.extra["attended_token"] = came.registration.token
         world.extra["certificate"] = certificates.issue(came.registration, now=now).code
+        # Yesterday's gathering: its survey open for one checked-in person, answered by another.
+        recent = _gathering("Frokostmøte om flom og ras", days=-1, now=now - timedelta(days=60))
+        surveyed = []
+        for n in (12, 13):
+            [outcome] = rsvp.register(recent, registration_request(n), now=now - timedelta(days=10))
+            checkin.check_in(outcome.registration, now=recent.starts_at, by=admin)
+            surveyed.append(outcome.registration)
+        feedback.send_for(recent, now=now)
+        feedback.answer(surveyed[1], rating=4, useful="Øvelsen med kommunen", change="",
+                        wishes="Mer om ras", now=now)
+        world.extra["survey_token"] = surveyed[0].token
+        world.extra["survey_answered_token"] = surveyed[1].token
+        world.extra["recent_gathering"] = recent.id
 
         draft_announcement = announcements.create(
             gathering=full, audience=Audience.WAITING, subject="Venteliste: vi prøver å finne flere plasser",

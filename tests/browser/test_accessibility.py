@@ -30,7 +30,8 @@ pytestmark = pytest.mark.browser
 
 # GET pages that are not pages: files, JSON, redirects, the email's own HTML (in a frame).
 NOT_PAGES = {"static", "health.healthz", "feeds.calendar", "choose_language", "public.gathering_ics",
-             "manage.calendar", "manage.export", "admin.export_csv", "admin.export_xlsx", "admin.figures_csv",
+             "manage.calendar", "manage.export", "admin.export_csv", "admin.export_xlsx",
+             "admin.figures_csv", "admin.feedback_csv",
              "admin.announcement_progress", "admin.announcement_preview_html",
              # Redirects to and from an OpenID Connect provider (test_oidc_sign_in.py runs axe
              # on the login page with its buttons).
@@ -75,6 +76,9 @@ def public_pages(w) -> list[Visit]:
         Visit("certificate-unavailable", f"/pamelding/{w.confirmed_token}/deltakerbevis.pdf", 403),
         Visit("certificate-valid", f"/bevis/{w.extra['certificate']}"),
         Visit("certificate-unknown", "/bevis/ukjent", 404, variant=True),
+        Visit("feedback-survey", f"/tilbakemelding/{w.extra['survey_token']}"),
+        Visit("feedback-answered", f"/tilbakemelding/{w.extra['survey_answered_token']}", 409,
+              variant=True),
         Visit("not-found", "/finnes-ikke", 404),
         Visit("login", "/arrangor/innlogging"),
     ]
@@ -92,6 +96,7 @@ def organiser_pages(w) -> list[Visit]:
         Visit("admin-gathering-edit-draft", f"{a}/samlinger/{w.draft}/endre", variant=True),
         Visit("admin-gathering-preview", f"{a}/samlinger/{w.draft}/forhandsvisning"),
         Visit("admin-programme", f"{g}/program"),
+        Visit("admin-feedback", f"{a}/samlinger/{w.extra['recent_gathering']}/tilbakemeldinger"),
         Visit("admin-programme-item-edit", f"{g}/program/{w.extra['programme_item']}/endre"),
         Visit("admin-registrations", f"{g}/pameldinger"),
         Visit("admin-registration-new", f"{g}/pameldinger/ny"),
