@@ -322,3 +322,28 @@ def test_no_snippet_without_listed_sites(app, organiser_client, make_gathering):
         db.session.commit()
     page = organiser_client.get(f"/arrangor/samlinger/{gathering_id}")
     assert page.status_code == 200 and "embed-code" not in page.text
+
+
+def test_a_closed_form_says_so_in_the_frame_and_takes_nothing(app, client, make_gathering):
+    with app.app_context():
+        now = utcnow()
+        slug = make_gathering(now=now - timedelta(days=3), starts_at=now + timedelta(days=5),
+                              registration_deadline=now - timedelta(days=1)).slug
+        db.session.commit()
+    page = client.get(f"/samlinger/{slug}/innebygd")
+    assert page.status_code == 200
+    assert "Påmeldingen er stengt: fristen har gått ut." in text(page.text)
+    assert 'name="embed_token"' not in page.text
+    token = embedding.new_token(app.config["SECRET_KEY"], _gathering_id(app, slug))
+    response = client.post(f"/samlinger/{slug}/innebygd", data={"embed_token": token, **form_data()},
+                           headers={"Origin": OWN}, base_url=OWN)
+    assert response.status_code == 422
+    assert "data-error-summary" in response.text
+    assert counts(app) == (0, 0)
+
+
+def _gathering_id(app, slug: str) -> int:
+    from klynge_rsvp.models import Gathering
+
+    with app.app_context():
+        return db.session.scalar(sa.select(Gathering.id).where(Gathering.slug == slug))
