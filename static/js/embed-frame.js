@@ -9,6 +9,10 @@
   var parents = (root.getAttribute("data-embed-parents") || "").split(" ").filter(Boolean);
   // A page that answers a submit (the receipt): the framing page brings the frame's top into view.
   var answer = root.hasAttribute("data-embed-answer") || !!document.querySelector("[data-error-summary]");
+  // Chromium ignores `autofocus` in a frame from another site: give the focus where the page
+  // asks for it (the receipt's heading, a colleague row just added), as it would be on our site.
+  var wanted = document.querySelector("[autofocus]");
+  if (wanted && document.activeElement !== wanted) { wanted.focus(); }
   var last = 0;
   function tell(first) {
     var height = Math.ceil(document.body.getBoundingClientRect().height);

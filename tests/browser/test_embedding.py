@@ -141,6 +141,8 @@ def test_a_registration_in_the_frame_on_the_listed_site(live_url, app, page, hos
     expect(summary).to_be_visible()
     expect(summary).to_contain_text("Påmeldingen ble ikke sendt")
     assert frame_of(page).evaluate("document.title").startswith("Feil: ")
+    # The summary has the focus (forms.js), as on the gathering's own page.
+    assert frame_of(page).evaluate("document.activeElement.id") == "error-summary"
     assert registered(app) == []
 
     form.locator("#email").fill("kari@example.no")
@@ -149,6 +151,9 @@ def test_a_registration_in_the_frame_on_the_listed_site(live_url, app, page, hos
     form.get_by_label("Jeg samtykker").check()
     form.get_by_role("button", name="Meld meg på").click()
     expect(form.get_by_role("heading", name="Takk for påmeldingen")).to_be_visible()
+    receipt_heading = "document.activeElement.tagName + ' ' + document.activeElement.textContent"
+    assert frame_of(page).evaluate(receipt_heading) == "H1 Takk for påmeldingen"
+    assert page.locator("iframe").evaluate("f => f.getBoundingClientRect().top") > -1  # in view
     expect(form.locator(".outcomes")).to_contain_text(
         "Kari Nordmann (kari@example.no): påmeldt, og har plass.")
     assert page.url == f"{host.origin}/"  # the host page stayed; the receipt is in the frame
