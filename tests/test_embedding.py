@@ -175,6 +175,11 @@ def test_a_post_from_a_listed_site_is_taken(app, client, slug):
     assert counts(app)[0] == 1
 
 
+def test_without_origin_a_same_origin_fetch_is_taken(app, client, slug):
+    assert post(client, slug, origin=None, site="same-origin").status_code == 200
+    assert counts(app)[0] == 1
+
+
 def test_a_browser_without_origin_headers_is_judged_by_the_token(app, client, slug):
     assert post(client, slug, origin=None, site=None).status_code == 200
     assert counts(app)[0] == 1
