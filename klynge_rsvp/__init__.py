@@ -127,4 +127,4 @@ def main() -> None:
     """The `klynge` console command: `klynge init`, `klynge worker`, … for an installed app."""
     from .cli import console
 
-    console(create_app, refusals=(InsecureSecretError,)).main(prog_name="klynge")
+    console(create_app, refusals=(InsecureSecretError, settings.SettingError)).main(prog_name="klynge")

@@ -1,6 +1,7 @@
 """Settings, read from the environment; see the README for each one."""
 
 import os
+import re
 from pathlib import Path
 
 INSECURE_DEFAULT_SECRET = "dev-only-not-secret"  # noqa: S105 (refused outside debug/testing)
@@ -79,6 +80,10 @@ def from_environment(instance_path: str) -> dict:
         # KLYNGE_PASSWORD_LOGIN=0 switches password login off for everyone.
         "KLYNGE_PASSWORD_LOGIN": _bool("KLYNGE_PASSWORD_LOGIN", default=True),
         # ---
+        # Sites that may show the registration form in a frame (public/embed.py): origins
+        # such as "https://beredskapsklynge.no", separated by spaces or commas. Empty: none.
+        # Checked at start-up (embed_origins below).
+        "KLYNGE_EMBED_ORIGINS": os.environ.get("KLYNGE_EMBED_ORIGINS", ""),
         **{key: os.environ.get(key) or default for key, default in FORM_LIMITS.items()},
     }
 
@@ -152,3 +157,51 @@ DEFAULTS = {
     "PASSWORD_HASH_METHOD": "scrypt",
     "RATELIMIT_HEADERS_ENABLED": True,
 }
+
+
+class SettingError(RuntimeError):
+    """A setting the app cannot work with: it refuses to start, and says which and why."""
+
+
+def embed_origins(value) -> tuple[str, ...]:
+    """KLYNGE_EMBED_ORIGINS as origins ("https://beredskapsklynge.no", "http://host:8080"),
+    lower case, the host in IDNA, a default port left out. `value` is the setting as written
+    (origins separated by spaces or commas) or already a list. Anything that is not a
+    scheme://host[:port] origin is refused with a SettingError naming it."""
+    from urllib.parse import urlsplit
+
+    items = value.replace(",", " ").split() if isinstance(value, str) else list(value or ())
+    origins = []
+    for item in items:
+        def refuse(why: str, item=item):
+            raise SettingError(
+                f"KLYNGE_EMBED_ORIGINS: {item!r} is not an origin ({why}). Write each site as "
+                "scheme://host or scheme://host:port, e.g. https://beredskapsklynge.no, "
+                "separated by spaces or commas.")
+
+        try:
+            parts = urlsplit(item)
+            port = parts.port
+        except ValueError:
+            refuse("the port must be a number from 1 to 65535")
+        if parts.scheme.lower() not in ("http", "https"):
+            refuse("it must start with https:// or http://")
+        if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+            refuse("no user name or password")
+        if parts.path not in ("", "/") or parts.query or parts.fragment or item.endswith(("?", "#")):
+            refuse("no path, query or fragment after the host")
+        host = parts.hostname or ""
+        if not host or "*" in host or not re.fullmatch(r"[\w.\-\[\]:]+", host):
+            refuse("a host name is needed, without wildcards")
+        try:
+            host = host.encode("idna").decode("ascii") if not host.startswith("[") else host
+        except UnicodeError:
+            refuse("the host name is not valid")
+        if port == 0:
+            refuse("the port must be a number from 1 to 65535")
+        scheme = parts.scheme.lower()
+        default = {"http": 80, "https": 443}[scheme]
+        origin = f"{scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
+        if origin not in origins:
+            origins.append(origin)
+    return tuple(origins)

@@ -3,6 +3,8 @@
 from flask import Flask, Response, abort, request
 from werkzeug.routing import IntegerConverter
 
+from .config import embed_origins
+
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
     "img-src 'self' data:",
@@ -26,6 +28,17 @@ def sandboxed_html(html: str) -> Response:
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = SANDBOXED_MAIL_POLICY
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+def frameable_by(response: Response, origins) -> Response:
+    """Let the sites at `origins` (and only those) show this response in a frame: the policy's
+    frame-ancestors names them, and no X-Frame-Options is sent (DENY would win in browsers
+    that read it first). For the embeddable registration form only (public/embed.py)."""
+    listed = " ".join(origins) or "'none'"
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+        "frame-ancestors 'none'", f"frame-ancestors {listed}")
+    response.klynge_frameable = bool(origins)
     return response
 
 
@@ -53,6 +66,9 @@ def refuse_nul_characters() -> None:
 
 def init_app(app: Flask) -> None:
     """Refuse what no route can take before each request; add the headers after it."""
+    # Checked here, at start-up: a site written wrong is a clear refusal, not a form that
+    # silently cannot be framed (config.embed_origins).
+    app.config["KLYNGE_EMBED_ORIGINS"] = embed_origins(app.config.get("KLYNGE_EMBED_ORIGINS", ""))
     app.url_map.converters["int"] = RowIdIntegerConverter  # before the blueprints add their routes
     # First of all: the CSRF check (registered before us) would otherwise show the expired-form
     # page, which looks the gathering up by the address.
@@ -63,7 +79,8 @@ def init_app(app: Flask) -> None:
         headers = response.headers
         headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
+        if not getattr(response, "klynge_frameable", False):
+            headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if app.config["SESSION_COOKIE_SECURE"]:

@@ -39,6 +39,8 @@ KNOWN_ELSEWHERE = [
      "admin.feedback", "admin.figures", "admin.gatherings", "admin.lifecycle", "admin.mail_log",
      "admin.organisations", "admin.organisers", "admin.programme", "admin.registrations",
      "admin.replies", "admin.subscribers"},
+    # The framed form (issue 17) is a route module of the public blueprint, like views.
+    {"public", "public.embed", "public.mailing_list", "public.views"},
 ]
 
 

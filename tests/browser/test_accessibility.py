@@ -81,6 +81,9 @@ def public_pages(w) -> list[Visit]:
               variant=True),
         Visit("not-found", "/finnes-ikke", 404),
         Visit("login", "/arrangor/innlogging"),
+        # The registration form for a frame on the network's site (issue 17; in a frame, in
+        # tests/browser/test_embedding.py).
+        Visit("embedded-form", f"/samlinger/{w.open_slug}/innebygd"),
     ]
 
 
@@ -244,6 +247,8 @@ def error_states(walk: Walk, visitor: Page, admin: Page, world) -> None:
     if walk.language != "nb":
         return  # the same templates again: one form and one preview show the language is right
     walk.submit(visitor, "/nyhetsbrev", "error-newsletter", submit, 422)
+    walk.submit(visitor, f"/samlinger/{world.open_slug}/innebygd", "error-embedded-registration",
+                submit, 422)
     walk.submit(visitor, f"/pamelding/{world.confirmed_token}/slett", "error-erase", submit, 422)
     walk.submit(visitor, "/arrangor/innlogging", "error-login", submit, 422,
                 fill=lambda p: (p.locator("[name=email]").fill(ADMIN_EMAIL),
@@ -324,6 +329,13 @@ def register_in_the_browser(page: Page, base_url: str, slug: str) -> None:
     # The gathering is full: its button offers the waiting list.
     page.get_by_role("button", name="Sett meg på ventelisten").click()
     expect(page).to_have_url(re.compile("/kvittering$"))
+
+
+@pytest.fixture
+def live_config(live_config):
+    """A site that may frame the registration form, so that its page exists (issue 17)."""
+    live_config["KLYNGE_EMBED_ORIGINS"] = "https://beredskapsklynge.no"
+    return live_config
 
 
 def test_every_page_in_every_language_is_accessible(live_url, app, browser, browser_context_args,

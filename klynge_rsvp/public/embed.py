@@ -1,0 +1,220 @@
+"""The registration form for a frame on the network's own site (issue 17).
+
+`/samlinger/<slug>/innebygd` is the gathering's form in a compact page, which only the sites in
+KLYNGE_EMBED_ORIGINS may frame (every other page keeps `frame-ancestors 'none'`). It posts to
+itself and shows the receipt in the frame. It sets no cookie: a browser blocks or partitions
+them in a frame from another site, so Flask-WTF's session token is replaced, for this view
+only, by a signed form token and a check of the POST's origin (klynge_rsvp/embedding.py,
+docs/decisions/0029-embedded-registration-form.md). The language is a query parameter
+(`?sprak=nn`). With no sites listed, the page does not exist (404).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import wraps
+
+from flask import Response, abort, current_app, render_template, request, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from markupsafe import Markup
+from wtforms import HiddenField
+
+from .. import embedding, form_mail, gatherings, rsvp
+from ..clock import utcnow
+from ..errors import DomainError
+from ..extensions import csrf, db
+from ..i18n import LANGUAGES, current_language
+from ..links import absolute_url
+from ..security import frameable_by
+from . import bp
+from .forms import MAX_COLLEAGUES, ColleagueForm, RegistrationForm
+from .limits import LimitsUnavailable
+from .views import _budget, _fields, _suggestions
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedRegistrationForm(RegistrationForm):
+    """The registration form without the session's CSRF token: a signed form token instead."""
+
+    class Meta:
+        csrf = False
+
+    embed_token = HiddenField()
+
+
+def _listed() -> tuple[str, ...]:
+    return current_app.config["KLYNGE_EMBED_ORIGINS"]
+
+
+def _in_chosen_language(view):
+    """Render in the language of `?sprak=` (a framed page may get no cookie); without it, as
+    any page chooses."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        language = request.args.get("sprak")
+        if language in LANGUAGES:
+            with force_locale(language):
+                return view(*args, **kwargs)
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def _framed(body: str, status: int = 200, *, no_store: bool = True) -> Response:
+    response = frameable_by(Response(body, status=status, mimetype="text/html"), _listed())
+    if no_store:  # the form's token, or the receipt's names and addresses
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/samlinger/<slug>/innebygd")
+@_in_chosen_language
+def embed(slug):
+    """The gathering's registration form, compact, for a frame on a listed site."""
+    if not _listed():
+        abort(404)
+    gathering = gatherings.get_public_or_404(slug)
+    return _form_page(gathering, EmbeddedRegistrationForm())
+
+
+@bp.post("/samlinger/<slug>/innebygd")
+@csrf.exempt  # the signed form token and the origin check below stand in for it
+@_in_chosen_language
+def embed_register(slug):
+    """Register from the framed form, and show the receipt in the frame. As the gathering's
+    own form (views.register): the same form, limits and service; what differs is how a
+    forged POST is told from a real one, and that the receipt comes in this answer (no session
+    to carry it to another page)."""
+    if not _listed():
+        abort(404)
+    gathering = gatherings.get_public_or_404(slug)
+    config = current_app.config
+    own = {embedding.origin_of(config["KLYNGE_BASE_URL"]), embedding.origin_of(request.host_url)}
+    if not embedding.post_comes_from_allowed_page(
+            request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"),
+            own=own, listed=_listed()):
+        log.warning("embedded form: refused a POST from origin %r (Sec-Fetch-Site %r)",
+                    request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"))
+        return _framed(render_template("public/embed_refused.html", gathering=gathering,
+                                              embed_origins=_listed(),
+                                              language_query=_language_query()), 400)
+    form = EmbeddedRegistrationForm()
+    if not embedding.token_is_valid(config["SECRET_KEY"], form.embed_token.data, gathering.id,
+                                    now=utcnow()):
+        form.form_errors.append(_("Skjemaet var utløpt av sikkerhetsgrunner, så ingenting er "
+                                  "sendt ennå. Det du skrev, er tatt vare på: se over og send "
+                                  "på nytt."))
+        return _form_page(gathering, form, status=400)
+    if (removing := form.colleague_to_remove()) is not None:
+        in_place = form.remove_colleague_row(removing)
+        return _form_page(gathering, form, focus_row=in_place, removed=True)
+    if form.add_colleague.data:
+        if len(form.colleagues) < MAX_COLLEAGUES:
+            form.colleagues.append_entry()
+        added = form.colleagues.entries[-1] if form.colleagues.entries else None
+        return _form_page(gathering, form,
+                          focus_row=int(added.name.rsplit("-", 1)[1]) if added else None)
+    if not form.validate_on_submit():
+        return _form_page(gathering, form, status=422)
+    wanted = form.to_request(current_language())
+    try:
+        budget = _budget(gathering, form)
+        if stops := budget.stops():
+            return _stopped(gathering, form, stops)
+        outcomes = form_mail.register(gathering, wanted, now=utcnow(),
+                                      may_resend_link=budget.may_resend_link,
+                                      newsletter=form.wants_newsletter())
+        if stops := budget.take():
+            db.session.rollback()
+            return _stopped(gathering, form, stops)
+    except DomainError as error:
+        db.session.rollback()
+        form.form_errors.append(str(error))
+        return _form_page(gathering, form, status=422)
+    except LimitsUnavailable as error:
+        db.session.rollback()
+        log.error("registration refused: the rate-limit store did not answer: %s", error)
+        form.form_errors.append(_("Vi kan ikke ta imot påmeldinger akkurat nå. Det du skrev, er "
+                                  "tatt vare på: prøv igjen om litt."))
+        return _form_page(gathering, form, status=503)
+    full_now = rsvp.seats_left(gathering) == 0
+    db.session.commit()  # the registrations and their mail commit together
+    return _framed(render_template(
+        "public/embed_receipt.html", gathering=gathering, embed_origins=_listed(),
+        people=_receipt(wanted, outcomes, full_now), newsletter=form.wants_newsletter(),
+        language_query=_language_query()))
+
+
+def _receipt(wanted, outcomes, full_now: bool) -> list[tuple[str, str, str]]:
+    """Who the form was for and what became of each. No session remembers which addresses
+    this browser registered before, so an address registered before reads as a newcomer's would
+    at this moment (decision 0018: the page never tells a stranger who is registered; the
+    truth goes to that inbox)."""
+    people = []
+    for person, outcome in zip([wanted.person, *wanted.colleagues], outcomes, strict=True):
+        if outcome.already_registered:
+            state = "waiting" if full_now else "confirmed"
+        else:
+            state = outcome.registration.status.value
+        people.append((person.name, person.email, state))
+    return people
+
+
+def _stopped(gathering, form, stops):
+    """The form again, as typed, with what stopped it (as views._stopped)."""
+    fields = {field.name: field for field in _fields(form)}
+    for stop in stops:
+        if stop.field in fields:
+            fields[stop.field].errors.append(stop.message)
+        else:
+            form.form_errors.append(stop.message)
+    response = _form_page(gathering, form, status=429)
+    wait = max((stop.retry_after for stop in stops), default=0)
+    if wait:
+        response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def _language_query() -> dict:
+    language = request.args.get("sprak")
+    return {"sprak": language} if language in LANGUAGES else {}
+
+
+def _form_page(gathering, form, *, status=200, focus_row=None, removed=False) -> Response:
+    """The compact page with the form, a fresh form token in it."""
+    now = utcnow()
+    registration_open = gathering.registration_open(now)
+    form.embed_token.data = embedding.new_token(current_app.config["SECRET_KEY"], gathering.id)
+    return _framed(render_template(
+        "public/embed.html",
+        gathering=gathering,
+        form=form,
+        now=now,
+        registration_open=registration_open,
+        seats_left=rsvp.seats_left(gathering),
+        focus_row=focus_row,
+        removed=removed,
+        max_colleagues=MAX_COLLEAGUES,
+        colleague_template=ColleagueForm(prefix=f"{form.colleagues.name}-__INDEX__-"),
+        organisation_suggestions=_suggestions(now) if registration_open else [],
+        embed_origins=_listed(),
+        language_query=_language_query(),
+        form_action=url_for(".embed_register", slug=gathering.slug, **_language_query()),
+    ), status)
+
+
+def embed_snippet(gathering) -> str | None:
+    """What an organiser pastes into the network's site to show this gathering's form: the
+    frame, and the optional script that fits its height to the form. None when no site may
+    frame it (KLYNGE_EMBED_ORIGINS is empty) or the gathering is not public."""
+    if not current_app.config["KLYNGE_EMBED_ORIGINS"] or gathering.status not in gatherings.VISIBLE:
+        return None
+    frame = (f'<iframe src="{absolute_url("public.embed", slug=gathering.slug)}" '
+             f'title="{Markup.escape(_("Påmelding: %(title)s", title=gathering.title))}" '
+             'style="width: 100%; height: 1400px; border: 0;" data-klynge-embed></iframe>')
+    script = f'<script src="{absolute_url("static", filename="js/embed.js")}" async></script>'
+    return f"{frame}\n{script}"
+
+
+bp.add_app_template_global(embed_snippet, "embed_snippet")
