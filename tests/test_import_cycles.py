@@ -39,6 +39,7 @@ KNOWN_ELSEWHERE = [
      "admin.feedback", "admin.figures", "admin.gatherings", "admin.lifecycle", "admin.mail_log",
      "admin.organisations", "admin.organisers", "admin.programme", "admin.registrations",
      "admin.replies", "admin.subscribers"},
+    {"public", "public.mailing_list", "public.org_lookup", "public.views"},
 ]
 
 
