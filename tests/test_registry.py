@@ -445,3 +445,19 @@ def test_an_organiser_is_told_when_the_register_does_not_answer(brreg, app, orga
     assert "Enhetsregisteret svarte ikke" in text(organiser_client.get(url).text)
     with app.app_context():
         assert db.session.scalar(sa.select(Organisation.name)) == "Feil AS"
+
+
+def test_the_organisers_on_behalf_form_checks_the_number_too(brreg, app, organiser_client,
+                                                            make_gathering):
+    from tests.admin_helpers import post_page, upcoming_gathering
+
+    gathering_id = upcoming_gathering(app, make_gathering)
+    url = f"/arrangor/samlinger/{gathering_id}/pameldinger/ny"
+    refused = post_page(organiser_client, url, form_data(org_number=UKJENT))
+    assert refused.status_code == 422
+    assert "Fant ikke organisasjonsnummeret i Enhetsregisteret" in text(refused.text)
+    assert organisation_of(app) is None
+    added = post_page(organiser_client, url, form_data(organisation="Vakt", sector="offentlig",
+                                                       org_number=AS))
+    assert added.status_code == 303
+    assert organisation_of(app) == ("VESTLAND VAKT AS", Sector.PRIVATE, AS)
