@@ -52,7 +52,7 @@ def fill_me(page):
 
 
 def test_leaving_the_number_fills_in_the_name_and_sector_and_says_so(brreg, live_url, slug, app,
-                                                                    page):
+                                                                    page, screenshot):
     page.goto(f"{live_url}/samlinger/{slug}")
     fill_me(page)
     page.locator("#organisation").fill("Røde kors bergen")
@@ -66,6 +66,7 @@ def test_leaving_the_number_fills_in_the_name_and_sector_and_says_so(brreg, live
     expect(page.locator("#organisation")).to_have_value("BERGEN RØDE KORS")
     expect(page.get_by_label("Frivillig")).to_be_checked()
     assert axe_violations(page) == []
+    screenshot(page, "org-lookup-found")
     assert brreg.hits == [f"/enheter/{FRIVILLIG}"]
     page.get_by_role("button", name="Meld meg på").click()
     page.wait_for_load_state()
@@ -92,7 +93,8 @@ def test_without_javascript_the_server_fills_in_at_submit(brreg, live_url, slug,
     assert organisation_of(app) == ("BERGEN BRANNVESEN", Sector.PUBLIC)
 
 
-def test_a_deleted_number_is_explained_and_can_be_used_anyway(brreg, live_url, slug, app, page):
+def test_a_deleted_number_is_explained_and_can_be_used_anyway(brreg, live_url, slug, app, page,
+                                                               screenshot):
     page.goto(f"{live_url}/samlinger/{slug}")
     fill_me(page)
     page.locator("#organisation").fill("Gamle Vakt AS")
@@ -107,6 +109,7 @@ def test_a_deleted_number_is_explained_and_can_be_used_anyway(brreg, live_url, s
     expect(page.locator("#org_number-error")).to_contain_text("slettet i Enhetsregisteret")
     expect(page.locator("#org_number")).to_have_attribute("aria-invalid", "true")
     assert axe_violations(page) == []
+    screenshot(page, "org-lookup-deleted")
     page.get_by_label("Bruk organisasjonsnummeret likevel").check()
     page.locator("#consent").check()
     page.get_by_role("button", name="Meld meg på").click()
