@@ -84,6 +84,13 @@ def from_environment(instance_path: str) -> dict:
         # such as "https://beredskapsklynge.no", separated by spaces or commas. Empty: none.
         # Checked at start-up (embed_origins below).
         "KLYNGE_EMBED_ORIGINS": os.environ.get("KLYNGE_EMBED_ORIGINS", ""),
+        # Enhetsregisteret (Brønnøysundregistrene's open API; registry.py): an empty URL turns
+        # the look-ups off. The timeout is for the whole look-up (enhet, then underenhet).
+        "KLYNGE_BRREG_URL": os.environ.get("KLYNGE_BRREG_URL",
+                                           "https://data.brreg.no/enhetsregisteret/api").strip(),
+        "KLYNGE_BRREG_TIMEOUT": float(os.environ.get("KLYNGE_BRREG_TIMEOUT", "2")),
+        "ORG_LOOKUP_RATE_LIMIT": os.environ.get("ORG_LOOKUP_RATE_LIMIT",
+                                                "30 per minute;300 per hour"),
         **{key: os.environ.get(key) or default for key, default in FORM_LIMITS.items()},
     }
 
@@ -139,6 +146,10 @@ DEFAULTS = {
     "LOGIN_RATE_LIMIT": "10 per minute;50 per hour",
     "MAILING_LIST_RATE_LIMIT": "5 per hour",
     "CERTIFICATE_VERIFY_RATE_LIMIT": "30 per minute;300 per hour",  # /bevis/<code>, per client
+    # How long what Enhetsregisteret said is kept (registry.py): a unit found, and a number it
+    # does not know or has deleted (such a number may be registered tomorrow).
+    "BRREG_FOUND_DAYS": 7,
+    "BRREG_NOT_FOUND_DAYS": 1,
     # Failed logins (password or code) per address, counted in the database for every server:
     # from the fifth in a row, the address is locked for a minute, doubling with each further
     # failure up to an hour. A day without failures forgets them.

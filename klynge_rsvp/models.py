@@ -670,3 +670,22 @@ class FeedbackAnswer(db.Model):
     __table_args__ = (
         sa.CheckConstraint("rating BETWEEN 1 AND 5", name="rating_one_to_five"),
     )
+
+
+class RegistryLookup(db.Model):
+    """What Enhetsregisteret said about an organisasjonsnummer, kept so that every app process
+    asks it once a week (found) or once a day (not found, deleted); failures are never kept
+    (registry.py, docs/decisions/0030-enhetsregisteret-lookup.md)."""
+
+    __tablename__ = "registry_lookups"
+
+    org_number: Mapped[str] = mapped_column(sa.String(9), primary_key=True)
+    # "found", "not_found" or "deleted".
+    state: Mapped[str] = mapped_column(sa.String(10))
+    name: Mapped[str | None] = mapped_column(sa.String(200))
+    # A Sector value, or None when the register's sector code maps to none.
+    sector: Mapped[str | None] = mapped_column(sa.String(20))
+    # A sub-unit's main unit (underenhet → overordnetEnhet).
+    parent_org_number: Mapped[str | None] = mapped_column(sa.String(9))
+    deleted_on: Mapped[date | None] = mapped_column(sa.Date)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import RadioField, StringField, TextAreaField
+from wtforms import BooleanField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
@@ -72,6 +72,11 @@ def valid_org_number(form, field):
         raise ValidationError(
             _("Organisasjonsnummeret må ha 9 siffer og være gyldig (sjekk sifrene)."))
     field.data = number
+    if number:  # what Enhetsregisteret says: its name and sector, or an error (registry.py)
+        from . import registry
+        from .clock import utcnow
+
+        registry.check_form(form, field, number, now=utcnow())
 
 
 def org_number():
@@ -81,3 +86,8 @@ def org_number():
                     valid_org_number],
         render_kw={"inputmode": "numeric", "autocomplete": "off"},
     )
+
+
+def org_number_confirmed():
+    """"Use the number anyway": shown only beside a number Enhetsregisteret has deleted."""
+    return BooleanField(_l("Bruk organisasjonsnummeret likevel"))

@@ -452,6 +452,10 @@ def purge_personal_data(*, now: datetime) -> PurgeReport:
         mailing_list.forget_unconfirmed(now=now, days=config["MAILING_LIST_UNCONFIRMED_DAYS"])
         + mailing_list.forget_unsubscribed(now=now, days=config["MAILING_LIST_UNSUBSCRIBED_DAYS"]))
     erased_mail = scrub_delivered_mail(now=now)
+    # Enhetsregisteret's answers past their use (a sole proprietorship's name is a person's).
+    from . import registry
+
+    registry.forget_stale(now=now)
     db.session.flush()
     return PurgeReport(registrations=len(registrations), messages=messages,
                        erased_mail=erased_mail, calendar_replies=calendar_replies,

@@ -117,6 +117,8 @@ def app_config(tmp_path):
         "MAIL_DEFAULT_SENDER": "Beredskapsklyngen <klynge@rsvp.test>",
         "KLYNGE_BASE_URL": "https://rsvp.test",
         "KLYNGE_SENDER_THREAD": False,
+        # No test asks the real Enhetsregisteret: tests/test_registry.py serves its own.
+        "KLYNGE_BRREG_URL": "",
         "OUTBOX_POLL_SECONDS": 0.05,
         "SMTP_TIMEOUT": 5.0,
         # scrypt's cost is the point in production; here it would only slow every login down.

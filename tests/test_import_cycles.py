@@ -40,7 +40,7 @@ KNOWN_ELSEWHERE = [
      "admin.organisations", "admin.organisers", "admin.programme", "admin.registrations",
      "admin.replies", "admin.subscribers"},
     # The framed form (issue 17) is a route module of the public blueprint, like views.
-    {"public", "public.embed", "public.mailing_list", "public.views"},
+    {"public", "public.embed", "public.mailing_list", "public.org_lookup", "public.views"},
 ]
 
 

@@ -10,7 +10,8 @@ TABLES = {"gatherings", "organisations", "registrations", "outbox_messages", "or
           "audit_entries", "registration_events", "gathering_links", "subscribers", "announcements",
           "calendar_replies", "organiser_recovery_codes", "login_throttles",
           "form_mail_suppressions", "organiser_sign_ins", "organisation_aliases",
-          "programme_items", "certificates", "feedback_invitations", "feedback_answers"}
+          "programme_items", "certificates", "feedback_invitations", "feedback_answers",
+          "registry_lookups"}
 
 
 def table_names():
@@ -324,3 +325,27 @@ def test_0020_adds_and_removes_the_feedback_tables(app, make_gathering):
         assert "registration_id" not in columns
         with db.engine.connect() as connection:
             assert connection.execute(sa.text("SELECT count(*) FROM registrations")).scalar() == 1
+
+
+def test_0023_adds_and_removes_the_registry_lookups_table(app, make_gathering):
+    """0023: the Enhetsregisteret cache comes and goes; organisations and registrations stay."""
+    from klynge_rsvp import rsvp
+    from tests.conftest import NOW, registration_request
+
+    with app.app_context():
+        gathering = make_gathering()
+        rsvp.register(gathering, registration_request(1), now=NOW)
+        db.session.commit()
+        with db.engine.begin() as connection:
+            connection.execute(sa.text(
+                "INSERT INTO registry_lookups (org_number, state, name, sector, fetched_at) "
+                "VALUES ('974760673', 'found', 'REGISTERENHETEN I BRØNNØYSUND', 'offentlig', "
+                ":at)"), {"at": NOW})
+        downgrade(revision="0020_feedback")
+        assert "registry_lookups" not in table_names()
+        with db.engine.connect() as connection:
+            assert connection.scalar(sa.text("SELECT count(*) FROM registrations")) == 1
+        upgrade()
+        assert "registry_lookups" in table_names()
+        with db.engine.connect() as connection:
+            assert connection.scalar(sa.text("SELECT count(*) FROM registry_lookups")) == 0

@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from .. import organisations
+from .. import organisations, registry
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
@@ -62,6 +62,12 @@ class MergeForm(FlaskForm):
     def validate_other(self, field):
         if field.data == -1:
             raise ValidationError(_("Velg virksomheten som skal slås sammen med denne."))
+
+
+class RegistryForm(FlaskForm):
+    """"Hent fra Enhetsregisteret": the name and sector the register gives for the number."""
+
+    submit = SubmitField(_l("Hent fra Enhetsregisteret"))
 
 
 def _get_or_404(organisation_id: int) -> Organisation:
@@ -118,7 +124,29 @@ def _page(organisation, form, merge_form, status=None):
     return render_template(
         "admin/organisations/show.html", organisation=organisation, form=form,
         merge_form=merge_form, count=organisations.registration_count(organisation),
+        registry_form=RegistryForm(prefix="registry"),
     ), status or (422 if errors else 200)
+
+
+@bp.post("/virksomheter/<int:organisation_id>/enhetsregisteret", endpoint="organisation_registry")
+def fill_from_registry(organisation_id):
+    """Set the organisation's name and sector from Enhetsregisteret (audited as a change)."""
+    organisation = _get_or_404(organisation_id)
+    if not RegistryForm(prefix="registry").validate_on_submit():
+        abort(400)
+    try:
+        changed = registry.fill_organisation(organisation, now=utcnow(), by=_me())
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        forget_suggestions()
+        flash(_("Navnet og sektoren er hentet fra Enhetsregisteret: «%(name)s», %(sector)s.",
+                name=organisation.name, sector=SECTOR_LABELS[organisation.sector])
+              if changed else _("Navnet og sektoren var allerede som i Enhetsregisteret."),
+              "success" if changed else "info")
+    return redirect(url_for(".organisation", organisation_id=organisation.id), 303)
 
 
 @bp.post("/virksomheter/<int:organisation_id>/sla-sammen", endpoint="organisation_merge")

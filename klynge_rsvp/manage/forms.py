@@ -24,6 +24,7 @@ class DetailsForm(FlaskForm):
     organisation = person_fields.organisation()
     sector = person_fields.sector()
     org_number = person_fields.org_number()
+    org_number_confirmed = person_fields.org_number_confirmed()
     needs = person_fields.needs()
     submit = SubmitField(_l("Lagre endringene"))
 

@@ -103,6 +103,7 @@ class RegistrationForm(FlaskForm):
     organisation = person_fields.organisation(list="organisation-suggestions")
     sector = person_fields.sector()
     org_number = person_fields.org_number()
+    org_number_confirmed = person_fields.org_number_confirmed()
     colleagues = FieldList(FormField(ColleagueForm), min_entries=0, max_entries=MAX_COLLEAGUES)
     comment = TextAreaField(
         _l("Kommentar til arrangøren (valgfritt)"), filters=[normalise_newlines],

@@ -37,7 +37,9 @@ NOT_PAGES = {"static", "health.healthz", "feeds.calendar", "choose_language", "p
              # on the login page with its buttons).
              "auth.sign_in_start", "auth.sign_in_callback",
              # JSON from the public API (test_api.py checks it against its OpenAPI document).
-             "api.gathering", "api.gathering_list", "api.openapi_description"}
+             "api.gathering", "api.gathering_list", "api.openapi_description",
+             # JSON for org-lookup.js (tests/browser/test_org_lookup.py runs axe on the form).
+             "public.org_lookup"}
 
 
 @dataclass(frozen=True)
