@@ -670,3 +670,30 @@ class FeedbackAnswer(db.Model):
     __table_args__ = (
         sa.CheckConstraint("rating BETWEEN 1 AND 5", name="rating_one_to_five"),
     )
+
+
+class ApiToken(db.Model):
+    """An organiser's key to the organiser API (/api/v1/organiser/…): a name they chose, what
+    it may read (scopes), and when it ends. The secret is never stored: only the SHA-256 of its
+    random part, found by `key_id`, the non-secret part of the token (api_tokens.py,
+    docs/decisions/0027). It works only while its organiser's account is active."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organiser_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisers.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    key_id: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(sa.String(64))
+    scopes: Mapped[str] = mapped_column(sa.String(200))  # space-separated, as in OAuth
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    organiser: Mapped[Organiser] = relationship()
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()

@@ -10,7 +10,8 @@ TABLES = {"gatherings", "organisations", "registrations", "outbox_messages", "or
           "audit_entries", "registration_events", "gathering_links", "subscribers", "announcements",
           "calendar_replies", "organiser_recovery_codes", "login_throttles",
           "form_mail_suppressions", "organiser_sign_ins", "organisation_aliases",
-          "programme_items", "certificates", "feedback_invitations", "feedback_answers"}
+          "programme_items", "certificates", "feedback_invitations", "feedback_answers",
+          "api_tokens"}
 
 
 def table_names():
@@ -324,3 +325,17 @@ def test_0020_adds_and_removes_the_feedback_tables(app, make_gathering):
         assert "registration_id" not in columns
         with db.engine.connect() as connection:
             assert connection.execute(sa.text("SELECT count(*) FROM registrations")).scalar() == 1
+
+
+def test_0021_adds_and_removes_the_api_tokens_table(app, make_organiser):
+    """0021: organisers' API keys come and go; the accounts stay."""
+    with app.app_context():
+        make_organiser()
+        downgrade(revision="0020_feedback")
+        assert "api_tokens" not in table_names()
+        upgrade()
+        assert "api_tokens" in table_names()
+        columns = {c["name"] for c in sa.inspect(db.engine).get_columns("api_tokens")}
+        assert "secret_hash" in columns and "secret" not in columns
+        with db.engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT count(*) FROM organisers")).scalar() == 1
