@@ -323,3 +323,42 @@ def test_a_gathering_id_in_the_audit_line(app, world):
     with app.app_context():
         entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "api_request"))
         assert db.session.get(Gathering, entry.gathering_id).slug == "full"
+
+
+def test_many_requests_at_once_are_all_answered_and_audited(app, world):
+    """Each request reads, then writes its audit line: on SQLite a read transaction that then
+    writes is refused at once ("database is locked") when another request wrote in between,
+    so the write must begin a write transaction of its own (database.begin_writing)."""
+    import threading
+
+    failures, lock = [], threading.Lock()
+
+    def calls():
+        client = app.test_client()
+        for _ in range(15):
+            try:
+                status = client.get(f"{API}/gatherings/{world['full']}/registrations", headers={
+                    "Authorization": f"Bearer {world['token']}"}).status_code
+            except Exception as error:  # testing mode raises the app's errors
+                status = repr(error)
+            if status != 200:
+                with lock:
+                    failures.append(status)
+
+    threads = [threading.Thread(target=calls) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "api_request")) == 6 * 15
+
+
+def test_a_token_put_in_the_address_is_not_written_to_the_audit_log(app, client, world):
+    response = call(client, f"/gatherings?access_token={world['token']}", world["token"])
+    assert response.status_code == 200
+    with app.app_context():
+        entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "api_request"))
+        assert entry.summary_params["endpoint"] == "GET /api/v1/organiser/gatherings?access_token=klynge_…"

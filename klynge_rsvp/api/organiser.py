@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import api_tokens, gatherings, rsvp
 from ..clock import utcnow
+from ..database import begin_writing
 from ..extensions import db, limiter
 from ..i18n import current_language, language_from
 from ..links import absolute_url
@@ -31,6 +32,8 @@ bp = Blueprint("organiser_api", __name__, url_prefix="/api/v1/organiser")
 
 REALM = "Klynge RSVP"
 _ID = re.compile(r"[0-9]{1,9}")
+# A token put into the address by mistake is not written to the audit log.
+_TOKEN_LIKE = re.compile(r"klynge_[0-9a-f]{12}_[A-Za-z0-9_%-]+")
 
 
 def _rate_limit() -> str:
@@ -113,7 +116,11 @@ def reads(scope: str):
                         response, gathering = problem(
                             400, "Bad Request", _("Parameterne i forespørselen er ugyldige."),
                             **{"invalid-params": error.invalid}), None
-                endpoint = f"{request.method} {request.full_path.rstrip('?')}"[:500]
+                # What was read is read: the audit line takes SQLite's write lock up front (a
+                # read transaction that then writes is refused when another wrote meanwhile).
+                begin_writing()
+                endpoint = _TOKEN_LIKE.sub(api_tokens.PREFIX + "…",
+                                           f"{request.method} {request.full_path.rstrip('?')}")[:500]
                 api_tokens.record_use(token, endpoint=endpoint, status=response.status_code,
                                       now=now, gathering=gathering)
                 db.session.commit()
