@@ -362,3 +362,13 @@ def test_a_token_put_in_the_address_is_not_written_to_the_audit_log(app, client,
     with app.app_context():
         entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "api_request"))
         assert entry.summary_params["endpoint"] == "GET /api/v1/organiser/gatherings?access_token=klynge_…"
+
+
+def test_the_token_is_never_logged(client, world, caplog):
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        for token in (world["token"], world["token"][:-1] + "x"):  # a good one and a wrong one
+            call(client, f"/gatherings/{world['full']}", token)
+    assert caplog.records  # the access log wrote its lines
+    assert world["token"][len("klynge_") + 13:-1] not in caplog.text
