@@ -119,6 +119,21 @@ ACTION_LABELS = {
     "organiser_create_sign_in": _l("Opprettet arrangørkonto ved første innlogging"),
     "organisation_edit": _l("Endret virksomhet"),
     "organisation_merge": _l("Slo sammen virksomheter"),
+    "api_token_create": _l("Opprettet API-nøkkel"),
+    "api_token_revoke": _l("Trakk tilbake API-nøkkel"),
+    "api_request": _l("Leste via API-et"),
+}
+
+# What an organiser's API key may read (api_tokens.SCOPES), and the state a key is in.
+API_SCOPE_LABELS = {
+    "gatherings:read": _l("Samlinger"),
+    "registrations:read": _l("Påmeldinger (med personopplysninger)"),
+}
+API_TOKEN_STATE_LABELS = {
+    "active": _l("Virker"),
+    "revoked": _l("Trukket tilbake"),
+    "expired": _l("Utløpt"),
+    "inactive": _l("Virker ikke (kontoen er deaktivert)"),
 }
 
 # What an organisation's fields are called where a change to them is told (the audit log).

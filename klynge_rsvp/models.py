@@ -689,3 +689,30 @@ class RegistryLookup(db.Model):
     parent_org_number: Mapped[str | None] = mapped_column(sa.String(9))
     deleted_on: Mapped[date | None] = mapped_column(sa.Date)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ApiToken(db.Model):
+    """An organiser's key to the organiser API (/api/v1/organiser/…): a name they chose, what
+    it may read (scopes), and when it ends. The secret is never stored: only the SHA-256 of its
+    random part, found by `key_id`, the non-secret part of the token (api_tokens.py,
+    docs/decisions/0027). It works only while its organiser's account is active."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organiser_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisers.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    key_id: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(sa.String(64))
+    scopes: Mapped[str] = mapped_column(sa.String(200))  # space-separated, as in OAuth
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    organiser: Mapped[Organiser] = relationship()
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()

@@ -82,6 +82,9 @@ TEXTS = {
     "calendar_reply_confirmed_ignored": _l(
         "Godkjente kalendersvar (%(answer)s) fra %(attendee)s: %(reason)s"),
     "calendar_reply_rejected": _l("Avviste kalendersvar (%(answer)s) fra %(attendee)s"),
+    "api_token_created": _l("API-nøkkelen «%(name)s» (#%(id)s): %(scopes)s"),
+    "api_token_revoked": _l("API-nøkkelen «%(name)s» (#%(id)s) til %(owner)s"),
+    "api_request": _l("%(endpoint)s → %(status)s, med API-nøkkelen «%(name)s» (#%(id)s)"),
     # --- a registration's history
     "note_registered_again": _l("påmeldt på nytt etter avmelding"),
     "note_registered_by_organiser": _l("meldt på av arrangør"),

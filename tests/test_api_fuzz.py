@@ -42,3 +42,43 @@ def test_every_generated_request_gets_a_documented_answer(api_schema):
             case.call_and_validate()
 
         answers_as_documented()
+
+
+@pytest.fixture
+def organiser_api_schema(make_app, app_config, make_gathering):
+    """The app with gatherings, registrations and an organiser's key to every scope: the schema
+    and the header that carries the key."""
+    from klynge_rsvp import api_tokens, organisers, rsvp
+    from tests.conftest import ORGANISER_PASSWORD, registration_request
+
+    app = make_app({**app_config, "API_RATE_LIMIT": "100000 per minute"})
+    now = utcnow()
+    with app.app_context():
+        for days, status in ((2, GatheringStatus.PUBLISHED), (6, GatheringStatus.DRAFT)):
+            gathering = make_gathering(now=now, starts_at=now + timedelta(days=days), capacity=1,
+                                       status=status)
+            for n in (1, 2) if status == GatheringStatus.PUBLISHED else ():
+                rsvp.register(gathering, registration_request(n), now=now)
+        owner = organisers.create("arrangor@bergen.kommune.no", ORGANISER_PASSWORD, now=now)
+        _key, token = api_tokens.create(owner, name="Fuzz", scopes=list(api_tokens.SCOPES),
+                                        lifetime_days=None, now=now)
+        db.session.commit()
+    return (schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app),
+            {"Authorization": f"Bearer {token}"})
+
+
+def test_the_organiser_api_answers_as_documented_with_a_key(organiser_api_schema):
+    schema, headers = organiser_api_schema
+    operations = [result.ok() for result in schema.get_all_operations()
+                  if result.ok().label.startswith("GET /organiser/")]
+    assert len(operations) == 3
+
+    for operation in operations:
+        @given(case=operation.as_strategy())
+        @settings(max_examples=25, deadline=None, database=None,
+                  suppress_health_check=[HealthCheck.too_slow])
+        def answers_as_documented(case):
+            response = case.call_and_validate(headers=headers)
+            assert response.status_code != 401  # the key opens every route
+
+        answers_as_documented()

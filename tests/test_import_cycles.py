@@ -32,10 +32,10 @@ def is_mail_or_worker(module: str) -> bool:
 KNOWN_ELSEWHERE = [
     {"organisers", "two_factor"},
     {"notifications", "notifications.registration", "rsvp"},
-    {"api", "api.views"},
+    {"api", "api.views", "api.organiser"},
     {"manage", "manage.certificate", "manage.views"},
     {"public", "public.mailing_list", "public.views"},
-    {"admin", "admin.announcements", "admin.checkin", "admin.dashboard", "admin.exports",
+    {"admin", "admin.announcements", "admin.api_tokens", "admin.checkin", "admin.dashboard", "admin.exports",
      "admin.feedback", "admin.figures", "admin.gatherings", "admin.lifecycle", "admin.mail_log",
      "admin.organisations", "admin.organisers", "admin.programme", "admin.registrations",
      "admin.replies", "admin.subscribers"},

@@ -11,7 +11,7 @@ TABLES = {"gatherings", "organisations", "registrations", "outbox_messages", "or
           "calendar_replies", "organiser_recovery_codes", "login_throttles",
           "form_mail_suppressions", "organiser_sign_ins", "organisation_aliases",
           "programme_items", "certificates", "feedback_invitations", "feedback_answers",
-          "registry_lookups"}
+          "registry_lookups", "api_tokens"}
 
 
 def table_names():
@@ -341,7 +341,7 @@ def test_0023_adds_and_removes_the_registry_lookups_table(app, make_gathering):
                 "INSERT INTO registry_lookups (org_number, state, name, sector, fetched_at) "
                 "VALUES ('974760673', 'found', 'REGISTERENHETEN I BRØNNØYSUND', 'offentlig', "
                 ":at)"), {"at": NOW})
-        downgrade(revision="0020_feedback")
+        downgrade(revision="0021_api_tokens")
         assert "registry_lookups" not in table_names()
         with db.engine.connect() as connection:
             assert connection.scalar(sa.text("SELECT count(*) FROM registrations")) == 1
@@ -349,3 +349,15 @@ def test_0023_adds_and_removes_the_registry_lookups_table(app, make_gathering):
         assert "registry_lookups" in table_names()
         with db.engine.connect() as connection:
             assert connection.scalar(sa.text("SELECT count(*) FROM registry_lookups")) == 0
+def test_0021_adds_and_removes_the_api_tokens_table(app, make_organiser):
+    """0021: organisers' API keys come and go; the accounts stay."""
+    with app.app_context():
+        make_organiser()
+        downgrade(revision="0020_feedback")
+        assert "api_tokens" not in table_names()
+        upgrade()
+        assert "api_tokens" in table_names()
+        columns = {c["name"] for c in sa.inspect(db.engine).get_columns("api_tokens")}
+        assert "secret_hash" in columns and "secret" not in columns
+        with db.engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT count(*) FROM organisers")).scalar() == 1

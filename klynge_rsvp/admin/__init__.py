@@ -45,6 +45,7 @@ administrator_required = role_required(OrganiserRole.ADMINISTRATOR)
 
 from . import (  # noqa: E402, F401  (each module adds its routes to bp)
     announcements,
+    api_tokens,
     checkin,
     dashboard,
     exports,

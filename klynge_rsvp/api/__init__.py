@@ -13,6 +13,7 @@ from ..extensions import limiter
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 DEFAULT_RATE_LIMIT = "120 per minute"
+ORGANISER_PREFIX = "/api/v1/organiser"  # organiser.py's routes (keys, no cookies, no CORS)
 
 
 def _rate_limit() -> str:
@@ -51,6 +52,10 @@ class _NoSessionCookieHere(SessionInterface):
         self.inner = inner
 
     def open_session(self, app, request):
+        if request.path.startswith(ORGANISER_PREFIX + "/"):
+            # The organiser API takes a key and nothing else: a browser's session cookie is not
+            # even read there (docs/decisions/0027).
+            return self.inner.make_null_session(app)
         return self.inner.open_session(app, request)
 
     def make_null_session(self, app):
@@ -71,6 +76,9 @@ def _set_up(state) -> None:
     # The limit per client address: a test's config, else the environment, else the default.
     app.config.setdefault("API_RATE_LIMIT", os.environ.get("API_RATE_LIMIT") or DEFAULT_RATE_LIMIT)
     app.session_interface = _NoSessionCookieHere(app.session_interface)
+    from .organiser import bp as organiser_bp  # the organiser API, with keys: its own blueprint
+
+    app.register_blueprint(organiser_bp)
 
 
 from . import views  # noqa: E402,F401 (the routes register themselves on bp)

@@ -261,3 +261,144 @@ DOCUMENT = {
         },
     }},
 }
+
+
+# --- the organiser API (api/organiser.py): with an organiser's key, private, no CORS -----------
+
+_PRIVATE = {"Cache-Control": {"required": True,
+                              "schema": {"type": "string", "const": "private, no-store"}}}
+_CHALLENGE = {"WWW-Authenticate": {"required": True, "schema": {"type": "string"},
+                                   "description": "RFC 6750: Bearer, with error=\"invalid_token\" "
+                                                  "or error=\"insufficient_scope\"."}}
+_ORGANISER_ERRORS = {
+    "400": {"description": "A parameter is not valid; `invalid-params` says which and why.",
+            "headers": _PRIVATE, "content": _PROBLEM},
+    "401": {"description": "No key, or one that is malformed, unknown, revoked or expired, or "
+                           "whose organiser's account is deactivated.",
+            "headers": {**_PRIVATE, **_CHALLENGE}, "content": _PROBLEM},
+    "403": {"description": "The key lacks the scope this needs.",
+            "headers": {**_PRIVATE, **_CHALLENGE}, "content": _PROBLEM},
+    "429": _TOO_MANY,
+}
+_ID_PARAMETER = [{"name": "id", "in": "path", "required": True,
+                  "schema": {"type": "integer", "minimum": 1, "maximum": 999999999}}]
+_PAGE_PARAMETERS = [
+    {"name": "page", "in": "query",
+     "schema": {"type": "integer", "minimum": 1, "maximum": 999999999, "default": 1}},
+    {"name": "per_page", "in": "query",
+     "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+]
+_ORGANISER_NOT_FOUND = {"description": "No gathering with this id.", "headers": _PRIVATE,
+                        "content": _PROBLEM}
+
+
+def _organiser_ok(description: str, schema: str, *, paged: bool) -> dict:
+    headers = {**_PRIVATE, "Link": {"required": True, "schema": {"type": "string"}}} \
+        if paged else _PRIVATE
+    return {"description": description, "headers": headers,
+            "content": {"application/json": {"schema": {"$ref": _REF + schema}}}}
+
+
+def _paged_schema(item: str) -> dict:
+    return {
+        "type": "object", "additionalProperties": False,
+        "required": ["items", "page", "perPage", "total", "pages", "links"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": _REF + item}},
+            "page": {"type": "integer", "minimum": 1},
+            "perPage": {"type": "integer", "minimum": 1, "maximum": 100},
+            "total": {"type": "integer", "minimum": 0},
+            "pages": {"type": "integer", "minimum": 1},
+            "links": {"type": "object", "additionalProperties": False,
+                      "required": ["self", "first", "last"],
+                      "properties": {rel: _URL for rel in ("self", "first", "last", "prev",
+                                                           "next")}},
+        },
+    }
+
+
+_INSTANT = {"type": "string", "format": "date-time", "description": "In UTC."}
+_MAYBE_INSTANT = {"type": ["string", "null"], "format": "date-time", "description": "In UTC."}
+_SECURED = {"security": [{"organiserKey": []}], "tags": ["organiser"]}
+
+DOCUMENT["info"]["description"] += (
+    " The organiser API (/organiser/…) is another matter: an organiser's API key in "
+    "`Authorization: Bearer klynge_…` (made under API-nøkler in the workspace), every "
+    "gathering (drafts too) and its registrations with personal data, `private, no-store`, "
+    "no CORS and no cookies; every request is written to the audit log.")
+DOCUMENT["paths"].update({
+    "/organiser/gatherings": {"get": {
+        **_SECURED, "operationId": "listOrganiserGatherings",
+        "summary": "Every gathering, drafts too, latest start first (scope gatherings:read)",
+        "parameters": _PAGE_PARAMETERS,
+        "responses": {"200": _organiser_ok("One page.", "OrganiserGatheringPage", paged=True),
+                      **_ORGANISER_ERRORS},
+    }},
+    "/organiser/gatherings/{id}": {"parameters": _ID_PARAMETER, "get": {
+        **_SECURED, "operationId": "getOrganiserGathering",
+        "summary": "One gathering (scope gatherings:read)",
+        "responses": {"200": _organiser_ok("The gathering.", "OrganiserGathering", paged=False),
+                      "404": _ORGANISER_NOT_FOUND, **_ORGANISER_ERRORS},
+    }},
+    "/organiser/gatherings/{id}/registrations": {"parameters": _ID_PARAMETER, "get": {
+        **_SECURED, "operationId": "listRegistrations",
+        "summary": "A gathering's registrations, in the order they came "
+                   "(scope registrations:read)",
+        "parameters": _PAGE_PARAMETERS,
+        "responses": {"200": _organiser_ok("One page.", "RegistrationPage", paged=True),
+                      "404": _ORGANISER_NOT_FOUND, **_ORGANISER_ERRORS},
+    }},
+})
+DOCUMENT["components"]["securitySchemes"] = {"organiserKey": {
+    "type": "http", "scheme": "bearer", "bearerFormat": "klynge_<key id>_<secret>",
+    "description": "An organiser's API key. Scopes: gatherings:read, registrations:read."}}
+DOCUMENT["components"]["schemas"].update({
+    "OrganiserGatheringPage": _paged_schema("OrganiserGathering"),
+    "RegistrationPage": _paged_schema("Registration"),
+    "OrganiserGathering": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "slug", "title", "theme", "format", "status", "startsAt", "endsAt",
+                     "venue", "capacity", "seatsLeft", "registrationDeadline", "counts", "links"],
+        "properties": {
+            "id": {"type": "integer"}, "slug": _string(), "title": _string(),
+            "theme": _string(), "format": _string(),
+            "status": {"enum": ["draft", "published", "postponed", "cancelled"]},
+            "startsAt": _INSTANT, "endsAt": _INSTANT,
+            "venue": {"type": "object", "additionalProperties": False,
+                      "required": ["name", "address"],
+                      "properties": {"name": _string(), "address": _string()}},
+            "capacity": {"type": ["integer", "null"], "minimum": 0,
+                         "description": "null: no limit on seats."},
+            "seatsLeft": {"type": ["integer", "null"], "minimum": 0},
+            "registrationDeadline": _MAYBE_INSTANT,
+            "counts": {"type": "object", "additionalProperties": False,
+                       "required": ["confirmed", "waiting", "cancelled", "checkedIn"],
+                       "properties": {name: {"type": "integer", "minimum": 0} for name in
+                                      ("confirmed", "waiting", "cancelled", "checkedIn")}},
+            "links": {"type": "object", "additionalProperties": False,
+                      "required": ["self", "registrations", "workspace"],
+                      "properties": {"self": _URL, "registrations": _URL, "workspace": _URL}},
+        },
+    },
+    "Registration": {
+        "type": "object", "additionalProperties": False,
+        "description": "One person's registration, with their personal data.",
+        "required": ["id", "name", "email", "status", "waitingPosition", "organisation",
+                     "jobTitle", "needs", "language", "checkedInAt", "createdAt"],
+        "properties": {
+            "id": {"type": "integer"}, "name": _string(), "email": _string(),
+            "status": {"enum": ["confirmed", "waiting", "cancelled"]},
+            "waitingPosition": {"type": ["integer", "null"], "minimum": 1,
+                                "description": "1: next in line; null: not waiting."},
+            "organisation": {"type": "object", "additionalProperties": False,
+                             "required": ["name", "sector"],
+                             "properties": {"name": _string(), "sector": {
+                                 "enum": ["offentlig", "privat", "ideell", "frivillig"]}}},
+            "jobTitle": _string(),
+            "needs": _string(description="Diet and accessibility; emptied some days after the "
+                                         "gathering (NEEDS_RETENTION_DAYS)."),
+            "language": {"enum": ["nb", "nn", "en"]},
+            "checkedInAt": _MAYBE_INSTANT, "createdAt": _INSTANT,
+        },
+    },
+})

@@ -357,6 +357,13 @@ def seed_world(app, smtp_server) -> World:
             uid=full.ical_uid, address=third.email, partstat="TENTATIVE"),
             authserv_id=AUTHSERV_ID), now=now)
         world.scan = checkin.sign(first.id)
+        # An organiser's API key, used once: the administrator sees it on the keys page too.
+        from klynge_rsvp import api_tokens
+
+        key, _token = api_tokens.create(kari, name="Nettsiden", scopes=list(api_tokens.SCOPES),
+                                        lifetime_days=90, now=now)
+        key.last_used_at = now
+        world.extra["api_token"] = key.id
         db.session.commit()
 
     deliver(app)

@@ -39,7 +39,10 @@ NOT_PAGES = {"static", "health.healthz", "feeds.calendar", "choose_language", "p
              # JSON from the public API (test_api.py checks it against its OpenAPI document).
              "api.gathering", "api.gathering_list", "api.openapi_description",
              # JSON for org-lookup.js (tests/browser/test_org_lookup.py runs axe on the form).
-             "public.org_lookup"}
+             "public.org_lookup",
+             # JSON from the organiser API (test_api_tokens.py checks it the same way).
+             "organiser_api.gathering_list", "organiser_api.gathering",
+             "organiser_api.registrations"}
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,8 @@ def organiser_pages(w) -> list[Visit]:
         Visit("admin-calendar-replies", f"{a}/kalendersvar/"),
         Visit("admin-account", f"{a}/konto"), Visit("admin-change-password", f"{a}/konto/passord"),
         Visit("admin-organiser-password", f"{a}/arrangorer/{w.extra['kari']}/passord"),
+        Visit("admin-api-tokens", f"{a}/api-nokler"), Visit("admin-api-token-new", f"{a}/api-nokler/ny"),
+        Visit("admin-api-token-revoke", f"{a}/api-nokler/{w.extra['api_token']}/tilbakekall"),
     ]
 
 
@@ -270,6 +275,10 @@ def error_states(walk: Walk, visitor: Page, admin: Page, world) -> None:
                 "error-admin-organiser-password", submit, 422,
                 fill=lambda p: (p.locator("[name=password]").fill("beredskap2026"),
                                 p.locator("[name=password_again]").fill("beredskap2026")))
+    walk.submit(admin, "/arrangor/api-nokler/ny", "error-admin-api-token-new", submit, 422)
+    walk.submit(admin, "/arrangor/api-nokler/ny", "admin-api-token-created", submit, 200,
+                fill=lambda p: (p.locator("[name=name]").fill("Regnearket"),
+                                p.locator("[name=gatherings]").check()))
 
 
 def second_factor_states(walk: Walk, visitor: Page, newcomer: Page, kari: Page, world) -> None:
