@@ -285,6 +285,30 @@ def test_audit_log_lists_filters_and_pages(app, admin_client, make_gathering):
     assert f"samling={one_id}" in filtered  # the pager keeps the filter
 
 
+def test_audit_log_filters_by_kind_of_action(app, admin_client, make_gathering):
+    """An API key writes a line per request; the organisers can see only what they did."""
+    with app.app_context():
+        from klynge_rsvp import organisers
+
+        admin = organisers.find_by_email("admin@bergen.kommune.no")
+        gathering = make_gathering()
+        for i in range(60):
+            history.audit("api_request", by=admin, now=NOW + i * timedelta(minutes=1),
+                          summary=f"lesing {i}")
+        history.audit("publish", by=admin, now=NOW, gathering=gathering, summary="publisert")
+        db.session.commit()
+
+    page = admin_client.get("/arrangor/revisjonslogg?handling=publish")
+    words = text(page.text)
+    assert "Viser 1–1 av 1" in words and "publisert" in words and "lesing" not in words
+    assert '<option value="publish" selected>' in page.text
+    reads = admin_client.get("/arrangor/revisjonslogg?handling=api_request&side=2").text
+    assert "handling=api_request" in reads  # the pager keeps the filter
+    assert "lesing 0" in text(reads)
+    unknown = text(admin_client.get("/arrangor/revisjonslogg?handling=nonsense").text)
+    assert "Viser 1–50 av 61" in unknown  # an unknown kind shows everything
+
+
 def test_audit_log_queries_do_not_grow_with_entries(app, organiser_client, make_gathering):
     def add_entries(per_gathering: int):
         with app.app_context():

@@ -36,12 +36,17 @@ def index():
 
 @bp.get("/revisjonslogg")
 def audit_log():
-    """Every organiser action, newest first; filter by gathering."""
+    """Every organiser action, newest first; filter by gathering and by kind of action (an
+    organiser API key writes a line per request, which would bury the rest)."""
     gathering_id = request.args.get("samling", type=int)
+    action = request.args.get("handling", "")
+    action = action if action in ACTION_LABELS else ""
     query = (sa.select(AuditEntry).options(sa.orm.joinedload(AuditEntry.gathering))
              .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()))
     if gathering_id:
         query = query.where(AuditEntry.gathering_id == gathering_id)
+    if action:
+        query = query.where(AuditEntry.action == action)
     page = db.paginate(query, page=request.args.get("side", 1, type=int),
                        per_page=AUDIT_PAGE_SIZE, error_out=False)
     gatherings = db.session.execute(
@@ -49,4 +54,4 @@ def audit_log():
         .order_by(Gathering.starts_at.desc())
     ).all()
     return render_template("admin/audit/index.html", page=page, gatherings=gatherings,
-                           gathering_id=gathering_id, labels=ACTION_LABELS)
+                           gathering_id=gathering_id, action=action, labels=ACTION_LABELS)
