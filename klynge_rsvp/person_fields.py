@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, StopValidation, ValidationError
 
 from .fields import no_invisible_characters, normalise_newlines, plain_text, single_line, strip
 from .labels import SECTOR_LABELS
@@ -60,9 +60,27 @@ def organisation(required: str = _l("Skriv inn hvilken virksomhet du kommer fra.
     )
 
 
+def sector_given(form, field):
+    """A sector chosen, or one Enhetsregisteret gives for the org number typed beside it: the
+    script fills the choice in as the person types, and without it the number alone must do
+    (the number's own validator, further down the form, puts the register's sector in)."""
+    if field.data:
+        return
+    field.errors[:] = []  # not "not a valid choice" (pre_validate) for no choice: our words
+    number = clean_org_number(getattr(getattr(form, "org_number", None), "data", None) or "")
+    if number and is_valid_org_number(number):
+        from . import registry
+        from .clock import utcnow
+
+        unit = registry.lookup(number, now=utcnow())
+        if unit is not None and unit.sector is not None:
+            field.data = unit.sector.value
+            return
+    raise StopValidation(_("Velg hvilken sektor virksomheten hører til."))
+
+
 def sector():
-    return RadioField(_l("Sektor"), choices=SECTOR_CHOICES,
-                      validators=[InputRequired(_l("Velg hvilken sektor virksomheten hører til."))])
+    return RadioField(_l("Sektor"), choices=SECTOR_CHOICES, validators=[sector_given])
 
 
 def valid_org_number(form, field):

@@ -318,6 +318,23 @@ def test_the_register_name_and_sector_win_over_what_was_typed(brreg, app, client
     assert organisation_of(app) == ("BERGEN BRANNVESEN", Sector.PUBLIC, BRANNVESEN)
 
 
+def test_the_number_alone_gives_the_sector_without_javascript(brreg, app, client, slug):
+    """Without the script nothing fills the sector in as the person types: the number must do."""
+    response = submit(client, slug, organisation="Bergen kommune", sector=None, org_number=KOMMUNE)
+    assert response.status_code == 303, text(response.text)
+    assert organisation_of(app) == ("Bergen kommune", Sector.PUBLIC, KOMMUNE)
+
+
+def test_no_sector_and_no_number_the_register_knows_asks_for_the_sector(brreg, app, client,
+                                                                        slug):
+    for number in ("", FEIL):
+        response = submit(client, slug, organisation="Bergen kommune", sector=None,
+                          org_number=number)
+        assert response.status_code == 422
+        assert "Velg hvilken sektor virksomheten hører til." in text(response.text)
+    assert organisation_of(app) is None
+
+
 def test_the_typed_spelling_stays_when_it_is_the_same_name(brreg, app, client, slug):
     assert submit(client, slug, organisation="Bergen kommune", sector="privat",
                   org_number=KOMMUNE).status_code == 303
