@@ -79,6 +79,12 @@ def from_environment(instance_path: str) -> dict:
         # KLYNGE_PASSWORD_LOGIN=0 switches password login off for everyone.
         "KLYNGE_PASSWORD_LOGIN": _bool("KLYNGE_PASSWORD_LOGIN", default=True),
         # ---
+        # Webhooks (webhooks.py, README "Webhooks"): the connect and read timeout of one
+        # delivery; http:// and loopback addresses allowed (development and tests only); days a
+        # delivery is kept in the log.
+        "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5")),
+        "WEBHOOK_ALLOW_LOOPBACK": _bool("WEBHOOK_ALLOW_LOOPBACK"),
+        "WEBHOOK_RETENTION_DAYS": _int("WEBHOOK_RETENTION_DAYS", 30),
         **{key: os.environ.get(key) or default for key, default in FORM_LIMITS.items()},
     }
 
@@ -151,4 +157,11 @@ DEFAULTS = {
     "PASSWORD_MIN_SCORE": 3,
     "PASSWORD_HASH_METHOD": "scrypt",
     "RATELIMIT_HEADERS_ENABLED": True,
+    # Webhooks: the wait before each retry (1 min, 5 min, 30 min, 2 h, 12 h; then given up), how
+    # long a worker's claim on a delivery lasts, how many it claims per pass, and how often the
+    # webhook sender looks for due deliveries when nothing wakes it.
+    "WEBHOOK_RETRY_DELAYS": (60, 300, 1800, 7200, 43200),
+    "WEBHOOK_LEASE_SECONDS": 300,
+    "WEBHOOK_BATCH_SIZE": 20,
+    "WEBHOOK_POLL_SECONDS": 2.0,
 }
