@@ -21,6 +21,7 @@ from klynge_rsvp.models import AuditEntry, Gathering, WebhookDelivery, WebhookEn
 from klynge_rsvp.webhooks import delivery, signing
 from tests.conftest import NOW, registration_request
 from tests.lifecycle_helpers import organiser as new_organiser
+from tests.pages import csrf_token, text
 
 ALL_EVENTS = list(webhooks.EVENTS)
 
@@ -53,6 +54,7 @@ class Receiver:
                                              now=time.time()),
                     "body": json.loads(body),
                     "raw": body,
+                    "signature": self.headers.get(signing.SIGNATURE_HEADER, ""),
                     "content_type": self.headers.get("Content-Type"),
                 }
                 with receiver.lock:
@@ -151,6 +153,27 @@ def test_a_signature_verifies_only_with_the_secret_the_body_and_in_the_window():
     assert not signing.verify("whsec_a", body, header, now=1_700_000_000 + 301)  # replayed
     assert not signing.verify("whsec_a", body, header, now=1_700_000_000 - 301)
     assert not signing.verify("whsec_a", body, "v1=abc", now=1_700_000_000)
+
+
+def test_the_documented_check_accepts_a_real_delivery_and_refuses_a_replay(ctx, receiver,
+                                                                           make_gathering):
+    """The Python example in docs/webhooks.md, run against what the worker really sent."""
+    from klynge_rsvp import PROJECT_ROOT
+
+    document = (PROJECT_ROOT / "docs" / "webhooks.md").read_text(encoding="utf-8")
+    example = document.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(example, "docs/webhooks.md", "exec"), namespace)  # noqa: S102
+    endpoint = endpoint_for(receiver, ["registration.created"])
+    register_one(make_gathering())
+    delivery.deliver_due(now=NOW)
+    [seen] = receiver.requests
+    verify = namespace["verify"]
+    assert verify(endpoint.secret, seen["raw"], seen["signature"])
+    sent_at = int(seen["signature"].split(",")[0].removeprefix("t="))
+    assert not verify(endpoint.secret, seen["raw"], seen["signature"], now=sent_at + 301)
+    assert not verify(endpoint.secret, seen["raw"] + b" ", seen["signature"])
+    assert not verify("whsec_other", seen["raw"], seen["signature"])
 
 
 # --- delivery ----------------------------------------------------------------------------------
@@ -471,3 +494,143 @@ def test_deleting_an_endpoint_deletes_its_deliveries(ctx, receiver, make_gatheri
     db.session.commit()
     assert deliveries() == []
     assert db.session.get(Gathering, 1) is not None
+
+
+# --- the organisers' pages ---------------------------------------------------------------------
+
+
+def the_endpoint() -> WebhookEndpoint:
+    return db.session.scalar(sa.select(WebhookEndpoint))
+
+
+def audit_trail() -> list[str]:
+    return list(db.session.scalars(sa.select(AuditEntry.action).order_by(AuditEntry.id)))
+
+
+def post(client, url: str, data: dict | None = None, page: str = "/arrangor/webhooker"):
+    """POST `data` to `url` with the CSRF token of `page`."""
+    token = csrf_token(client.get(page).text)
+    return client.post(url, data={"csrf_token": token, **(data or {})})
+
+
+def test_an_organiser_adds_a_webhook_and_sees_its_secret_only_when_asked(
+        app, organiser_client, receiver):
+    form = organiser_client.get("/arrangor/webhooker/ny")
+    assert form.status_code == 200 and "Hendelser" in text(form.text)
+    added = organiser_client.post("/arrangor/webhooker/ny", data={
+        "csrf_token": csrf_token(form.text), "url": receiver.url, "description": "CRM",
+        "events": ["registration.created", "gathering.changed"]})
+    assert added.status_code == 200
+    assert added.headers["Cache-Control"] == "no-store"
+    with app.app_context():
+        endpoint = the_endpoint()
+        secret, endpoint_id = endpoint.secret, endpoint.id
+        assert endpoint.events == ["registration.created", "gathering.changed"]
+        assert endpoint.created_by.email == "arrangor@bergen.kommune.no"
+        assert audit_trail() == ["webhook_create"]
+    assert secret.startswith("whsec_") and secret in added.text
+
+    shown = organiser_client.get(f"/arrangor/webhooker/{endpoint_id}")
+    assert shown.status_code == 200 and secret not in shown.text
+    listing = organiser_client.get("/arrangor/webhooker")
+    assert receiver.url in listing.text and secret not in listing.text
+
+    revealed = post(organiser_client, f"/arrangor/webhooker/{endpoint_id}/hemmelighet")
+    assert revealed.status_code == 200 and secret in revealed.text
+    rotated = post(organiser_client, f"/arrangor/webhooker/{endpoint_id}/ny-hemmelighet")
+    with app.app_context():
+        new_secret = the_endpoint().secret
+        assert audit_trail() == ["webhook_create", "webhook_secret_shown",
+                                 "webhook_secret_rotated"]
+    assert new_secret != secret and new_secret in rotated.text and secret not in rotated.text
+
+
+@pytest.mark.parametrize(("url", "events", "message"), [
+    ("http://example.com/hook", ["registration.created"], "Adressen må begynne med https://"),
+    ("https://10.1.2.3/hook", ["registration.created"], "internt eller privat nett"),
+    ("", ["registration.created"], "Skriv inn adressen webhooken skal sendes til."),
+    ("https://127.0.0.1/hook", [], "Velg minst én hendelse"),
+    ("https://127.0.0.1/hook", ["registration.deleted"], "Hendelser"),
+    ("https://127.0.0.1/ho\x00ok", ["registration.created"], "ikke en gyldig nettadresse"),
+])
+def test_a_bad_webhook_form_says_what_is_wrong_and_saves_nothing(app, organiser_client, url,
+                                                                 events, message):
+    form = organiser_client.get("/arrangor/webhooker/ny")
+    answer = organiser_client.post("/arrangor/webhooker/ny", data={
+        "csrf_token": csrf_token(form.text), "url": url, "description": "", "events": events})
+    assert answer.status_code == 422
+    assert message in text(answer.text)
+    assert 'class="error-summary"' in answer.text
+    with app.app_context():
+        assert the_endpoint() is None and audit_trail() == []
+
+
+def test_an_organiser_edits_tests_disables_resends_and_deletes_a_webhook(
+        app, organiser_client, receiver):
+    with app.app_context():
+        endpoint_id = endpoint_for(receiver, ["registration.created"]).id
+    page = f"/arrangor/webhooker/{endpoint_id}"
+
+    edit = organiser_client.get(f"{page}/endre")
+    assert edit.status_code == 200 and receiver.url in edit.text
+    saved = organiser_client.post(f"{page}/endre", data={
+        "csrf_token": csrf_token(edit.text), "url": receiver.url, "description": "Nytt CRM",
+        "events": ["registration.created", "registration.cancelled"]})
+    assert saved.status_code == 303
+    with app.app_context():
+        assert the_endpoint().events == ["registration.created", "registration.cancelled"]
+
+    assert post(organiser_client, f"{page}/test", page=page).status_code == 303
+    with app.app_context():
+        [ping] = deliveries()
+        assert ping.event_type == "ping"
+        ping_id, ping_event = ping.id, ping.event_id
+        delivery.deliver_due()
+    assert [seen["event"] for seen in receiver.requests] == ["ping"]
+    assert receiver.requests[0]["signed"]
+    log = text(organiser_client.get(page).text)
+    assert "Testhendelse" in log and "Levert" in log and ping_event in log
+
+    assert post(organiser_client, f"/arrangor/webhooker/leveranser/{ping_id}/send-igjen",
+                page=page).status_code == 303
+    with app.app_context():
+        assert [row.event_id for row in deliveries()] == [ping_event] * 2
+
+    assert post(organiser_client, f"{page}/aktiv", {"active": "0"}, page=page).status_code == 303
+    with app.app_context():
+        assert not the_endpoint().active and the_endpoint().disabled_at is not None
+    assert "Slått av" in text(organiser_client.get(page).text)
+    assert post(organiser_client, f"{page}/test", page=page).status_code == 303
+    with app.app_context():
+        assert len(deliveries()) == 2  # nothing queued while off
+    assert post(organiser_client, f"{page}/aktiv", {"active": "1"}, page=page).status_code == 303
+
+    confirm = organiser_client.get(f"{page}/slett")
+    assert confirm.status_code == 200 and "kan ikke angres" in text(confirm.text)
+    with app.app_context():
+        assert the_endpoint() is not None  # a GET deletes nothing
+    assert post(organiser_client, f"{page}/slett", page=f"{page}/slett").status_code == 303
+    with app.app_context():
+        assert the_endpoint() is None and deliveries() == []
+        assert audit_trail() == ["webhook_create", "webhook_edit", "webhook_test", "webhook_resend",
+                                 "webhook_disable", "webhook_enable", "webhook_delete"]
+        entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "webhook_edit"))
+        assert entry.summary_code == "webhook_edited"
+    assert organiser_client.get(page).status_code == 404
+
+
+def test_webhook_pages_need_a_logged_in_organiser(app, client, receiver):
+    with app.app_context():
+        endpoint_id = endpoint_for(receiver).id
+    for path in ("/arrangor/webhooker", f"/arrangor/webhooker/{endpoint_id}",
+                 "/arrangor/webhooker/ny"):
+        answer = client.get(path)
+        assert answer.status_code == 302 and "/arrangor/innlogging" in answer.headers["Location"]
+    assert client.post(f"/arrangor/webhooker/{endpoint_id}/hemmelighet").status_code in (302, 400)
+    with app.app_context():
+        assert audit_trail() == ["webhook_create"]
+
+
+def test_unknown_webhooks_are_not_found(organiser_client):
+    assert organiser_client.get("/arrangor/webhooker/999").status_code == 404
+    assert post(organiser_client, "/arrangor/webhooker/leveranser/999/send-igjen").status_code == 404
