@@ -259,6 +259,44 @@ def test_a_closed_port_is_retried_as_no_contact(ctx, make_gathering):
     assert row.last_error_kind == "connection" and row.attempts == 1
 
 
+def test_an_endpoint_that_never_answers_times_out_and_is_retried(ctx, make_gathering):
+    """A server that takes the connection and then says nothing at all (never accepts it)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        endpoint_for(None, ["registration.created"],
+                     url=f"http://127.0.0.1:{silent.getsockname()[1]}/klynge")
+        register_one(make_gathering())
+        started = time.monotonic()
+        assert len(delivery.deliver_due(now=NOW).retrying) == 1
+        assert time.monotonic() - started < 3
+    [row] = deliveries()
+    assert row.last_error_kind == "timeout" and row.next_attempt_at == NOW + timedelta(minutes=1)
+
+
+def test_the_worker_sends_webhooks_beside_the_mail(app, receiver, make_gathering):
+    """The worker loop (here the embedded sender thread) starts the webhook sender."""
+    from klynge_rsvp.clock import utcnow
+
+    with app.app_context():
+        endpoint_for(receiver, ["registration.created"])
+        gathering = make_gathering(now=utcnow(), starts_at=utcnow() + timedelta(days=3))
+        rsvp.register(gathering, registration_request(1), now=utcnow())
+        db.session.commit()
+    stop = worker.start_thread(app)
+    try:
+        deadline = time.monotonic() + 20
+        while not receiver.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for thread in threading.enumerate():
+            if thread.name in ("outbox-sender", "webhook-sender"):
+                thread.join(10)
+    assert [seen["event"] for seen in receiver.requests] == ["registration.created"]
+    assert receiver.requests[0]["signed"]
+
+
 def test_resend_queues_the_same_event_again(ctx, receiver, make_gathering):
     receiver.mode = "error"
     endpoint = endpoint_for(receiver, ["registration.created"])
