@@ -274,6 +274,40 @@ def test_an_endpoint_that_never_answers_times_out_and_is_retried(ctx, make_gathe
     assert row.last_error_kind == "timeout" and row.next_attempt_at == NOW + timedelta(minutes=1)
 
 
+def test_an_endpoint_that_answers_a_byte_at_a_time_is_cut_off(ctx, make_gathering):
+    """Each read comes within the timeout, the whole answer never: the attempt still ends
+    after twice the timeout, so it cannot outlast its claim."""
+    stop = threading.Event()
+    trickler = socket.socket()
+    trickler.bind(("127.0.0.1", 0))
+    trickler.listen(8)
+
+    def serve():
+        connection, _address = trickler.accept()
+        with connection:
+            connection.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100:
+                if stop.wait(0.2):
+                    return
+                connection.sendall(bytes([byte]))
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        endpoint_for(None, ["registration.created"],
+                     url=f"http://127.0.0.1:{trickler.getsockname()[1]}/klynge")
+        register_one(make_gathering())
+        started = time.monotonic()
+        assert len(delivery.deliver_due(now=NOW).retrying) == 1
+        assert time.monotonic() - started < 2.5
+    finally:
+        stop.set()
+        server.join(5)
+        trickler.close()
+    [row] = deliveries()
+    assert row.last_error_kind == "timeout" and row.delivered_at is None
+
+
 def test_the_worker_sends_webhooks_beside_the_mail(app, receiver, make_gathering):
     """The worker loop (here the embedded sender thread) starts the webhook sender."""
     from klynge_rsvp.clock import utcnow

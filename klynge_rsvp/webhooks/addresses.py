@@ -10,8 +10,10 @@ development and the tests; nothing lets private or link-local addresses (cloud m
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
@@ -94,16 +96,22 @@ def _checked(sock: socket.socket, allow_loopback: bool) -> socket.socket:
 
 class _CheckedHTTPConnection(HTTPConnection):
     allow_loopback = False
+    opened: ClassVar[list] = []  # set per adapter (SafeAdapter.init_poolmanager)
 
     def _new_conn(self) -> socket.socket:
-        return _checked(super()._new_conn(), self.allow_loopback)
+        sock = _checked(super()._new_conn(), self.allow_loopback)
+        self.opened.append(sock)
+        return sock
 
 
 class _CheckedHTTPSConnection(HTTPSConnection):
     allow_loopback = False
+    opened: ClassVar[list] = []  # set per adapter (SafeAdapter.init_poolmanager)
 
     def _new_conn(self) -> socket.socket:
-        return _checked(super()._new_conn(), self.allow_loopback)
+        sock = _checked(super()._new_conn(), self.allow_loopback)
+        self.opened.append(sock)
+        return sock
 
 
 class SafeAdapter(HTTPAdapter):
@@ -112,14 +120,25 @@ class SafeAdapter(HTTPAdapter):
 
     def __init__(self, *, allow_loopback: bool):
         self.allow_loopback = allow_loopback
+        self.opened: list[socket.socket] = []  # the sockets its connections opened
         super().__init__(max_retries=0)
+
+    def cut(self) -> None:
+        """End every connection at once (a send that ran out of time): a blocked read returns."""
+        for sock in self.opened:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def forget_closed(self) -> None:
+        self.opened[:] = [sock for sock in self.opened if sock.fileno() != -1]
 
     def init_poolmanager(self, *args, **kwargs):
         super().init_poolmanager(*args, **kwargs)
-        allow = self.allow_loopback
-        http_connection = type("Connection", (_CheckedHTTPConnection,), {"allow_loopback": allow})
+        allow, opened = self.allow_loopback, self.opened
+        http_connection = type("Connection", (_CheckedHTTPConnection,),
+                               {"allow_loopback": allow, "opened": opened})
         https_connection = type("Connection", (_CheckedHTTPSConnection,),
-                                {"allow_loopback": allow})
+                                {"allow_loopback": allow, "opened": opened})
         self.poolmanager.pool_classes_by_scheme = {
             "http": type("Pool", (HTTPConnectionPool,), {"ConnectionCls": http_connection}),
             "https": type("Pool", (HTTPSConnectionPool,), {"ConnectionCls": https_connection}),
