@@ -11,7 +11,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from . import history
+from . import history, webhooks
 from .errors import DomainError
 from .extensions import db
 from .links import absolute_url
@@ -94,6 +94,8 @@ def check_in(registration: Registration, *, now: datetime, by: Organiser | None)
         registration.updated_at = now
         history.record(registration, "checked_in", now=now, by=by)
         db.session.flush()
+        webhooks.enqueue("registration.checked_in", webhooks.registration_data(registration),
+                         now=now)
     return registration
 
 

@@ -91,6 +91,12 @@ def from_environment(instance_path: str) -> dict:
         "KLYNGE_BRREG_TIMEOUT": float(os.environ.get("KLYNGE_BRREG_TIMEOUT", "2")),
         "ORG_LOOKUP_RATE_LIMIT": os.environ.get("ORG_LOOKUP_RATE_LIMIT",
                                                 "30 per minute;300 per hour"),
+        # Webhooks (webhooks.py, README "Webhooks"): the connect and read timeout of one
+        # delivery; http:// and loopback addresses allowed (development and tests only); days a
+        # delivery is kept in the log.
+        "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5")),
+        "WEBHOOK_ALLOW_LOOPBACK": _bool("WEBHOOK_ALLOW_LOOPBACK"),
+        "WEBHOOK_RETENTION_DAYS": _int("WEBHOOK_RETENTION_DAYS", 30),
         **{key: os.environ.get(key) or default for key, default in FORM_LIMITS.items()},
     }
 
@@ -167,6 +173,13 @@ DEFAULTS = {
     "PASSWORD_MIN_SCORE": 3,
     "PASSWORD_HASH_METHOD": "scrypt",
     "RATELIMIT_HEADERS_ENABLED": True,
+    # Webhooks: the wait before each retry (1 min, 5 min, 30 min, 2 h, 12 h; then given up), how
+    # long a worker's claim on a delivery lasts, how many it claims per pass, and how often the
+    # webhook sender looks for due deliveries when nothing wakes it.
+    "WEBHOOK_RETRY_DELAYS": (60, 300, 1800, 7200, 43200),
+    "WEBHOOK_LEASE_SECONDS": 300,
+    "WEBHOOK_BATCH_SIZE": 20,
+    "WEBHOOK_POLL_SECONDS": 2.0,
 }
 
 

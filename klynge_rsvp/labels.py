@@ -122,6 +122,15 @@ ACTION_LABELS = {
     "api_token_create": _l("Opprettet API-nøkkel"),
     "api_token_revoke": _l("Trakk tilbake API-nøkkel"),
     "api_request": _l("Leste via API-et"),
+    "webhook_create": _l("La til webhook"),
+    "webhook_edit": _l("Endret webhook"),
+    "webhook_disable": _l("Slo av webhook"),
+    "webhook_enable": _l("Slo på webhook"),
+    "webhook_delete": _l("Slettet webhook"),
+    "webhook_secret_shown": _l("Viste hemmeligheten til webhook"),
+    "webhook_secret_rotated": _l("Laget ny hemmelighet for webhook"),
+    "webhook_test": _l("Sendte testhendelse til webhook"),
+    "webhook_resend": _l("Sendte webhook på nytt"),
 }
 
 # What an organiser's API key may read (api_tokens.SCOPES), and the state a key is in.
@@ -220,4 +229,31 @@ MAIL_OUTCOME_LABELS = {
     outcomes.TLS: _l("Fikk ikke en sikker forbindelse (TLS) til e-posttjeneren"),
     outcomes.SENDER_REFUSED: _l("E-posttjeneren avviste avsenderadressen vår (feil i oppsettet)"),
     outcomes.LOGIN_REFUSED: _l("E-posttjeneren godtok ikke innloggingen vår (feil i oppsettet)"),
+}
+
+
+# --- webhooks (webhooks/) -----------------------------------------------------------------------
+
+# The events an endpoint subscribes to (webhooks.EVENTS), and the test event.
+WEBHOOK_EVENT_LABELS = {
+    "registration.created": _l("Ny påmelding"),
+    "registration.cancelled": _l("Avmelding"),
+    "registration.promoted": _l("Fått plass fra ventelisten"),
+    "registration.checked_in": _l("Sjekket inn"),
+    "gathering.changed": _l("Samling flyttet, utsatt, gitt ny dato eller avlyst"),
+    "ping": _l("Testhendelse"),
+}
+
+# An endpoint's fields, where a change to them is told (the audit log).
+WEBHOOK_FIELD_LABELS = {"url": _l("adresse"), "description": _l("beskrivelse"),
+                        "events": _l("hendelser")}
+
+# Why a delivery did not go (webhooks/delivery.py's kinds); the technical words are shown beside.
+WEBHOOK_ERROR_LABELS = {
+    "http_status": _l("Mottakeren svarte med en feilkode"),
+    "timeout": _l("Mottakeren svarte ikke i tide"),
+    "connection": _l("Fikk ikke kontakt med mottakeren"),
+    "refused_address": _l("Adressen peker til et internt eller privat nett"),
+    "tls": _l("Fikk ikke en sikker forbindelse (TLS) til mottakeren"),
+    "error": _l("Uventet feil i utsendingen (se loggen til arbeidsprosessen)"),
 }

@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
-from . import calendars, history, notifications, programme, rsvp
+from . import calendars, history, notifications, programme, rsvp, webhooks
 from .clock import local_zone
 from .errors import DomainError
 from .extensions import db
@@ -108,6 +108,8 @@ def move(gathering: Gathering, *, starts_at: datetime, ends_at: datetime, venue_
     notified = _notify(gathering, "moved", now, lambda registration, position:
                        notifications.compose_moved(registration, changes=changes,
                                                    message=message, position=position, now=now))
+    webhooks.enqueue("gathering.changed", webhooks.changed_gathering_data(gathering, "moved"),
+                     now=now)
     history.audit("move", by=by, now=now, gathering=gathering, summary=said(
         "gathering_moved", changes=joined(c.stored for c in changes), count=notified))
     return Outcome(done=True, notified=notified)
@@ -130,6 +132,8 @@ def postpone(gathering: Gathering, *, message: str, now: datetime,
     notified = _notify(gathering, "postponed", now, lambda registration, position:
                        notifications.compose_postponed(registration, message=message,
                                                        position=position, now=now))
+    webhooks.enqueue("gathering.changed", webhooks.changed_gathering_data(gathering, "postponed"),
+                     now=now)
     history.audit("postpone", by=by, now=now, gathering=gathering,
                   summary=said("gathering_postponed",
                                when=stored_when(gathering.starts_at, gathering.ends_at),
@@ -182,6 +186,8 @@ def reschedule(gathering: Gathering, *, starts_at: datetime, ends_at: datetime,
                        notifications.compose_rescheduled(registration, message=message,
                                                          position=position, now=now),
                        skip=promoted)
+    webhooks.enqueue("gathering.changed", webhooks.changed_gathering_data(gathering, "rescheduled"),
+                     now=now)
     history.audit("reschedule", by=by, now=now, gathering=gathering,
                   summary=said("gathering_rescheduled", when=stored_when(starts_at, ends_at),
                                place=_place(gathering.venue_name, gathering.venue_address),
@@ -205,6 +211,8 @@ def cancel(gathering: Gathering, *, message: str, now: datetime,
                        notifications.compose_cancelled(registration, message=message,
                                                        position=position,
                                                        was_postponed=was_postponed, now=now))
+    webhooks.enqueue("gathering.changed", webhooks.changed_gathering_data(gathering, "cancelled"),
+                     now=now)
     history.audit("cancel", by=by, now=now, gathering=gathering,
                   summary=said("gathering_cancelled_postponed" if was_postponed
                                else "gathering_cancelled", count=notified))

@@ -716,3 +716,62 @@ class ApiToken(db.Model):
     @property
     def scope_list(self) -> list[str]:
         return self.scopes.split()
+
+
+class WebhookEndpoint(db.Model):
+    """An HTTPS address an organiser registered to be told of events (webhooks.py): which
+    events, and the secret each delivery is signed with (kept readable: signing needs it)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(sa.String(2000))
+    description: Mapped[str] = mapped_column(sa.String(200), default="")
+    # The event types subscribed to (webhooks.EVENTS), as a JSON list.
+    events: Mapped[list] = mapped_column(sa.JSON, default=list)
+    secret: Mapped[str] = mapped_column(sa.String(100))
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisers.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    created_by: Mapped[Organiser | None] = relationship()
+    deliveries: Mapped[list[WebhookDelivery]] = relationship(
+        back_populates="endpoint", cascade="all, delete-orphan", passive_deletes=True)
+
+
+class WebhookDelivery(db.Model):
+    """One event on its way to one endpoint: queued with the change that caused it, sent by
+    the worker with retries; the payload is the exact body sent (no personal data: 0028)."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True)
+    event_type: Mapped[str] = mapped_column(sa.String(40))
+    # The event's id (a UUID), sent as Klynge-Delivery: the receiver's idempotency key. A resend
+    # keeps it.
+    event_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    payload: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A worker's claim on the row; a claim whose worker died runs out and the row is retried.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(sa.Integer)
+    # Why the last attempt failed: a kind (labels.WEBHOOK_ERROR_LABELS) and the technical words.
+    last_error_kind: Mapped[str] = mapped_column(sa.String(30), default="")
+    last_error: Mapped[str] = mapped_column(sa.Text, default="")
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    given_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    endpoint: Mapped[WebhookEndpoint] = relationship(back_populates="deliveries")
+
+    __table_args__ = (
+        sa.Index("ix_webhook_deliveries_due", "next_attempt_at",
+                 postgresql_where=sa.text("delivered_at IS NULL AND given_up_at IS NULL"),
+                 sqlite_where=sa.text("delivered_at IS NULL AND given_up_at IS NULL")),
+    )

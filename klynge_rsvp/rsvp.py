@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from . import addresses, calendars, history, notifications, organisations
+from . import addresses, calendars, history, notifications, organisations, webhooks
 from .errors import DomainError, RegistrationClosed
 from .extensions import db
 from .mail import outbox
@@ -217,6 +217,7 @@ def cancel(registration: Registration, *, now: datetime, by: Organiser | None = 
         registration.ical_sequence_bump += 1
     db.session.flush()
     history.record(registration, "cancelled", now=now, by=by, note=note)
+    webhooks.enqueue("registration.cancelled", webhooks.registration_data(registration), now=now)
     if not refused or (had_seat and not gathering.is_past(now)):
         outbox.enqueue(
             notifications.compose_cancellation(registration, had_seat=had_seat, now=now,
@@ -251,6 +252,7 @@ def promote_from_waiting_list(gathering: Gathering, *, now: datetime,
         first.updated_at = now
         db.session.flush()
         history.record(first, "promoted", now=now, by=by)
+        webhooks.enqueue("registration.promoted", webhooks.registration_data(first), now=now)
         outbox.enqueue(
             notifications.compose_promotion(first, now=now),
             key=f"promote:{first.id}:{first.ical_sequence}:{now:%Y%m%d%H%M%S%f}",
@@ -276,6 +278,7 @@ def _announce_new_status(registration: Registration, *, now: datetime, from_form
         )
         key = f"waiting:{registration.id}:{registration.ical_sequence}"
     outbox.enqueue(mail, key=key, now=now, registration=registration)
+    webhooks.enqueue("registration.created", webhooks.registration_data(registration), now=now)
 
 
 def _resend_link(registration: Registration, mail: ComposedMail, *, now: datetime) -> None:
@@ -402,6 +405,7 @@ def promote(registration: Registration, *, now: datetime, by: Organiser,
         key=f"promote:{registration.id}:{registration.ical_sequence}:{now:%Y%m%d%H%M%S%f}",
         now=now, registration=registration,
     )
+    webhooks.enqueue("registration.promoted", webhooks.registration_data(registration), now=now)
     return registration
 
 

@@ -137,6 +137,11 @@ TEXTS = {
                         "e-posttjeneren vår fant verken DMARC-pass eller en gyldig DKIM-signatur "
                         "fra avsenderens domene (%(domain)s)."),
     "held_with_results": _l("%(why)s Resultatene fra e-posttjeneren vår: %(results)s."),
+    # --- audit log: webhooks
+    "webhook_created": _l("Webhook til %(url)s for %(events)s."),
+    "webhook_edited": _l("Webhook til %(url)s: endret %(fields)s."),
+    "webhook_endpoint": _l("Webhook til %(url)s."),
+    "webhook_resent": _l("%(event)s til %(url)s (hendelse %(event_id)s)."),
 }
 
 

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 
 from flask import Flask
 
-from . import feedback, privacy, reminders, reply_fetcher
+from . import feedback, privacy, reminders, reply_fetcher, webhooks
 from .clock import utcnow
 from .extensions import db
 from .mail import delivery, wakeup
+from .webhooks import delivery as webhook_delivery
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ def run(app: Flask, stop: threading.Event) -> None:
     poll = app.config["OUTBOX_POLL_SECONDS"]
     scheduler = Scheduler(app)
     listener = wakeup.Listener(app)
+    webhook_delivery.start_thread(app, stop)  # webhooks on a thread of their own (slow endpoints)
     try:
         while not stop.is_set():
             listener.mark()
@@ -126,7 +128,10 @@ def purge_personal_data() -> privacy.PurgeReport:
     """Forget personal data past its retention period, and commit: the daily job, and exactly
     what `flask klynge purge-personal-data` runs."""
     report = privacy.purge_personal_data(now=utcnow())
+    webhook_deliveries = webhooks.purge_deliveries(now=utcnow())
     db.session.commit()
+    if webhook_deliveries:
+        log.info("retention: deleted %d old webhook deliveries", webhook_deliveries)
     if report:
         log.info("retention: %s", report.summary())
     return report

@@ -11,7 +11,8 @@ TABLES = {"gatherings", "organisations", "registrations", "outbox_messages", "or
           "calendar_replies", "organiser_recovery_codes", "login_throttles",
           "form_mail_suppressions", "organiser_sign_ins", "organisation_aliases",
           "programme_items", "certificates", "feedback_invitations", "feedback_answers",
-          "registry_lookups", "api_tokens"}
+          "registry_lookups", "api_tokens",
+          "webhook_endpoints", "webhook_deliveries"}
 
 
 def table_names():
@@ -341,7 +342,7 @@ def test_0023_adds_and_removes_the_registry_lookups_table(app, make_gathering):
                 "INSERT INTO registry_lookups (org_number, state, name, sector, fetched_at) "
                 "VALUES ('974760673', 'found', 'REGISTERENHETEN I BRØNNØYSUND', 'offentlig', "
                 ":at)"), {"at": NOW})
-        downgrade(revision="0021_api_tokens")
+        downgrade(revision="0022_webhooks")
         assert "registry_lookups" not in table_names()
         with db.engine.connect() as connection:
             assert connection.scalar(sa.text("SELECT count(*) FROM registrations")) == 1
@@ -349,6 +350,8 @@ def test_0023_adds_and_removes_the_registry_lookups_table(app, make_gathering):
         assert "registry_lookups" in table_names()
         with db.engine.connect() as connection:
             assert connection.scalar(sa.text("SELECT count(*) FROM registry_lookups")) == 0
+
+
 def test_0021_adds_and_removes_the_api_tokens_table(app, make_organiser):
     """0021: organisers' API keys come and go; the accounts stay."""
     with app.app_context():
@@ -361,3 +364,22 @@ def test_0021_adds_and_removes_the_api_tokens_table(app, make_organiser):
         assert "secret_hash" in columns and "secret" not in columns
         with db.engine.connect() as connection:
             assert connection.execute(sa.text("SELECT count(*) FROM organisers")).scalar() == 1
+
+
+def test_0022_adds_and_removes_the_webhook_tables(app, make_gathering):
+    """0022: webhook endpoints and their deliveries come and go; registrations stay."""
+    from klynge_rsvp import rsvp
+    from tests.conftest import NOW, registration_request
+
+    with app.app_context():
+        gathering = make_gathering()
+        rsvp.register(gathering, registration_request(1), now=NOW)
+        db.session.commit()
+        downgrade(revision="0021_api_tokens")
+        assert not {"webhook_endpoints", "webhook_deliveries"} & table_names()
+        upgrade()
+        assert {"webhook_endpoints", "webhook_deliveries"} <= table_names()
+        indexes = {i["name"] for i in sa.inspect(db.engine).get_indexes("webhook_deliveries")}
+        assert "ix_webhook_deliveries_due" in indexes
+        with db.engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT count(*) FROM registrations")).scalar() == 1

@@ -60,4 +60,5 @@ from . import (  # noqa: E402, F401  (each module adds its routes to bp)
     registrations,
     replies,
     subscribers,
+    webhooks,
 )

@@ -1,7 +1,7 @@
 """registry lookups: what Enhetsregisteret said about an organisasjonsnummer
 
 Revision ID: 0023_registry_lookups
-Revises: 0021_api_tokens
+Revises: 0022_webhooks
 Create Date: 2026-12-06 12:00:00
 
 One new table, a cache shared by every app process: the name, sector and state (found, not
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0023_registry_lookups'
-down_revision = '0021_api_tokens'
+down_revision = '0022_webhooks'
 branch_labels = None
 depends_on = None
 

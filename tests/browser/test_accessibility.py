@@ -136,7 +136,31 @@ def organiser_pages(w) -> list[Visit]:
         Visit("admin-organiser-password", f"{a}/arrangorer/{w.extra['kari']}/passord"),
         Visit("admin-api-tokens", f"{a}/api-nokler"), Visit("admin-api-token-new", f"{a}/api-nokler/ny"),
         Visit("admin-api-token-revoke", f"{a}/api-nokler/{w.extra['api_token']}/tilbakekall"),
+        Visit("admin-webhooks", f"{a}/webhooker"), Visit("admin-webhook-new", f"{a}/webhooker/ny"),
+        Visit("admin-webhook", f"{a}/webhooker/{w.extra['webhook']}"),
+        Visit("admin-webhook-edit", f"{a}/webhooker/{w.extra['webhook']}/endre"),
+        Visit("admin-webhook-delete", f"{a}/webhooker/{w.extra['webhook']}/slett"),
     ]
+
+
+def seed_webhook(app) -> int:
+    """A webhook endpoint with a delivery that was given up (the log's fullest state); its id."""
+    from klynge_rsvp.clock import utcnow
+    from klynge_rsvp.extensions import db
+    from klynge_rsvp.models import WebhookDelivery, WebhookEndpoint
+
+    with app.app_context():
+        now = utcnow()
+        endpoint = WebhookEndpoint(url="https://crm.example.no/klynge/hendelser", description="CRM",
+                                   events=["gathering.changed"], secret="whsec_test",
+                                   created_at=now, active=True)
+        db.session.add(WebhookDelivery(
+            endpoint=endpoint, event_type="gathering.changed",
+            event_id="0b6f3c1e-9a55-4f0e-8d3e-2f1a6b7c8d9e", payload="{}", created_at=now,
+            next_attempt_at=now, attempts=6, last_status_code=500, last_error_kind="http_status",
+            last_error="HTTP 500 Internal Server Error", last_attempt_at=now, given_up_at=now))
+        db.session.commit()
+        return endpoint.id
 
 
 # Pages reached only in the middle of logging in, checked by second_factor_states.
@@ -263,6 +287,9 @@ def error_states(walk: Walk, visitor: Page, admin: Page, world) -> None:
     walk.submit(admin, f"{g}/pameldinger/ny", "error-admin-registration-new", submit, 422)
     walk.submit(admin, "/arrangor/kunngjoringer/ny", "error-admin-announcement-new", submit, 422)
     walk.submit(admin, "/arrangor/arrangorer/ny", "error-admin-organiser-new", submit, 422)
+    walk.submit(admin, "/arrangor/webhooker/ny", "error-admin-webhook-new", submit, 422)
+    walk.submit(admin, f"/arrangor/webhooker/{world.extra['webhook']}", "admin-webhook-secret",
+                "form[action$='/hemmelighet'] button", 200)
     walk.submit(admin, f"{g}/flytt", "error-admin-move", "[name=preview]", 422,
                 fill=lambda p: p.locator("[name=start_date]").fill(""))
     walk.submit(admin, f"{g}/utsett", "admin-postpone-preview", "[name=preview]", 200, fill=preview_postpone)
@@ -352,6 +379,7 @@ def live_config(live_config):
 def test_every_page_in_every_language_is_accessible(live_url, app, browser, browser_context_args,
                                                     smtp_server, screenshot):
     world = seed_world(app, smtp_server)
+    world.extra["webhook"] = seed_webhook(app)
     public = browser.new_context(**browser_context_args)
     organiser = browser.new_context(**browser_context_args)
     newcomers = browser.new_context(**browser_context_args)
