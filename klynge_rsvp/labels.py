@@ -119,6 +119,7 @@ ACTION_LABELS = {
     "organiser_create_sign_in": _l("Opprettet arrangørkonto ved første innlogging"),
     "organisation_edit": _l("Endret virksomhet"),
     "organisation_merge": _l("Slo sammen virksomheter"),
+    "seat_rules": _l("Endret plassreglene"),
 }
 
 # What an organisation's fields are called where a change to them is told (the audit log).
@@ -205,4 +206,13 @@ MAIL_OUTCOME_LABELS = {
     outcomes.TLS: _l("Fikk ikke en sikker forbindelse (TLS) til e-posttjeneren"),
     outcomes.SENDER_REFUSED: _l("E-posttjeneren avviste avsenderadressen vår (feil i oppsettet)"),
     outcomes.LOGIN_REFUSED: _l("E-posttjeneren godtok ikke innloggingen vår (feil i oppsettet)"),
+}
+
+
+# --- seat rules (issue 16) ------------------------------------------------------------------------
+
+# The rule an organiser gave a seat past (the audit log: "forbi grensen per virksomhet").
+SEAT_RULE_LABELS = {
+    "organisation_cap": _l("Grensen per virksomhet"),
+    "held": _l("Plassene holdt av for en sektor"),
 }

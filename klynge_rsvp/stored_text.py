@@ -82,6 +82,11 @@ TEXTS = {
     "calendar_reply_confirmed_ignored": _l(
         "Godkjente kalendersvar (%(answer)s) fra %(attendee)s: %(reason)s"),
     "calendar_reply_rejected": _l("Avviste kalendersvar (%(answer)s) fra %(attendee)s"),
+    # seat rules (issue 16)
+    "promoted_over_seat_rules": _l("Ga %(name)s plass fra ventelisten (forbi %(rule)s)."),
+    "seat_rules_changed": _l("Plassregler: høyst %(cap)s per virksomhet; holdt av: %(holds)s."),
+    "seat_hold": _l("%(seats)s for %(sector)s til %(until)s"),
+    "seat_holds_none": _l("ingen"),
     # --- a registration's history
     "note_registered_again": _l("påmeldt på nytt etter avmelding"),
     "note_registered_by_organiser": _l("meldt på av arrangør"),
@@ -98,6 +103,7 @@ TEXTS = {
     "note_cancelled_by_calendar": _l("avmeldt via kalendersvar"),
     "note_cancelled_by_calendar_confirmed": _l("avmeldt via kalendersvar (godkjent av arrangør)"),
     "note_not_me": _l("ikke meg"),
+    "note_over_seat_rules": _l("forbi plassreglene"),
     # --- why a calendar reply was not applied, or waits
     "reply_no_attendee": _l("Kalendersvaret har ingen deltaker (ATTENDEE)."),
     "reply_not_sender": _l("Avsenderen (%(sender)s) er ikke deltakeren i svaret (%(attendee)s): et "

@@ -10,7 +10,8 @@ TABLES = {"gatherings", "organisations", "registrations", "outbox_messages", "or
           "audit_entries", "registration_events", "gathering_links", "subscribers", "announcements",
           "calendar_replies", "organiser_recovery_codes", "login_throttles",
           "form_mail_suppressions", "organiser_sign_ins", "organisation_aliases",
-          "programme_items", "certificates", "feedback_invitations", "feedback_answers"}
+          "programme_items", "certificates", "feedback_invitations", "feedback_answers",
+          "seat_rules", "seat_holds"}
 
 
 def table_names():
@@ -322,5 +323,24 @@ def test_0020_adds_and_removes_the_feedback_tables(app, make_gathering):
         assert {"feedback_invitations", "feedback_answers"} <= table_names()
         columns = {c["name"] for c in sa.inspect(db.engine).get_columns("feedback_answers")}
         assert "registration_id" not in columns
+        with db.engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT count(*) FROM registrations")).scalar() == 1
+
+
+def test_0026_adds_and_removes_the_seat_rule_tables(app, make_gathering):
+    """0026: the cap per organisation and the sector holds come and go; registrations stay."""
+    from klynge_rsvp import rsvp
+    from tests.conftest import NOW, registration_request
+
+    with app.app_context():
+        gathering = make_gathering(capacity=10)
+        rsvp.register(gathering, registration_request(1), now=NOW)
+        db.session.commit()
+        downgrade(revision="0020_feedback")
+        assert not {"seat_rules", "seat_holds"} & table_names()
+        upgrade()
+        assert {"seat_rules", "seat_holds"} <= table_names()
+        columns = {c["name"] for c in sa.inspect(db.engine).get_columns("seat_holds")}
+        assert columns == {"id", "gathering_id", "sector", "seats", "held_until"}
         with db.engine.connect() as connection:
             assert connection.execute(sa.text("SELECT count(*) FROM registrations")).scalar() == 1
