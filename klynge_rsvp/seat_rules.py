@@ -216,9 +216,15 @@ def sector_group(sector: Sector) -> str:
     }[sector]
 
 
+# The date a hold ends, as the language writes it (formatting.py's dates without the weekday).
+_DAY_PATTERNS = {"en": "d MMMM y"}
+
+
 def day_of(instant: datetime) -> str:
-    """The date a hold ends, e.g. "1. juni 2027", in the current language."""
-    return format_date(local(instant), "long", locale=get_locale())
+    """The date a hold ends, e.g. "1. juni 2027" ("1 June 2027"), in the current language."""
+    locale = get_locale()
+    return format_date(local(instant), _DAY_PATTERNS.get(locale.language, "d. MMMM y"),
+                       locale=locale)
 
 
 def held_text(hold: Hold, seats: int) -> str:
