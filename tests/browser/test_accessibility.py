@@ -126,6 +126,7 @@ def organiser_pages(w) -> list[Visit]:
         Visit("admin-calendar-replies", f"{a}/kalendersvar/"),
         Visit("admin-account", f"{a}/konto"), Visit("admin-change-password", f"{a}/konto/passord"),
         Visit("admin-organiser-password", f"{a}/arrangorer/{w.extra['kari']}/passord"),
+        Visit("admin-seat-rules", f"{g}/plassregler"),
     ]
 
 
