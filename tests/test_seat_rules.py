@@ -400,3 +400,28 @@ def test_reason_from_a_tampered_receipt_is_ignored(ctx, make_gathering):
     assert Reason.from_json(["held", None, ["ukjent"]], gathering) is None
     assert Reason.from_json(["other", 1, []], gathering) is None
     assert Reason.from_json(["organisation_cap", 2, []], gathering) == Reason(ORGANISATION_CAP, 2)
+
+
+def test_the_promote_page_asks_before_going_past_the_rules(app, organiser_client, make_gathering):
+    with app.app_context():
+        now = utcnow()
+        gathering = make_gathering(capacity=5, now=now, starts_at=now + timedelta(days=30))
+        set_rules(gathering, 1, now=now)
+        one(gathering, from_org(1), now=now)
+        waiting_id = one(gathering, from_org(2), now=now).id
+        db.session.commit()
+    url = f"/arrangor/pameldinger/{waiting_id}/plass"
+    page = organiser_client.get(url)
+    assert "Virksomheten har nådd grensen på 1 plass per virksomhet." in text(page.text)
+    assert 'name="over_rules" value="1"' in page.text
+    # A POST without the confirmation (an old page, a crafted request) gives no seat.
+    refused = post_page(organiser_client, url, {})
+    assert refused.status_code == 409
+    assert "Bekreft at Deltaker 2 skal få plass likevel." in text(refused.text)
+    with app.app_context():
+        assert db.session.get(Registration, waiting_id).status == WAITING
+    confirmed = post_page(organiser_client, url, {"over_rules": "1"})
+    assert confirmed.status_code == 303
+    with app.app_context():
+        assert db.session.get(Registration, waiting_id).status == CONFIRMED
+        assert db.session.scalars(sa.select(AuditEntry.action)).all()[-1] == "promote"
