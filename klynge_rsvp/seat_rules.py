@@ -243,7 +243,7 @@ def describe(reason: Reason | None) -> str:
                         "allerede fått den.",
                         "Hver virksomhet kan få høyst %(num)s plasser, og virksomheten din har "
                         "allerede fått dem.", reason.cap or 0)
-    if reason.code == HELD:
+    if reason.code == HELD and reason.holds:  # (the holds may be gone since the receipt)
         groups = [_("%(group)s til %(date)s", group=sector_group(hold.sector),
                     date=day_of(hold.until)) for hold in reason.holds]
         return _("De ledige plassene holdes av til %(groups)s.",

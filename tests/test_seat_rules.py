@@ -400,6 +400,9 @@ def test_reason_from_a_tampered_receipt_is_ignored(ctx, make_gathering):
     assert Reason.from_json(["held", None, ["ukjent"]], gathering) is None
     assert Reason.from_json(["other", 1, []], gathering) is None
     assert Reason.from_json(["organisation_cap", 2, []], gathering) == Reason(ORGANISATION_CAP, 2)
+    # held seats since given up: said as full, never as "held for ."
+    gone = Reason.from_json(["held", None, ["frivillig"]], gathering)
+    assert gone == Reason(HELD) and seat_rules.describe(gone) == "Samlingen er full."
 
 
 def test_the_promote_page_asks_before_going_past_the_rules(app, organiser_client, make_gathering):
