@@ -250,7 +250,16 @@ def promote_from_waiting_list(gathering: Gathering, *, now: datetime,
         )
         if first is None:
             break
-        _give_waiting_seat(first, now=now, by=by)
+        first.status = RegistrationStatus.CONFIRMED
+        first.waiting_since = None
+        first.updated_at = now
+        db.session.flush()
+        history.record(first, "promoted", now=now, by=by)
+        outbox.enqueue(
+            notifications.compose_promotion(first, now=now),
+            key=f"promote:{first.id}:{first.ical_sequence}:{now:%Y%m%d%H%M%S%f}",
+            now=now, registration=first,
+        )
         promoted.append(first)
         free = None if free is None else free - 1
     return promoted
@@ -258,6 +267,7 @@ def promote_from_waiting_list(gathering: Gathering, *, now: datetime,
 
 def _give_waiting_seat(registration: Registration, *, now: datetime,
                        by: Organiser | None) -> None:
+    """Seat rules (issue 16): as promote_from_waiting_list gives a seat, for the rules' walk."""
     registration.status = RegistrationStatus.CONFIRMED
     registration.waiting_since = None
     registration.updated_at = now
