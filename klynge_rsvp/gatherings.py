@@ -14,7 +14,7 @@ from flask import abort
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from . import history, programme, rsvp, stored_text
+from . import history, programme, rsvp, seat_rules, stored_text
 from .clock import from_local
 from .errors import DomainError
 from .extensions import db
@@ -230,6 +230,7 @@ def copy(original: Gathering, *, now: datetime, by: Organiser | None) -> Gatheri
     # The programme too, at the same time of the new day.
     gathering.programme.extend(
         programme.copied(original.programme, original.starts_at, starts_at, _zone()))
+    seat_rules.copy_rules(original, gathering)  # issue 16: the cap and the holds, shifted
     history.audit("create", by=by, now=now, gathering=gathering,
                   summary=said("gathering_copied", title=original.title))
     return gathering

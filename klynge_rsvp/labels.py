@@ -131,6 +131,7 @@ ACTION_LABELS = {
     "webhook_secret_rotated": _l("Laget ny hemmelighet for webhook"),
     "webhook_test": _l("Sendte testhendelse til webhook"),
     "webhook_resend": _l("Sendte webhook på nytt"),
+    "seat_rules": _l("Endret plassreglene"),
 }
 
 # What an organiser's API key may read (api_tokens.SCOPES), and the state a key is in.
@@ -256,4 +257,12 @@ WEBHOOK_ERROR_LABELS = {
     "refused_address": _l("Adressen peker til et internt eller privat nett"),
     "tls": _l("Fikk ikke en sikker forbindelse (TLS) til mottakeren"),
     "error": _l("Uventet feil i utsendingen (se loggen til arbeidsprosessen)"),
+}
+
+# --- seat rules (issue 16) ------------------------------------------------------------------------
+
+# The rule an organiser gave a seat past (the audit log: "forbi grensen per virksomhet").
+SEAT_RULE_LABELS = {
+    "organisation_cap": _l("Grensen per virksomhet"),
+    "held": _l("Plassene holdt av for en sektor"),
 }

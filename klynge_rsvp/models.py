@@ -775,3 +775,40 @@ class WebhookDelivery(db.Model):
                  postgresql_where=sa.text("delivered_at IS NULL AND given_up_at IS NULL"),
                  sqlite_where=sa.text("delivered_at IS NULL AND given_up_at IS NULL")),
     )
+
+
+class SeatRule(db.Model):
+    """A gathering's cap on confirmed seats per organisation (issue 16, fair seats): at most
+    `organisation_cap` people of one organisation get a seat in the room; the rest wait. No row:
+    no cap (docs/decisions/0033)."""
+
+    __tablename__ = "seat_rules"
+
+    gathering_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("gatherings.id", ondelete="CASCADE"), primary_key=True)
+    organisation_cap: Mapped[int | None] = mapped_column(sa.Integer)
+
+    __table_args__ = (
+        sa.CheckConstraint("organisation_cap IS NULL OR organisation_cap >= 1",
+                           name="organisation_cap_positive"),
+    )
+
+
+class SeatHold(db.Model):
+    """Seats of a gathering held for one sector until an instant: until then they count as
+    taken for everyone else (minus the seats that sector's people already have). One per sector
+    and gathering (docs/decisions/0033)."""
+
+    __tablename__ = "seat_holds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gathering_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("gatherings.id", ondelete="CASCADE"), index=True)
+    sector: Mapped[Sector] = mapped_column(_enum(Sector, "sector"))
+    seats: Mapped[int] = mapped_column(sa.Integer)
+    held_until: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        sa.UniqueConstraint("gathering_id", "sector", name="uq_seat_holds_gathering_sector"),
+        sa.CheckConstraint("seats >= 1", name="seats_positive"),
+    )

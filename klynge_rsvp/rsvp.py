@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from . import addresses, calendars, history, notifications, organisations, webhooks
+from . import addresses, calendars, history, notifications, organisations, seat_rules, webhooks
 from .errors import DomainError, RegistrationClosed
 from .extensions import db
 from .mail import outbox
@@ -29,8 +29,8 @@ from .models import (
     RegistrationStatus,
     Sector,
 )
+from .stored_text import label, said
 from .stored_text import person as stored_person
-from .stored_text import said
 
 
 @dataclass(frozen=True)
@@ -236,6 +236,10 @@ def promote_from_waiting_list(gathering: Gathering, *, now: datetime,
     # the free seats when it comes (lifecycle.reschedule).
     if gathering.starts_at <= now or gathering.status != GatheringStatus.PUBLISHED:
         return promoted
+    # --- seat rules (issue 16): with a cap or holds, the first in line whom the rules allow
+    rules = seat_rules.rules_of(gathering)
+    if rules.any:
+        return _promote_by_seat_rules(gathering, rules, now=now, by=by)
     free = seats_left(gathering)
     while free is None or free > 0:
         first = db.session.scalar(
@@ -263,6 +267,47 @@ def promote_from_waiting_list(gathering: Gathering, *, now: datetime,
     return promoted
 
 
+def _give_waiting_seat(registration: Registration, *, now: datetime,
+                       by: Organiser | None) -> None:
+    """Seat rules (issue 16): as promote_from_waiting_list gives a seat, for the rules' walk."""
+    registration.status = RegistrationStatus.CONFIRMED
+    registration.waiting_since = None
+    registration.updated_at = now
+    db.session.flush()
+    history.record(registration, "promoted", now=now, by=by)
+    outbox.enqueue(
+        notifications.compose_promotion(registration, now=now),
+        key=f"promote:{registration.id}:{registration.ical_sequence}:{now:%Y%m%d%H%M%S%f}",
+        now=now, registration=registration,
+    )
+
+
+def _promote_by_seat_rules(gathering: Gathering, rules: seat_rules.Rules, *, now: datetime,
+                           by: Organiser | None) -> list[Registration]:
+    """Seat rules (issue 16): walk the waiting list in its order and give a seat to each person
+    the rules allow; those still blocked (their organisation's cap, seats held for another
+    sector) keep their place in line. Caller holds the gathering lock."""
+    tally = seat_rules.tally_of(gathering)
+    promoted: list[Registration] = []
+    waiting = db.session.scalars(
+        sa.select(Registration).join(Registration.organisation)
+        .options(sa.orm.contains_eager(Registration.organisation))
+        .where(Registration.gathering_id == gathering.id,
+               Registration.status == RegistrationStatus.WAITING)
+        .order_by(Registration.waiting_since, Registration.id)).all()
+    for registration in waiting:
+        if rules.capacity is not None and tally.total >= rules.capacity:
+            break
+        sector = registration.organisation.sector
+        if seat_rules.decide(rules, tally, organisation_id=registration.organisation_id,
+                             sector=sector, now=now) is not None:
+            continue
+        _give_waiting_seat(registration, now=now, by=by)
+        tally.take(registration.organisation_id, sector)
+        promoted.append(registration)
+    return promoted
+
+
 def _announce_new_status(registration: Registration, *, now: datetime, from_form: bool = False,
                          registrar: Person | None = None) -> None:
     """The confirmation or the waiting-list place. `from_form`: the public form caused it (the
@@ -275,6 +320,7 @@ def _announce_new_status(registration: Registration, *, now: datetime, from_form
         mail = notifications.compose_waiting_list(
             registration, position=waiting_position(registration), now=now,
             from_form=from_form, registrar=registrar,
+            reason=seat_rules.why_waiting(registration, now=now),  # seat rules (issue 16)
         )
         key = f"waiting:{registration.id}:{registration.ical_sequence}"
     outbox.enqueue(mail, key=key, now=now, registration=registration)
@@ -301,6 +347,11 @@ class OverCapacity(DomainError):
     """Giving this person a seat would go over the gathering's capacity."""
 
 
+class OverSeatRules(OverCapacity):
+    """Seat rules (issue 16): giving this person a seat would break the gathering's cap per
+    organisation or take a seat held for another sector."""
+
+
 def _write_registration(gathering: Gathering, existing: Registration | None, key: str,
                         person: Person, request: RegistrationRequest, organisation: Organisation,
                         *, free: int | None, now: datetime, comment: str,
@@ -308,6 +359,8 @@ def _write_registration(gathering: Gathering, existing: Registration | None, key
     """Write a new registration, or bring a cancelled one back, with the person's details: a
     seat while `free` (seats left; None: no limit) allows, else the waiting list. Returns the
     registration and the seats left after it."""
+    # --- seat rules (issue 16): decided before the new row exists, under the caller's lock
+    rules_say = seat_rules.may_take_seat(gathering, organisation, now=now, free=free)
     registration = existing or Registration(gathering=gathering, email_key=key, created_at=now)
     if existing is not None:
         # Back after cancelling: outrank the CANCEL their calendar already holds.
@@ -324,7 +377,7 @@ def _write_registration(gathering: Gathering, existing: Registration | None, key
     registration.language = request.language
     registration.updated_at = now
     registration.registered_by = registered_by
-    if free is None or free > 0:
+    if rules_say is None:  # seat rules (issue 16)
         registration.status = RegistrationStatus.CONFIRMED
         registration.waiting_since = None
         free = None if free is None else free - 1
@@ -375,10 +428,11 @@ def register_on_behalf(gathering: Gathering, request: RegistrationRequest, *, no
 
 
 def promote(registration: Registration, *, now: datetime, by: Organiser,
-            over_capacity: bool = False) -> Registration:
+            over_capacity: bool = False, over_rules: bool = False) -> Registration:
     """Give a person on the waiting list a seat now, ahead of the list's order.
 
-    Going over the capacity needs `over_capacity=True` (the organiser confirmed it).
+    Going over the capacity needs `over_capacity=True` (the organiser confirmed it); going past
+    the seat rules (a cap per organisation, seats held for a sector) `over_rules=True`.
     """
     gathering = registration.gathering
     lock_gathering(gathering)
@@ -391,15 +445,29 @@ def promote(registration: Registration, *, now: datetime, by: Organiser,
     if free == 0 and not over_capacity:
         raise OverCapacity(_("Samlingen er full (%(capacity)s plasser). Bekreft at %(name)s skal få "
                              "plass likevel.", capacity=gathering.capacity, name=registration.name))
+    # --- seat rules (issue 16): a confirmed override of the rules is audited
+    rules_say = seat_rules.may_take_seat(gathering, registration.organisation, now=now, free=free)
+    past_rules = rules_say is not None and rules_say.code != seat_rules.FULL
+    if past_rules and not over_rules:
+        raise OverSeatRules(_("%(reason)s Bekreft at %(name)s skal få plass likevel.",
+                              reason=seat_rules.describe_for_organisers(rules_say),
+                              name=registration.name))
     registration.status = RegistrationStatus.CONFIRMED
     registration.waiting_since = None
     registration.updated_at = now
     db.session.flush()
-    history.record(registration, "promoted", now=now, by=by,
-                   note=said("note_over_capacity" if free == 0 else "note_promoted_by_organiser"))
-    history.audit("promote", by=by, now=now, gathering=gathering,
-                  summary=said("promoted_over_capacity" if free == 0 else "promoted_by_organiser",
-                               name=registration.name))
+    if past_rules:  # seat rules (issue 16)
+        history.record(registration, "promoted", now=now, by=by,
+                       note=said("note_over_seat_rules"))
+        history.audit("promote", by=by, now=now, gathering=gathering,
+                      summary=said("promoted_over_seat_rules", name=registration.name,
+                                   rule=label("seat_rule", rules_say.code, lower=True)))
+    else:
+        history.record(registration, "promoted", now=now, by=by, note=said(
+            "note_over_capacity" if free == 0 else "note_promoted_by_organiser"))
+        history.audit("promote", by=by, now=now, gathering=gathering, summary=said(
+            "promoted_over_capacity" if free == 0 else "promoted_by_organiser",
+            name=registration.name))
     outbox.enqueue(
         notifications.compose_promotion(registration, now=now),
         key=f"promote:{registration.id}:{registration.ical_sequence}:{now:%Y%m%d%H%M%S%f}",
@@ -674,13 +742,15 @@ def register_again(registration: Registration, *, now: datetime) -> Registration
         return registration  # a second click: nothing to do
     if not gathering.registration_open(now):
         raise RegistrationClosed(_("Påmeldingen til denne samlingen er stengt."))
-    free = seats_left(gathering)
+    # --- seat rules (issue 16)
+    rules_say = seat_rules.may_take_seat(gathering, registration.organisation, now=now,
+                                         free=seats_left(gathering))
     registration.ical_sequence_bump += 1
     registration.cancelled_at = None
     registration.calendar_partstat = None
     registration.consented_at = now
     registration.updated_at = now
-    if free is None or free > 0:
+    if rules_say is None:
         registration.status, registration.waiting_since = RegistrationStatus.CONFIRMED, None
     else:
         registration.status = RegistrationStatus.WAITING

@@ -85,6 +85,11 @@ TEXTS = {
     "api_token_created": _l("API-nøkkelen «%(name)s» (#%(id)s): %(scopes)s"),
     "api_token_revoked": _l("API-nøkkelen «%(name)s» (#%(id)s) til %(owner)s"),
     "api_request": _l("%(endpoint)s → %(status)s, med API-nøkkelen «%(name)s» (#%(id)s)"),
+    # seat rules (issue 16)
+    "promoted_over_seat_rules": _l("Ga %(name)s plass fra ventelisten (forbi %(rule)s)."),
+    "seat_rules_changed": _l("Plassregler: høyst %(cap)s per virksomhet; holdt av: %(holds)s."),
+    "seat_hold": _l("%(seats)s for %(sector)s til %(until)s"),
+    "seat_holds_none": _l("ingen"),
     # --- a registration's history
     "note_registered_again": _l("påmeldt på nytt etter avmelding"),
     "note_registered_by_organiser": _l("meldt på av arrangør"),
@@ -101,6 +106,7 @@ TEXTS = {
     "note_cancelled_by_calendar": _l("avmeldt via kalendersvar"),
     "note_cancelled_by_calendar_confirmed": _l("avmeldt via kalendersvar (godkjent av arrangør)"),
     "note_not_me": _l("ikke meg"),
+    "note_over_seat_rules": _l("forbi plassreglene"),
     # --- why a calendar reply was not applied, or waits
     "reply_no_attendee": _l("Kalendersvaret har ingen deltaker (ATTENDEE)."),
     "reply_not_sender": _l("Avsenderen (%(sender)s) er ikke deltakeren i svaret (%(attendee)s): et "

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from flask import Flask
 
-from . import feedback, privacy, reminders, reply_fetcher, webhooks
+from . import feedback, privacy, reminders, reply_fetcher, seat_rule_changes, webhooks
 from .clock import utcnow
 from .extensions import db
 from .mail import delivery, wakeup
@@ -98,6 +98,8 @@ def registered_jobs() -> list[Job]:
         Job("feedback-surveys", 3600, feedback.run_send_surveys),
         # The last mail to a person who erased their registration, scrubbed soon after it went.
         Job("erased-mail", 60, _scrub_erased_mail),
+        # Seats a sector hold kept, to the waiting list once the hold ends (issue 16).
+        Job("seat-holds", 300, seat_rule_changes.run_open_expired_holds),
         Job("calendar-replies", "REPLY_FETCH_SECONDS", _fetch_replies,
             enabled=reply_fetcher.is_configured),
     ]

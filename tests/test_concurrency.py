@@ -129,3 +129,57 @@ def test_everyone_on_the_waiting_list_is_told_their_real_place(app, make_gatheri
             Registration.status == RegistrationStatus.CONFIRMED)).first()
         [promoted] = rsvp.cancel(confirmed, now=utcnow())
         assert promoted.id == first
+
+
+# --- fair seats (issue 16): the cap and the held seats under a rush --------------------------
+
+
+def _gathering_with_rules(app, make_gathering, *, capacity, cap=None, holds=()):
+    from klynge_rsvp.seat_rule_changes import Change, change
+
+    with app.app_context():
+        gathering = make_gathering(capacity=capacity, now=utcnow(),
+                                   starts_at=utcnow() + timedelta(days=5))
+        change(gathering, Change(cap, tuple(holds)), now=utcnow(), by=None)
+        db.session.commit()
+        return gathering.id
+
+
+def test_one_organisation_racing_for_seats_gets_no_more_than_its_cap(app, make_gathering):
+    gathering_id = _gathering_with_rules(app, make_gathering, capacity=5, cap=2)
+
+    def register(n):
+        def job():
+            gathering = db.session.get(Gathering, gathering_id)
+            rsvp.register(gathering, registration_request(n), now=utcnow())
+        return job
+
+    errors = run_at_once(app, [register(n) for n in range(8)])
+    assert errors == []
+    with app.app_context():
+        statuses = db.session.scalars(sa.select(Registration.status)).all()
+        assert statuses.count(RegistrationStatus.CONFIRMED) == 2
+        assert statuses.count(RegistrationStatus.WAITING) == 6
+
+
+def test_others_racing_never_take_the_seats_held_for_a_sector(app, make_gathering):
+    from klynge_rsvp.models import Sector
+    from klynge_rsvp.seat_rules import Hold
+
+    held = Hold(Sector.VOLUNTEER, 2, utcnow() + timedelta(days=2))
+    gathering_id = _gathering_with_rules(app, make_gathering, capacity=5, holds=[held])
+    sectors = [Sector.PUBLIC, Sector.PRIVATE, Sector.NON_PROFIT] * 2
+
+    def register(n):
+        def job():
+            gathering = db.session.get(Gathering, gathering_id)
+            rsvp.register(gathering, registration_request(
+                n, organisation_name=f"Virksomhet {n}", sector=sectors[n]), now=utcnow())
+        return job
+
+    errors = run_at_once(app, [register(n) for n in range(6)])
+    assert errors == []
+    with app.app_context():
+        statuses = db.session.scalars(sa.select(Registration.status)).all()
+        assert statuses.count(RegistrationStatus.CONFIRMED) == 3  # capacity − 2 held
+        assert statuses.count(RegistrationStatus.WAITING) == 3

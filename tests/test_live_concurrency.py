@@ -96,3 +96,43 @@ def test_last_seats_over_http_never_overbook_and_everyone_gets_one_mail(
     told = {m["To"].addresses[0].addr_spec: told_place(m) for m in smtp_server.handler.parsed()
             if str(m["Subject"]).startswith("Venteliste")}
     assert told == places
+
+
+def test_one_organisation_over_http_gets_no_more_than_its_cap_and_is_told_why(
+        live_config, app, smtp_server, make_gathering):
+    """Fair seats (issue 16): 8 people of one organisation race for 5 seats with a cap of 2."""
+    from klynge_rsvp.seat_rule_changes import Change, change
+
+    people = 8
+    with app.app_context():
+        gathering = make_gathering(capacity=5, now=utcnow(), starts_at=utcnow() + timedelta(days=5))
+        change(gathering, Change(2), now=utcnow(), by=None)
+        slug = gathering.slug
+        db.session.commit()
+
+    barrier = threading.Barrier(people)
+    statuses: list[int] = []
+    with serving(app) as base_url:
+        threads = [threading.Thread(
+            target=lambda n=n: statuses.append(register_over_http(base_url, slug, n, barrier)))
+            for n in range(people)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert statuses == [200] * people
+
+    with app.app_context():
+        while delivery.deliver_due().claimed:
+            pass
+        found = db.session.scalars(sa.select(Registration.status)).all()
+        assert found.count(RegistrationStatus.CONFIRMED) == 2
+        assert found.count(RegistrationStatus.WAITING) == people - 2
+    waiting_mail = [m for m in smtp_server.handler.parsed()
+                    if str(m["Subject"]).startswith("Venteliste")]
+    assert len(waiting_mail) == people - 2
+    for message in waiting_mail:
+        plain = " ".join(message.get_body(("plain",)).get_content().split())
+        assert "Hver virksomhet kan få høyst 2 plasser, og virksomheten din har allerede fått dem." \
+            in plain
+    assert sorted(told_place(m) for m in waiting_mail) == list(range(1, people - 1))

@@ -12,7 +12,7 @@ TABLES = {"gatherings", "organisations", "registrations", "outbox_messages", "or
           "form_mail_suppressions", "organiser_sign_ins", "organisation_aliases",
           "programme_items", "certificates", "feedback_invitations", "feedback_answers",
           "registry_lookups", "api_tokens",
-          "webhook_endpoints", "webhook_deliveries"}
+          "webhook_endpoints", "webhook_deliveries", "seat_rules", "seat_holds"}
 
 
 def table_names():
@@ -381,5 +381,24 @@ def test_0022_adds_and_removes_the_webhook_tables(app, make_gathering):
         assert {"webhook_endpoints", "webhook_deliveries"} <= table_names()
         indexes = {i["name"] for i in sa.inspect(db.engine).get_indexes("webhook_deliveries")}
         assert "ix_webhook_deliveries_due" in indexes
+        with db.engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT count(*) FROM registrations")).scalar() == 1
+
+
+def test_0026_adds_and_removes_the_seat_rule_tables(app, make_gathering):
+    """0026: the cap per organisation and the sector holds come and go; registrations stay."""
+    from klynge_rsvp import rsvp
+    from tests.conftest import NOW, registration_request
+
+    with app.app_context():
+        gathering = make_gathering(capacity=10)
+        rsvp.register(gathering, registration_request(1), now=NOW)
+        db.session.commit()
+        downgrade(revision="0023_registry_lookups")
+        assert not {"seat_rules", "seat_holds"} & table_names()
+        upgrade()
+        assert {"seat_rules", "seat_holds"} <= table_names()
+        columns = {c["name"] for c in sa.inspect(db.engine).get_columns("seat_holds")}
+        assert columns == {"id", "gathering_id", "sector", "seats", "held_until"}
         with db.engine.connect() as connection:
             assert connection.execute(sa.text("SELECT count(*) FROM registrations")).scalar() == 1

@@ -59,6 +59,7 @@ from . import (  # noqa: E402, F401  (each module adds its routes to bp)
     programme,
     registrations,
     replies,
+    seat_rules,
     subscribers,
     webhooks,
 )

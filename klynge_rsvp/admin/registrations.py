@@ -8,7 +8,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_sqlalchemy.pagination import Pagination
 
-from .. import checkin, gatherings, history, rsvp
+from .. import checkin, gatherings, history, rsvp, seat_rules
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
@@ -174,7 +174,8 @@ def promote_registration(registration_id):
     if request.method == "POST":
         try:
             rsvp.promote(registration, now=utcnow(), by=me(),
-                         over_capacity=request.form.get("over_capacity") == "1")
+                         over_capacity=request.form.get("over_capacity") == "1",
+                         over_rules=request.form.get("over_rules") == "1")
         except rsvp.OverCapacity as error:
             db.session.rollback()
             problem = str(error)
@@ -192,7 +193,17 @@ def promote_registration(registration_id):
         "admin/registrations/promote.html", registration=registration, gathering=gathering,
         problem=problem, counts=gatherings.counts(gathering),
         seats_left=rsvp.seats_left(gathering),
+        rule_reason=_rule_reason(registration),
     ), 409 if problem else 200
+
+
+def _rule_reason(registration) -> str:
+    """Seat rules (issue 16): why the rules keep this person waiting ("" if they do not, or
+    only because the gathering is full)."""
+    reason = seat_rules.why_waiting(registration, now=utcnow())
+    if reason is None or reason.code == seat_rules.FULL:
+        return ""
+    return seat_rules.describe_for_organisers(reason)
 
 
 @bp.post("/pameldinger/<int:registration_id>/ny-lenke", endpoint="registration_renew_link")

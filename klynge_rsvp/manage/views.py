@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectChoice, SubmitField
 from wtforms.validators import DataRequired, InputRequired
 
-from .. import calendars, form_mail, lifecycle, privacy, rsvp
+from .. import calendars, form_mail, lifecycle, privacy, rsvp, seat_rules
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
@@ -59,6 +59,7 @@ def show(token):
         registration=registration,
         gathering=gathering,
         position=rsvp.waiting_position(registration),
+        waiting_reason=seat_rules.describe(seat_rules.why_waiting(registration, now=now)),
         can_cancel=active,
         can_change=active and registration.anonymised_at is None,
         can_register_again=registration.status == RegistrationStatus.CANCELLED

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 
-from .. import calendars, checkin
+from .. import calendars, checkin, seat_rules
 from ..links import absolute_url
 from ..mail.outbox import ComposedMail
 from ..models import Registration, RegistrationStatus
@@ -41,11 +41,15 @@ def compose_confirmation(registration: Registration, *, now: datetime, from_form
 
 @in_registrants_language
 def compose_waiting_list(registration: Registration, *, position: int, now: datetime,
-                         from_form: bool = False, registrar: Person | None = None) -> ComposedMail:
-    """You are on the waiting list, at this place. No invitation until a seat is yours."""
+                         from_form: bool = False, registrar: Person | None = None,
+                         reason: seat_rules.Reason | None = None) -> ComposedMail:
+    """You are on the waiting list, at this place. No invitation until a seat is yours.
+    `reason`: why, when it is not that the gathering is full (seat rules, issue 16)."""
     return _mail(
         "waiting_list", registration, _("Venteliste: %(title)s", title=registration.gathering.title), now=now,
         position=position, from_form=from_form, **_registrar(registrar),
+        waiting_reason=seat_rules.describe(reason)
+        if reason is not None and reason.code != seat_rules.FULL else "",
     )
 
 

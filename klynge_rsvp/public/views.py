@@ -12,7 +12,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import NotFound
 
-from .. import addresses, calendars, form_mail, gatherings, organisations, rsvp
+from .. import addresses, calendars, form_mail, gatherings, organisations, rsvp, seat_rules
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
@@ -113,7 +113,7 @@ def register(slug):
     receipt_url = url_for(".receipt", slug=gathering.slug)
     full_now = rsvp.seats_left(gathering) == 0
     db.session.commit()  # the registrations and their mail commit together
-    session["receipt"] = {**_receipt(gathering, wanted, outcomes, full_now),
+    session["receipt"] = {**_receipt(gathering, wanted, outcomes, full_now, now=utcnow()),
                           "newsletter": form.wants_newsletter()}
     return redirect(receipt_url, 303)
 
@@ -168,7 +168,7 @@ def _digest(gathering_id: int, key: str) -> str:
     return hmac.new(secret, f"{gathering_id}:{key}".encode(), hashlib.sha256).hexdigest()[:16]
 
 
-def _receipt(gathering, wanted, outcomes, full_now: bool) -> dict:
+def _receipt(gathering, wanted, outcomes, full_now: bool, *, now) -> dict:
     """Who the form was for and what became of each: "confirmed", "waiting" or "known" (was
     registered before, and this browser registered it). An address registered before from
     elsewhere is reported as a newcomer's would be at this moment: the page must not tell a
@@ -177,17 +177,24 @@ def _receipt(gathering, wanted, outcomes, full_now: bool) -> dict:
     people = []
     for person, outcome in zip([wanted.person, *wanted.colleagues], outcomes, strict=True):
         digest = _digest(gathering.id, outcome.registration.email_key)
+        reason = None
         if not outcome.already_registered:
             state = outcome.registration.status.value
+            # seat rules (issue 16): why they wait, put into words when the receipt is shown
+            found = seat_rules.why_waiting(outcome.registration, now=now)
+            reason = found.to_json() if found is not None and found.code != seat_rules.FULL \
+                else None
         elif digest in here:
             state = "known"
         else:
             state = "waiting" if full_now else "confirmed"
         if digest not in here:
             here = [*here, digest][-_REGISTERED_HERE_KEEPS:]
-        people.append([person.name, person.email, state])
+        people.append([person.name, person.email, state, *([reason] if reason else [])])
     session[_REGISTERED_HERE] = here
-    if sum(len(name) + len(email) for name, email, _state in people) > _RECEIPT_CHARACTERS:
+    # (a waiting person's reason, issue 16, counts too)
+    if sum(len(name) + len(email) + sum(len(str(reason)) for reason in rest[1:])
+           for name, email, *rest in people) > _RECEIPT_CHARACTERS:
         return {"gathering": gathering.id, "people": people[:1], "more": len(people) - 1}
     return {"gathering": gathering.id, "people": people, "more": 0}
 
@@ -216,10 +223,12 @@ def receipt(slug):
     if stored.get("gathering") != gathering.id or "people" not in stored:
         return redirect(url_for(".gathering", slug=slug))
     # [name, email, what became of them]; a receipt written before the third was kept has two.
-    people = [(person[0], person[1], person[2] if len(person) > 2 else None)
+    people = [(person[0], person[1], person[2] if len(person) > 2 else None,
+               seat_rules.describe(seat_rules.Reason.from_json(person[3], gathering))
+               if len(person) > 3 else "")
               for person in stored["people"]]
     all_known = bool(people) and not stored.get("more") and all(
-        state == "known" for *_, state in people)
+        person[2] == "known" for person in people)
     response = Response(render_template("public/receipt.html", gathering=gathering,
                                         people=people, more=stored.get("more", 0),
                                         all_known=all_known,
@@ -271,6 +280,10 @@ def _gathering_page(gathering, form, *, status=200, focus_row=None, removed=Fals
         now=now,
         registration_open=registration_open,
         seats_left=rsvp.seats_left(gathering),
+        # seat rules (issue 16): "5 plasser holdes av til frivillige organisasjoner til …"
+        seats_held=[seat_rules.held_text(hold, left)
+                    for hold, left in seat_rules.open_holds(gathering, now=now)]
+        if registration_open else [],
         focus_row=focus_row,
         removed=removed,
         max_colleagues=MAX_COLLEAGUES,

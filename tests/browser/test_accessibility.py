@@ -140,6 +140,7 @@ def organiser_pages(w) -> list[Visit]:
         Visit("admin-webhook", f"{a}/webhooker/{w.extra['webhook']}"),
         Visit("admin-webhook-edit", f"{a}/webhooker/{w.extra['webhook']}/endre"),
         Visit("admin-webhook-delete", f"{a}/webhooker/{w.extra['webhook']}/slett"),
+        Visit("admin-seat-rules", f"{g}/plassregler"),
     ]
 
 
