@@ -10,7 +10,8 @@ TABLES = {"gatherings", "organisations", "registrations", "outbox_messages", "or
           "audit_entries", "registration_events", "gathering_links", "subscribers", "announcements",
           "calendar_replies", "organiser_recovery_codes", "login_throttles",
           "form_mail_suppressions", "organiser_sign_ins", "organisation_aliases",
-          "programme_items", "certificates", "feedback_invitations", "feedback_answers"}
+          "programme_items", "certificates", "feedback_invitations", "feedback_answers",
+          "questions", "question_choices", "answers", "answer_choices"}
 
 
 def table_names():
@@ -322,5 +323,26 @@ def test_0020_adds_and_removes_the_feedback_tables(app, make_gathering):
         assert {"feedback_invitations", "feedback_answers"} <= table_names()
         columns = {c["name"] for c in sa.inspect(db.engine).get_columns("feedback_answers")}
         assert "registration_id" not in columns
+        with db.engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT count(*) FROM registrations")).scalar() == 1
+
+
+def test_0025_adds_and_removes_the_question_tables(app, make_gathering):
+    """0025: organisers' questions, their choices and the answers come and go; registrations
+    stay."""
+    from klynge_rsvp import rsvp
+    from tests.conftest import NOW, registration_request
+
+    tables = {"questions", "question_choices", "answers", "answer_choices"}
+    with app.app_context():
+        gathering = make_gathering()
+        rsvp.register(gathering, registration_request(1), now=NOW)
+        db.session.commit()
+        downgrade(revision="0020_feedback")
+        assert not tables & table_names()
+        upgrade()
+        assert tables <= table_names()
+        columns = {c["name"] for c in sa.inspect(db.engine).get_columns("answer_choices")}
+        assert columns == {"answer_id", "choice_id"}
         with db.engine.connect() as connection:
             assert connection.execute(sa.text("SELECT count(*) FROM registrations")).scalar() == 1
