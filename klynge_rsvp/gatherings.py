@@ -14,7 +14,7 @@ from flask import abort
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from . import history, programme, rsvp, stored_text
+from . import history, programme, questions, rsvp, stored_text
 from .clock import from_local
 from .errors import DomainError
 from .extensions import db
@@ -230,6 +230,8 @@ def copy(original: Gathering, *, now: datetime, by: Organiser | None) -> Gatheri
     # The programme too, at the same time of the new day.
     gathering.programme.extend(
         programme.copied(original.programme, original.starts_at, starts_at, _zone()))
+    # And the organisers' own questions for the registration form, without anyone's answers.
+    questions.copy_all(original, gathering, now=now)
     history.audit("create", by=by, now=now, gathering=gathering,
                   summary=said("gathering_copied", title=original.title))
     return gathering

@@ -73,6 +73,7 @@ EVENT_LABELS = {
                             "lenken virker ikke lenger)"),
     "registered_again": _l("Påmeldt på nytt etter avmelding, med plass"),
     "waiting_again": _l("Påmeldt på nytt etter avmelding, på venteliste"),
+    "answers_changed": _l("Svar på arrangørens spørsmål endret"),
 }
 
 # The fields a "details_changed" or "address_corrected" history line names
@@ -119,6 +120,10 @@ ACTION_LABELS = {
     "organiser_create_sign_in": _l("Opprettet arrangørkonto ved første innlogging"),
     "organisation_edit": _l("Endret virksomhet"),
     "organisation_merge": _l("Slo sammen virksomheter"),
+    "add_question": _l("La til spørsmål"),
+    "change_question": _l("Endret spørsmål"),
+    "remove_question": _l("Fjernet spørsmål"),
+    "move_question": _l("Flyttet spørsmål"),
 }
 
 # What an organisation's fields are called where a change to them is told (the audit log).
@@ -205,4 +210,13 @@ MAIL_OUTCOME_LABELS = {
     outcomes.TLS: _l("Fikk ikke en sikker forbindelse (TLS) til e-posttjeneren"),
     outcomes.SENDER_REFUSED: _l("E-posttjeneren avviste avsenderadressen vår (feil i oppsettet)"),
     outcomes.LOGIN_REFUSED: _l("E-posttjeneren godtok ikke innloggingen vår (feil i oppsettet)"),
+}
+
+# What kind of answer an organiser's own question takes (questions.py, models.QuestionKind).
+QUESTION_KIND_LABELS = {
+    "short_text": _l("Kort tekst"),
+    "long_text": _l("Lang tekst"),
+    "one_choice": _l("Ett valg (radioknapper)"),
+    "several_choices": _l("Flere valg (avkrysningsbokser)"),
+    "yes_no": _l("Ja eller nei"),
 }

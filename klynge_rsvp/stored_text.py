@@ -82,6 +82,13 @@ TEXTS = {
     "calendar_reply_confirmed_ignored": _l(
         "Godkjente kalendersvar (%(answer)s) fra %(attendee)s: %(reason)s"),
     "calendar_reply_rejected": _l("Avviste kalendersvar (%(answer)s) fra %(attendee)s"),
+    # --- audit log: organisers' own questions (questions.py)
+    "question_added": _l("La til spørsmålet «%(label)s»."),
+    "question_changed": _l("Endret spørsmålet «%(label)s»."),
+    "question_changed_answers_lost": _l("Endret spørsmålet «%(label)s»; %(count)s svar ble slettet."),
+    "question_removed": _l("Fjernet spørsmålet «%(label)s»."),
+    "question_removed_answers_lost": _l("Fjernet spørsmålet «%(label)s» og %(count)s svar."),
+    "question_moved": _l("Flyttet spørsmålet «%(label)s» til plass %(position)s."),
     # --- a registration's history
     "note_registered_again": _l("påmeldt på nytt etter avmelding"),
     "note_registered_by_organiser": _l("meldt på av arrangør"),

@@ -38,7 +38,7 @@ KNOWN_ELSEWHERE = [
     {"admin", "admin.announcements", "admin.checkin", "admin.dashboard", "admin.exports",
      "admin.feedback", "admin.figures", "admin.gatherings", "admin.lifecycle", "admin.mail_log",
      "admin.organisations", "admin.organisers", "admin.programme", "admin.registrations",
-     "admin.replies", "admin.subscribers"},
+     "admin.replies", "admin.subscribers", "admin.questions"},
 ]
 
 
