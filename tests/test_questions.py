@@ -377,6 +377,8 @@ def test_the_person_changes_their_answers_on_the_manage_page(app, client, make_g
     assert response.status_code == 303
     assert answers_by_email(app)["deltaker1@example.no"] == {
         "Hvilken workshop?": "Skred", "Hvilke måltider?": "Lunsj", "Noe annet?": ""}
+    assert "Hvilken workshop? Skred Hvilke måltider? Lunsj" in text(
+        client.get(f"/pamelding/{token}").text)
     with app.app_context():
         events = [e.kind for e in db.session.get(Registration, registration.id).events]
         assert events[-1] == "answers_changed"

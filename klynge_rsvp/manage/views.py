@@ -65,6 +65,7 @@ def show(token):
         and registration.anonymised_at is None and gathering.registration_open(now),
         seats_left=rsvp.seats_left(gathering),
         again_form=RegisterAgainForm(),
+        answers=questions.answers_of(registration),
     ))
 
 
