@@ -264,14 +264,46 @@ def test_organiser_adds_moves_edits_and_removes_with_a_confirmation(app, organis
         assert shown(entry, "summary") == "Fjernet spørsmålet «Allergier?» og 1 svar."
 
 
-def test_another_gatherings_question_is_a_404(app, organiser_client, make_gathering):
+def test_another_gatherings_question_is_a_404_and_bad_input_changes_nothing(
+        app, organiser_client, make_gathering):
     with app.app_context():
         mine, other = make_gathering(), make_gathering()
         question = ask(other, QuestionKind.SHORT_TEXT, "Hva?")
-        ids = mine.id, question.id
+        ids = mine.id, question.id, other.id
         db.session.commit()
-    assert organiser_client.get(
-        f"/arrangor/samlinger/{ids[0]}/sporsmal/{ids[1]}/endre").status_code == 404
+    base = f"/arrangor/samlinger/{ids[0]}/sporsmal"
+    token = csrf_token(organiser_client.get(base).text)
+    assert organiser_client.get(f"{base}/{ids[1]}/endre").status_code == 404
+    for action in ("flytt", "fjern"):
+        assert organiser_client.post(f"{base}/{ids[1]}/{action}", data={
+            "csrf_token": token, "retning": "opp", "confirmed": "1"}).status_code == 404
+    own = f"/arrangor/samlinger/{ids[2]}/sporsmal/{ids[1]}"
+    assert organiser_client.post(f"{own}/flytt", data={
+        "csrf_token": token, "retning": "sidelengs"}).status_code == 400
+    refused = organiser_client.post(f"{own}/endre", data={
+        "csrf_token": token, "label": "", "kind": "ukjent"})
+    assert refused.status_code == 422
+    assert "Skriv spørsmålet." in text(refused.text)
+    with app.app_context():
+        [kept] = questions.questions_of(ids[2])
+        assert (kept.label, kept.kind) == ("Hva?", QuestionKind.SHORT_TEXT)
+
+
+def test_a_yes_no_question_on_the_form(app, client, make_gathering):
+    with app.app_context():
+        gathering = make_gathering(starts_at=utcnow() + timedelta(days=30))
+        night = ask(gathering, QuestionKind.YES_NO, "Trenger du overnatting?", required=True)
+        slug, name = gathering.slug, f"question_{night.id}"
+        db.session.commit()
+    page = client.get(f"/samlinger/{slug}")
+    assert f'<label for="{name}-0">Ja</label>' in page.text
+    refused = client.post(f"/samlinger/{slug}", data={
+        "csrf_token": csrf_token(page.text), **form_data(), name: "kanskje"})
+    assert refused.status_code == 422
+    assert "Trenger du overnatting?: Velg blant svarene som står der." in text(refused.text)
+    assert client.post(f"/samlinger/{slug}", data={
+        "csrf_token": csrf_token(page.text), **form_data(), name: "yes"}).status_code == 303
+    assert answers_by_email(app) == {"kari@example.no": {"Trenger du overnatting?": "Ja"}}
 
 
 # --- the registration form ------------------------------------------------------------------
