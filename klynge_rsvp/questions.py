@@ -41,6 +41,7 @@ from .models import (
     QuestionKind,
     Registration,
 )
+from .stored_text import person as stored_person
 from .stored_text import said
 
 SHORT_TEXT_MAX = 300
@@ -334,6 +335,11 @@ def change_answers(registration: Registration, values: dict[int, Value], *, now:
     if changed:
         registration.updated_at = now
         history.record(registration, "answers_changed", now=now, by=by)
+        if by is not None:
+            history.audit("change_registration", by=by, now=now,
+                          gathering=registration.gathering,
+                          summary=said("registration_answers_changed", person=stored_person(
+                              registration.name, registration.email)))
     return changed
 
 

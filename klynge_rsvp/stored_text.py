@@ -89,6 +89,7 @@ TEXTS = {
     "question_removed": _l("Fjernet spørsmålet «%(label)s»."),
     "question_removed_answers_lost": _l("Fjernet spørsmålet «%(label)s» og %(count)s svar."),
     "question_moved": _l("Flyttet spørsmålet «%(label)s» til plass %(position)s."),
+    "registration_answers_changed": _l("Endret svarene på spørsmålene for %(person)s."),
     # --- a registration's history
     "note_registered_again": _l("påmeldt på nytt etter avmelding"),
     "note_registered_by_organiser": _l("meldt på av arrangør"),

@@ -433,6 +433,31 @@ def test_the_organiser_answers_for_someone_registered_on_their_behalf(app, organ
     assert answers_by_email(app)["kari@example.no"]["Hvilken workshop?"] == "Skred"
 
 
+def test_the_organiser_changes_someones_answers_audited(app, organiser_client, make_gathering):
+    ids = setup_questions(app, make_gathering)
+    with app.app_context():
+        registration = rsvp.register(db.session.get(gatherings.Gathering, ids["gathering"]),
+                                     registration_request(1), now=NOW)[0].registration
+        questions.save_answers(registration, {ids["workshop"]: [ids["flom"]]}, now=NOW)
+        db.session.commit()
+        registration_id = registration.id
+    url = f"/arrangor/pameldinger/{registration_id}/endre"
+    page = organiser_client.get(url)
+    assert checked(page.text, f"question_{ids['workshop']}") == [str(ids["flom"])]
+    response = organiser_client.post(url, data={
+        "csrf_token": csrf_token(page.text), "name": "Deltaker 1",
+        "email": "deltaker1@example.no", "job_title": "Rådgiver",
+        "organisation": "Bergen kommune", "sector": "offentlig", "org_number": "", "needs": "",
+        f"question_{ids['workshop']}": str(ids["skred"])})
+    assert response.status_code == 303
+    assert answers_by_email(app)["deltaker1@example.no"]["Hvilken workshop?"] == "Skred"
+    with app.app_context():
+        entry = db.session.scalar(sa.select(AuditEntry).where(
+            AuditEntry.summary_code == "registration_answers_changed"))
+        assert shown(entry, "summary") == \
+            "Endret svarene på spørsmålene for Deltaker 1 (deltaker1@example.no)."
+
+
 # --- what organisers see ----------------------------------------------------------------------
 
 

@@ -244,13 +244,19 @@ def edit_registration(registration_id):
     if registration.anonymised_at is not None:
         flash(_("Opplysningene i denne påmeldingen er slettet og kan ikke endres."), "error")
         return redirect(url_for(".registration", registration_id=registration.id), 303)
-    form = EditRegistrationForm()
+    asked = questions.questions_of(registration.gathering_id)
+    form = questions.with_questions(EditRegistrationForm, asked, after="needs",
+                                    colleagues=False)()
     if request.method == "GET":
         form.fill_from(registration)
+        questions.fill(form, questions.current_values(registration), asked)
     elif form.validate_on_submit():
         now, by = utcnow(), me()
         try:
             changed = rsvp.change_details(registration, form.to_details(), now=now, by=by)
+            if asked and questions.change_answers(
+                    registration, questions.values_from(form, asked), now=now, by=by):
+                changed.append("answers")
             if rsvp.email_key(form.email.data) != registration.email_key:
                 rsvp.correct_address(registration, form.email.data, now=now, by=by)
                 changed.append("email")
@@ -270,4 +276,5 @@ def edit_registration(registration_id):
             return redirect(url_for(".registration", registration_id=registration.id), 303)
     status = 422 if form.errors or form.form_errors else 200
     return render_template("admin/registrations/edit.html", registration=registration,
-                           gathering=registration.gathering, form=form), status
+                           gathering=registration.gathering, form=form,
+                           questions=asked), status
