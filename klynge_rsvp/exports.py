@@ -134,3 +134,19 @@ def xlsx_bytes(table: list[list], header: list[str] = HEADER, title: str = _l("P
     sheet.autofilter(0, 0, len(table), max(len(header), 1) - 1)
     workbook.close()
     return buffer.getvalue()
+
+
+def header_with_questions(questions) -> list:
+    """HEADER and a column per question of the organisers' (its words, made formula-safe)."""
+    return [*HEADER, *(neutralise(question.label) for question in questions)]
+
+
+def with_answers(table: list[list], registration_ids: list[int], questions,
+                 answers: dict[int, dict[int, str]]) -> list[list]:
+    """Each row of `table` (one per registration id, in order) with its answers to the
+    questions after it, as text; a text a spreadsheet would run as a formula is neutralised."""
+    if not questions:
+        return table
+    return [[*cells, *(neutralise(answers.get(registration_id, {}).get(question.id, ""))
+                       for question in questions)]
+            for cells, registration_id in zip(table, registration_ids, strict=True)]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from flask import Flask
 from wtforms import Field, FieldList, FormField, RadioField
 from wtforms.form import BaseForm
+from wtforms.widgets import CheckboxInput
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,11 @@ class ErrorLink:
 
 
 def _target(field: Field) -> str:
-    # A group of radios is reached at its first one (GOV.UK's rule).
-    return f"{field.id}-0" if isinstance(field, RadioField) else field.id
+    # A group of radios (or of checkboxes, questions.py) is reached at its first one (GOV.UK's
+    # rule).
+    grouped = isinstance(field, RadioField) or isinstance(
+        getattr(field, "option_widget", None), CheckboxInput)
+    return f"{field.id}-0" if grouped else field.id
 
 
 def _label(prefix: str, field: Field) -> str:

@@ -14,7 +14,7 @@ from flask import abort
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from . import history, programme, rsvp, seat_rules, stored_text
+from . import history, programme, questions, rsvp, seat_rules, stored_text
 from .clock import from_local
 from .errors import DomainError
 from .extensions import db
@@ -231,6 +231,8 @@ def copy(original: Gathering, *, now: datetime, by: Organiser | None) -> Gatheri
     gathering.programme.extend(
         programme.copied(original.programme, original.starts_at, starts_at, _zone()))
     seat_rules.copy_rules(original, gathering)  # issue 16: the cap and the holds, shifted
+    # And the organisers' own questions for the registration form, without anyone's answers.
+    questions.copy_all(original, gathering, now=now)
     history.audit("create", by=by, now=now, gathering=gathering,
                   summary=said("gathering_copied", title=original.title))
     return gathering

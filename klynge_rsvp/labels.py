@@ -73,6 +73,7 @@ EVENT_LABELS = {
                             "lenken virker ikke lenger)"),
     "registered_again": _l("Påmeldt på nytt etter avmelding, med plass"),
     "waiting_again": _l("Påmeldt på nytt etter avmelding, på venteliste"),
+    "answers_changed": _l("Svar på arrangørens spørsmål endret"),
 }
 
 # The fields a "details_changed" or "address_corrected" history line names
@@ -132,6 +133,10 @@ ACTION_LABELS = {
     "webhook_test": _l("Sendte testhendelse til webhook"),
     "webhook_resend": _l("Sendte webhook på nytt"),
     "seat_rules": _l("Endret plassreglene"),
+    "add_question": _l("La til spørsmål"),
+    "change_question": _l("Endret spørsmål"),
+    "remove_question": _l("Fjernet spørsmål"),
+    "move_question": _l("Flyttet spørsmål"),
 }
 
 # What an organiser's API key may read (api_tokens.SCOPES), and the state a key is in.
@@ -265,4 +270,13 @@ WEBHOOK_ERROR_LABELS = {
 SEAT_RULE_LABELS = {
     "organisation_cap": _l("Grensen per virksomhet"),
     "held": _l("Plassene holdt av for en sektor"),
+}
+
+# What kind of answer an organiser's own question takes (questions.py, models.QuestionKind).
+QUESTION_KIND_LABELS = {
+    "short_text": _l("Kort tekst"),
+    "long_text": _l("Lang tekst"),
+    "one_choice": _l("Ett valg (radioknapper)"),
+    "several_choices": _l("Flere valg (avkrysningsbokser)"),
+    "yes_no": _l("Ja eller nei"),
 }

@@ -812,3 +812,93 @@ class SeatHold(db.Model):
         sa.UniqueConstraint("gathering_id", "sector", name="uq_seat_holds_gathering_sector"),
         sa.CheckConstraint("seats >= 1", name="seats_positive"),
     )
+
+
+class QuestionKind(enum.StrEnum):
+    """What an organiser's own question asks for (docs/decisions/0032)."""
+
+    SHORT_TEXT = "short_text"
+    LONG_TEXT = "long_text"
+    ONE_CHOICE = "one_choice"
+    SEVERAL_CHOICES = "several_choices"
+    YES_NO = "yes_no"
+
+
+class Question(db.Model):
+    """An organiser's own question on a gathering's registration form, asked of each person
+    (colleagues too). Its answers are personal data: erased and purged with the registration."""
+
+    __tablename__ = "questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gathering_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("gatherings.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(sa.Integer)
+    kind: Mapped[QuestionKind] = mapped_column(_enum(QuestionKind, "question_kind"))
+    label: Mapped[str] = mapped_column(sa.String(300))
+    help_text: Mapped[str] = mapped_column(sa.String(500), default="")
+    required: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    gathering: Mapped[Gathering] = relationship()
+    choices: Mapped[list[QuestionChoice]] = relationship(
+        back_populates="question", order_by="(QuestionChoice.position, QuestionChoice.id)",
+        cascade="all, delete-orphan", passive_deletes=True)
+
+    @property
+    def has_choices(self) -> bool:
+        return self.kind in (QuestionKind.ONE_CHOICE, QuestionKind.SEVERAL_CHOICES)
+
+
+class QuestionChoice(db.Model):
+    """One choice of a choice question. Answers point at its id, so renaming it keeps them."""
+
+    __tablename__ = "question_choices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("questions.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(sa.Integer)
+    label: Mapped[str] = mapped_column(sa.String(200))
+
+    question: Mapped[Question] = relationship(back_populates="choices")
+
+
+class Answer(db.Model):
+    """One person's answer to one question: a text (short_text, long_text; "yes"/"no" for
+    yes_no) or the choices chosen (answer_choices)."""
+
+    __tablename__ = "answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("registrations.id", ondelete="CASCADE"), index=True)
+    question_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("questions.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    question: Mapped[Question] = relationship()
+    registration: Mapped[Registration] = relationship()
+    chosen: Mapped[list[AnswerChoice]] = relationship(
+        back_populates="answer", cascade="all, delete-orphan", passive_deletes=True)
+
+    __table_args__ = (
+        sa.UniqueConstraint("registration_id", "question_id"),
+    )
+
+
+class AnswerChoice(db.Model):
+    """A choice chosen in an answer. Removing the choice removes it from the answers."""
+
+    __tablename__ = "answer_choices"
+
+    answer_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("answers.id", ondelete="CASCADE"), primary_key=True)
+    choice_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("question_choices.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+    answer: Mapped[Answer] = relationship(back_populates="chosen")
+    choice: Mapped[QuestionChoice] = relationship()

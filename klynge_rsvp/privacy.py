@@ -20,7 +20,7 @@ from email import message_from_bytes, policy
 import sqlalchemy as sa
 from flask import current_app
 
-from . import addresses, calendars, mailing_list, rsvp, stored_text
+from . import addresses, calendars, mailing_list, questions, rsvp, stored_text
 from .extensions import db
 from .models import (
     AuditEntry,
@@ -170,6 +170,9 @@ def export(registration: Registration) -> dict:
             sa.select(CalendarReply).where(CalendarReply.registration_id == registration.id)
             .order_by(CalendarReply.id))],
         "deltakerbevis": _exported_certificate(registration),
+        "svar_på_spørsmål": [{"spørsmål": item["question"], "svar": item["answer"]}
+                             for item in questions.answers_dict(registration)
+                             if item["answer"]],
     }
 
 
@@ -295,6 +298,7 @@ def _scrub_mentions(registration: Registration, scrub: Scrubber) -> None:
         if (scrub(needs), scrub(comment)) != (needs, comment):
             db.session.execute(sa.update(Registration).where(Registration.id == other_id)
                                .values(needs=scrub(needs), comment=scrub(comment)))
+    questions.scrub_text_answers(gathering_id, scrub, besides=registration.id)
 
 
 def _scrub_calendar_replies(registration: Registration, trace: Trace, scrub: Scrubber) -> None:
@@ -357,6 +361,7 @@ def anonymise(registration: Registration, *, now: datetime) -> None:
     registration.token = new_token()
     registration.anonymised_at = now
     registration.updated_at = now
+    questions.forget_answers([registration.id])  # the answers to the organisers' questions
     for event in registration.events:
         stored_text.store(event, "note", "")
 

@@ -90,6 +90,14 @@ TEXTS = {
     "seat_rules_changed": _l("Plassregler: høyst %(cap)s per virksomhet; holdt av: %(holds)s."),
     "seat_hold": _l("%(seats)s for %(sector)s til %(until)s"),
     "seat_holds_none": _l("ingen"),
+    # --- audit log: organisers' own questions (questions.py)
+    "question_added": _l("La til spørsmålet «%(label)s»."),
+    "question_changed": _l("Endret spørsmålet «%(label)s»."),
+    "question_changed_answers_lost": _l("Endret spørsmålet «%(label)s»; %(count)s svar ble slettet."),
+    "question_removed": _l("Fjernet spørsmålet «%(label)s»."),
+    "question_removed_answers_lost": _l("Fjernet spørsmålet «%(label)s» og %(count)s svar."),
+    "question_moved": _l("Flyttet spørsmålet «%(label)s» til plass %(position)s."),
+    "registration_answers_changed": _l("Endret svarene på spørsmålene for %(person)s."),
     # --- a registration's history
     "note_registered_again": _l("påmeldt på nytt etter avmelding"),
     "note_registered_by_organiser": _l("meldt på av arrangør"),

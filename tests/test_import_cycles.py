@@ -38,7 +38,7 @@ KNOWN_ELSEWHERE = [
     {"admin", "admin.announcements", "admin.api_tokens", "admin.checkin", "admin.dashboard", "admin.exports",
      "admin.feedback", "admin.figures", "admin.gatherings", "admin.lifecycle", "admin.mail_log",
      "admin.organisations", "admin.organisers", "admin.programme", "admin.registrations",
-     "admin.replies", "admin.subscribers", "admin.seat_rules",
+     "admin.replies", "admin.subscribers", "admin.questions", "admin.seat_rules",
      "admin.webhooks"},
     # The framed form (issue 17) is a route module of the public blueprint, like views.
     {"public", "public.embed", "public.mailing_list", "public.org_lookup", "public.views"},

@@ -12,7 +12,8 @@ TABLES = {"gatherings", "organisations", "registrations", "outbox_messages", "or
           "form_mail_suppressions", "organiser_sign_ins", "organisation_aliases",
           "programme_items", "certificates", "feedback_invitations", "feedback_answers",
           "registry_lookups", "api_tokens",
-          "webhook_endpoints", "webhook_deliveries", "seat_rules", "seat_holds"}
+          "webhook_endpoints", "webhook_deliveries", "seat_rules", "seat_holds",
+          "questions", "question_choices", "answers", "answer_choices"}
 
 
 def table_names():
@@ -394,11 +395,34 @@ def test_0026_adds_and_removes_the_seat_rule_tables(app, make_gathering):
         gathering = make_gathering(capacity=10)
         rsvp.register(gathering, registration_request(1), now=NOW)
         db.session.commit()
-        downgrade(revision="0023_registry_lookups")
-        assert not {"seat_rules", "seat_holds"} & table_names()
+        downgrade(revision="0025_questions")
+        assert not {"seat_rules", "seat_holds",
+          "questions", "question_choices", "answers", "answer_choices"} & table_names()
         upgrade()
-        assert {"seat_rules", "seat_holds"} <= table_names()
+        assert {"seat_rules", "seat_holds",
+          "questions", "question_choices", "answers", "answer_choices"} <= table_names()
         columns = {c["name"] for c in sa.inspect(db.engine).get_columns("seat_holds")}
         assert columns == {"id", "gathering_id", "sector", "seats", "held_until"}
+        with db.engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT count(*) FROM registrations")).scalar() == 1
+
+
+def test_0025_adds_and_removes_the_question_tables(app, make_gathering):
+    """0025: organisers' questions, their choices and the answers come and go; registrations
+    stay."""
+    from klynge_rsvp import rsvp
+    from tests.conftest import NOW, registration_request
+
+    tables = {"questions", "question_choices", "answers", "answer_choices"}
+    with app.app_context():
+        gathering = make_gathering()
+        rsvp.register(gathering, registration_request(1), now=NOW)
+        db.session.commit()
+        downgrade(revision="0023_registry_lookups")
+        assert not tables & table_names()
+        upgrade()
+        assert tables <= table_names()
+        columns = {c["name"] for c in sa.inspect(db.engine).get_columns("answer_choices")}
+        assert columns == {"answer_id", "choice_id"}
         with db.engine.connect() as connection:
             assert connection.execute(sa.text("SELECT count(*) FROM registrations")).scalar() == 1

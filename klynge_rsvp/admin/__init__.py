@@ -57,6 +57,7 @@ from . import (  # noqa: E402, F401  (each module adds its routes to bp)
     organisations,
     organisers,
     programme,
+    questions,
     registrations,
     replies,
     seat_rules,

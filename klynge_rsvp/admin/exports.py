@@ -2,14 +2,14 @@
 
 from flask import Response
 
-from .. import exports, history, rsvp
+from .. import exports, history, questions, rsvp
 from ..clock import utcnow
 from ..database import begin_writing
 from ..extensions import db
 from ..stored_text import said
 from . import bp
 from .gatherings import get_gathering_or_404, me, zone
-from .registrations import filters
+from .registrations import filtered_rows
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -28,15 +28,19 @@ def export_xlsx(gathering_id):
 
 def _download(gathering_id, extension, build, mimetype):
     gathering = get_gathering_or_404(gathering_id)
-    chosen = filters()
-    table = exports.rows(rsvp.registration_rows(gathering.id, exports.COLUMNS, **chosen),
-                         waiting_positions=rsvp.waiting_positions(gathering), zone=zone())
+    found = filtered_rows(gathering, exports.COLUMNS)
+    table = exports.rows(found, waiting_positions=rsvp.waiting_positions(gathering), zone=zone())
+    # A column per question of the organisers', after the standard ones.
+    asked = questions.questions_of(gathering)
+    answers = questions.answer_table(gathering.id) if asked else {}
+    table = exports.with_answers(table, [row.id for row in found], asked, answers)
+    header = exports.header_with_questions(asked)
     # Personal data leaving the system: the audit log says who took it, and when.
     begin_writing()
     history.audit("export", by=me(), now=utcnow(), gathering=gathering,
                   summary=said("exported", count=len(table), format=extension.upper()))
     db.session.commit()
-    return Response(build(table), mimetype=mimetype, headers={
+    return Response(build(table, header), mimetype=mimetype, headers={
         "Content-Disposition": f'attachment; filename="pameldinger-{gathering.slug}.{extension}"',
         "Cache-Control": "no-store",
     })

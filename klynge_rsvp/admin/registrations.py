@@ -8,7 +8,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_sqlalchemy.pagination import Pagination
 
-from .. import checkin, gatherings, history, rsvp, seat_rules
+from .. import checkin, gatherings, history, questions, rsvp, seat_rules
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
@@ -27,7 +27,7 @@ PAGE_SIZE = 100
 LIST_COLUMNS = (Registration.job_title, Registration.status, Registration.created_at,
                 Registration.checked_in_at, Registration.needs)
 # The list's query arguments that its links (pages, downloads) carry along.
-LIST_ARGS = ("status", "sektor", "q")
+LIST_ARGS = ("status", "sektor", "q", "svar")
 
 
 def get_registration_or_404(registration_id: int) -> Registration:
@@ -44,6 +44,21 @@ def filters() -> dict:
         "sector": Sector(sector) if sector in {s.value for s in Sector} else None,
         "query": request.args.get("q", "").strip()[:200],
     }
+
+
+def answer_filter() -> tuple[int, int | str | None] | None:
+    """The list's filter by an answer to the organisers' questions ("svar": "12" answered
+    question 12, "12:34" chose its choice 34, "12:yes"); None: no such filter."""
+    return questions.parse_filter(request.args.get("svar", ""))
+
+
+def filtered_rows(gathering, columns) -> list:
+    """The list's rows (rsvp.registration_rows) with all its filters, the answer one too."""
+    rows = rsvp.registration_rows(gathering.id, columns, **filters())
+    if (wanted := answer_filter()) is not None:
+        ids = questions.registrations_answering(gathering.id, *wanted)
+        rows = [row for row in rows if row.id in ids]
+    return rows
 
 
 class Page(Pagination):
@@ -92,10 +107,14 @@ def list_registrations(gathering_id):
     """Everyone registered, a page at a time, with counts; filter by status and sector, search."""
     gathering = get_gathering_or_404(gathering_id)
     chosen = filters()
-    page = Page.of(rsvp.registration_rows(gathering.id, LIST_COLUMNS, **chosen),
+    chosen["answer"] = request.args.get("svar", "") if answer_filter() else ""
+    page = Page.of(filtered_rows(gathering, LIST_COLUMNS),
                    request.args.get("side", type=int), PAGE_SIZE)
+    asked = questions.questions_of(gathering)
     return render_template(
         "admin/registrations/index.html", gathering=gathering, chosen=chosen, page=page,
+        questions=asked,
+        answers=questions.answer_table(gathering.id, [row.id for row in page.items]),
         positions=rsvp.waiting_positions(gathering), counts=gatherings.counts(gathering),
         sectors=SECTOR_CHOICES, statuses={value: str(label) for value, label in STATUS_LABELS.items()},
         list_args={k: v for k, v in request.args.items() if k in LIST_ARGS and v},
@@ -107,11 +126,16 @@ def list_registrations(gathering_id):
 def new_registration(gathering_id):
     """Register someone on their behalf (also after the deadline, until the gathering ends)."""
     gathering = get_gathering_or_404(gathering_id)
-    form = OnBehalfForm()
+    asked = questions.questions_of(gathering)
+    form = questions.with_questions(OnBehalfForm, asked, after="org_number",
+                                    colleagues=False)()
     if form.validate_on_submit():
         try:
-            registration = rsvp.register_on_behalf(gathering, form.to_request(), now=utcnow(),
+            now = utcnow()
+            registration = rsvp.register_on_behalf(gathering, form.to_request(), now=now,
                                                    by=me())
+            questions.save_answers(registration, questions.values_from(form, asked), now=now,
+                                   questions=asked)
         except DomainError as error:
             db.session.rollback()
             form.form_errors.append(str(error))
@@ -126,7 +150,8 @@ def new_registration(gathering_id):
             flash(done, "success")
             return redirect(url_for(".registrations", gathering_id=gathering.id), 303)
     status = 422 if form.errors or form.form_errors else 200
-    return render_template("admin/registrations/new.html", gathering=gathering, form=form), status
+    return render_template("admin/registrations/new.html", gathering=gathering, form=form,
+                           questions=asked), status
 
 
 @bp.get("/pameldinger/<int:registration_id>", endpoint="registration")
@@ -139,6 +164,7 @@ def show_registration(registration_id):
         mails=rsvp.mails_of(registration), seats_left=rsvp.seats_left(registration.gathering),
         now=utcnow(), signed=checkin.sign(registration.id), event_labels=EVENT_LABELS,
         mail_labels=KIND_LABELS, mail_status=MAIL_STATUS_LABELS, sector_labels=SECTOR_LABELS,
+        answers=questions.answers_of(registration),
     )
 
 
@@ -229,13 +255,19 @@ def edit_registration(registration_id):
     if registration.anonymised_at is not None:
         flash(_("Opplysningene i denne påmeldingen er slettet og kan ikke endres."), "error")
         return redirect(url_for(".registration", registration_id=registration.id), 303)
-    form = EditRegistrationForm()
+    asked = questions.questions_of(registration.gathering_id)
+    form = questions.with_questions(EditRegistrationForm, asked, after="needs",
+                                    colleagues=False)()
     if request.method == "GET":
         form.fill_from(registration)
+        questions.fill(form, questions.current_values(registration), asked)
     elif form.validate_on_submit():
         now, by = utcnow(), me()
         try:
             changed = rsvp.change_details(registration, form.to_details(), now=now, by=by)
+            if asked and questions.change_answers(
+                    registration, questions.values_from(form, asked), now=now, by=by):
+                changed.append("answers")
             if rsvp.email_key(form.email.data) != registration.email_key:
                 rsvp.correct_address(registration, form.email.data, now=now, by=by)
                 changed.append("email")
@@ -255,4 +287,5 @@ def edit_registration(registration_id):
             return redirect(url_for(".registration", registration_id=registration.id), 303)
     status = 422 if form.errors or form.form_errors else 200
     return render_template("admin/registrations/edit.html", registration=registration,
-                           gathering=registration.gathering, form=form), status
+                           gathering=registration.gathering, form=form,
+                           questions=asked), status

@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectChoice, SubmitField
 from wtforms.validators import DataRequired, InputRequired
 
-from .. import calendars, form_mail, lifecycle, privacy, rsvp, seat_rules
+from .. import calendars, form_mail, lifecycle, privacy, questions, rsvp, seat_rules
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
@@ -66,6 +66,7 @@ def show(token):
         and registration.anonymised_at is None and gathering.registration_open(now),
         seats_left=rsvp.seats_left(gathering),
         again_form=RegisterAgainForm(),
+        answers=questions.answers_of(registration),
     ))
 
 
@@ -99,12 +100,19 @@ def edit(token):
     """Change name, job title, organisation and needs (not the address). The calendar
     invitation is sent again only when the name it shows changed (rsvp.change_details)."""
     registration = get_registration_or_404(token)
-    form = DetailsForm()
+    # The organisers' own questions (questions.py), answered again in the same form.
+    asked = questions.questions_of(registration.gathering_id)
+    form = questions.with_questions(DetailsForm, asked, after="needs", colleagues=False)()
     if request.method == "GET":
         form.fill_from(registration)
+        questions.fill(form, questions.current_values(registration), asked)
     elif form.validate_on_submit():
         try:
-            changed = rsvp.change_details(registration, form.to_details(), now=utcnow())
+            now = utcnow()
+            changed = rsvp.change_details(registration, form.to_details(), now=now)
+            if asked and questions.change_answers(
+                    registration, questions.values_from(form, asked), now=now):
+                changed = [*changed, "answers"]
         except DomainError as error:
             db.session.rollback()
             form.form_errors.append(str(error))
@@ -119,7 +127,8 @@ def edit(token):
                 flash(_("Endringene er lagret."), "success")
             return redirect(url_for(".show", token=token), 303)
     return _private(render_template("manage/edit.html", registration=registration,
-                                    gathering=registration.gathering, form=form),
+                                    gathering=registration.gathering, form=form,
+                                    questions=asked),
                     status=422 if form.errors or form.form_errors else 200)
 
 

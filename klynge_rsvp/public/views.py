@@ -12,13 +12,13 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import NotFound
 
-from .. import addresses, calendars, form_mail, gatherings, organisations, rsvp, seat_rules
+from .. import addresses, calendars, form_mail, gatherings, organisations, questions, rsvp, seat_rules
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..i18n import current_language
 from . import bp, limits
-from .forms import MAX_COLLEAGUES, ColleagueForm, RegistrationForm
+from .forms import MAX_COLLEAGUES, RegistrationForm
 from .limits import LimitsUnavailable
 
 log = logging.getLogger(__name__)
@@ -60,10 +60,18 @@ def accessibility():
                            reviewed_iso=ACCESSIBILITY_REVIEWED.isoformat())
 
 
+def registration_form(gathering) -> RegistrationForm:
+    """The registration form with the gathering's own questions (questions.py) for the person
+    and in each colleague row, filled from the request when it was posted."""
+    asked = questions.questions_of(gathering)
+    return questions.with_questions(RegistrationForm, asked, after="org_number")()
+
+
 @bp.get("/samlinger/<slug>")
 def gathering(slug):
     """A gathering and its registration form."""
-    return _gathering_page(gatherings.get_public_or_404(slug), RegistrationForm())
+    gathering = gatherings.get_public_or_404(slug)
+    return _gathering_page(gathering, registration_form(gathering))
 
 
 @bp.post("/samlinger/<slug>")
@@ -74,7 +82,7 @@ def register(slug):
     comes back with what was typed and a message (429). Adding a colleague row counts nothing.
     """
     gathering = gatherings.get_public_or_404(slug)
-    form = RegistrationForm()
+    form = registration_form(gathering)
     if (removing := form.colleague_to_remove()) is not None:
         in_place = form.remove_colleague_row(removing)
         return _gathering_page(gathering, form, focus_row=in_place, removed=True)
@@ -91,9 +99,13 @@ def register(slug):
         budget = _budget(gathering, form)
         if stops := budget.stops():
             return _stopped(gathering, form, stops)
-        outcomes = form_mail.register(gathering, wanted, now=utcnow(),
+        now = utcnow()
+        outcomes = form_mail.register(gathering, wanted, now=now,
                                       may_resend_link=budget.may_resend_link,
                                       newsletter=form.wants_newsletter())
+        # Each newly registered person's answers to the organisers' questions, in the same
+        # transaction.
+        questions.save_from_form(outcomes, form, getattr(form, "questions", []), now=now)
         if stops := budget.take():  # another request took what was left meanwhile
             db.session.rollback()
             return _stopped(gathering, form, stops)
@@ -209,7 +221,7 @@ def expired_form(error):
         gathering = gatherings.get_public_or_404(request.view_args["slug"])
     except NotFound:  # raised in an error handler, a 404 is not handled again (it would be a 500)
         return render_template("errors/404.html"), 404
-    form = RegistrationForm()  # filled from the request; renders a fresh token
+    form = registration_form(gathering)  # filled from the request; renders a fresh token
     form.form_errors.append(_("Skjemaet var utløpt av sikkerhetsgrunner, så ingenting er sendt ennå. "
                               "Det du skrev, er tatt vare på: se over og send på nytt."))
     return _gathering_page(gathering, form, status=400)
@@ -287,6 +299,8 @@ def _gathering_page(gathering, form, *, status=200, focus_row=None, removed=Fals
         focus_row=focus_row,
         removed=removed,
         max_colleagues=MAX_COLLEAGUES,
-        colleague_template=ColleagueForm(prefix=f"{form.colleagues.name}-__INDEX__-"),
+        colleague_template=form.colleagues.unbound_field.args[0](
+            prefix=f"{form.colleagues.name}-__INDEX__-"),
+        questions=getattr(form, "questions", []),
         organisation_suggestions=_suggestions(now) if registration_open else [],
     ), status

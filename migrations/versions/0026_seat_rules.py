@@ -1,7 +1,7 @@
 """seat rules: a cap per organisation and seats held for a sector
 
 Revision ID: 0026_seat_rules
-Revises: 0023_registry_lookups
+Revises: 0025_questions
 Create Date: 2026-12-06 12:00:00
 
 Two new tables (issue 16, fair seats). `seat_rules` holds a gathering's cap on confirmed seats
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = '0026_seat_rules'
-down_revision = '0023_registry_lookups'
+down_revision = '0025_questions'
 branch_labels = None
 depends_on = None
 

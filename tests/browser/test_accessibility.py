@@ -141,6 +141,8 @@ def organiser_pages(w) -> list[Visit]:
         Visit("admin-webhook-edit", f"{a}/webhooker/{w.extra['webhook']}/endre"),
         Visit("admin-webhook-delete", f"{a}/webhooker/{w.extra['webhook']}/slett"),
         Visit("admin-seat-rules", f"{g}/plassregler"),
+        Visit("admin-questions", f"{g}/sporsmal"),
+        Visit("admin-question-edit", f"{g}/sporsmal/{w.extra['question']}/endre"),
     ]
 
 
@@ -307,6 +309,9 @@ def error_states(walk: Walk, visitor: Page, admin: Page, world) -> None:
     walk.submit(admin, "/arrangor/api-nokler/ny", "admin-api-token-created", submit, 200,
                 fill=lambda p: (p.locator("[name=name]").fill("Regnearket"),
                                 p.locator("[name=gatherings]").check()))
+    walk.submit(admin, f"{g}/sporsmal", "error-admin-question-add", submit, 422)
+    walk.submit(admin, f"{g}/sporsmal", "admin-question-remove-confirm",
+                f"form[action$='/sporsmal/{world.extra['question']}/fjern'] button", 409)
 
 
 def second_factor_states(walk: Walk, visitor: Page, newcomer: Page, kari: Page, world) -> None:
@@ -377,6 +382,28 @@ def live_config(live_config):
     return live_config
 
 
+def add_questions(app, world) -> None:
+    """The organisers' own questions (issue 16) on the open gathering, one of them required and
+    answered by the confirmed registrant: the form, the lists and the confirmation show them."""
+    from klynge_rsvp import questions
+    from klynge_rsvp.clock import utcnow
+    from klynge_rsvp.extensions import db
+    from klynge_rsvp.models import Gathering, QuestionKind, Registration
+
+    with app.app_context():
+        gathering, now = db.session.get(Gathering, world.open_gathering), utcnow()
+        workshop = questions.add(gathering, questions.QuestionDetails(
+            kind=QuestionKind.ONE_CHOICE, label="Hvilken workshop?", help_text="Velg én.",
+            required=True, choices=[(None, "Flom"), (None, "Skred")]), now=now, by=None)
+        questions.add(gathering, questions.QuestionDetails(
+            kind=QuestionKind.SEVERAL_CHOICES, label="Hvilke måltider?",
+            choices=[(None, "Lunsj"), (None, "Middag")]), now=now, by=None)
+        questions.save_answers(db.session.get(Registration, world.confirmed),
+                               {workshop.id: [workshop.choices[0].id]}, now=now)
+        world.extra["question"] = workshop.id
+        db.session.commit()
+
+
 def test_every_page_in_every_language_is_accessible(live_url, app, browser, browser_context_args,
                                                     smtp_server, screenshot):
     world = seed_world(app, smtp_server)
@@ -392,6 +419,7 @@ def test_every_page_in_every_language_is_accessible(live_url, app, browser, brow
         newcomer, kari = newcomers.new_page(), colleague.new_page()
         # The receipt belongs to the browser that registered: register once, in Bokmål.
         register_in_the_browser(visitor, live_url, world.open_slug)
+        add_questions(app, world)
         log_in(admin, live_url, ADMIN_EMAIL, app=app)
         log_in(kari, live_url, "kari@uib.no")
         newcomer.goto(live_url)
