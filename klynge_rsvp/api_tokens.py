@@ -28,7 +28,10 @@ from .stored_text import said
 PREFIX = "klynge_"
 GATHERINGS_READ = "gatherings:read"
 REGISTRATIONS_READ = "registrations:read"
-SCOPES = (GATHERINGS_READ, REGISTRATIONS_READ)
+# The answers to the organisers' own questions (questions.py), with the registrations: a scope of
+# its own, since answers can say more about a person than the fixed fields do.
+ANSWERS_READ = "answers:read"
+SCOPES = (GATHERINGS_READ, REGISTRATIONS_READ, ANSWERS_READ)
 NAME_MAX = 100
 # How long a new key lasts, in days (None: until revoked); the form offers these.
 LIFETIMES = (30, 90, 365, None)

@@ -143,6 +143,7 @@ ACTION_LABELS = {
 API_SCOPE_LABELS = {
     "gatherings:read": _l("Samlinger"),
     "registrations:read": _l("Påmeldinger (med personopplysninger)"),
+    "answers:read": _l("Svar på egne spørsmål (med påmeldingene)"),
 }
 API_TOKEN_STATE_LABELS = {
     "active": _l("Virker"),

@@ -106,6 +106,37 @@ def test_registrations_with_status_place_in_line_and_check_in(client, world):
     assert [(r["name"], r["waitingPosition"]) for r in last["items"]] == [("Deltaker 3", 2)]
 
 
+def test_answers_come_with_the_registrations_only_with_their_scope(app, client, world):
+    """The organisers' own questions (issue 16): one answer per question in the form's order,
+    "" where not answered; a key without answers:read gets no answers at all."""
+    from klynge_rsvp import questions
+    from klynge_rsvp.models import Gathering, QuestionKind, Registration
+
+    with app.app_context():
+        gathering, now = db.session.get(Gathering, world["full"]), utcnow()
+        workshop = questions.add(gathering, questions.QuestionDetails(
+            kind=QuestionKind.ONE_CHOICE, label="Hvilken workshop?",
+            choices=[(None, "Flom"), (None, "=Skred")]), now=now, by=None)
+        questions.add(gathering, questions.QuestionDetails(
+            kind=QuestionKind.SHORT_TEXT, label="Allergier?"), now=now, by=None)
+        first = db.session.scalar(sa.select(Registration).where(
+            Registration.gathering_id == gathering.id).order_by(Registration.id))
+        questions.save_answers(first, {workshop.id: [workshop.choices[1].id]}, now=now)
+        db.session.commit()
+        workshop_id = workshop.id
+    path = f"/gatherings/{world['full']}/registrations"
+
+    without = call(client, path, world["token"]).get_json()["items"]
+    assert all("answers" not in item for item in without)
+
+    _, token = make_key(app, scopes=[*BOTH, api_tokens.ANSWERS_READ], name="Med svar")
+    items = call(client, path, token).get_json()["items"]
+    assert items[0]["answers"][0] == {"questionId": workshop_id, "question": "Hvilken workshop?",
+                                      "answer": "=Skred"}
+    assert [a["question"] for a in items[0]["answers"]] == ["Hvilken workshop?", "Allergier?"]
+    assert [a["answer"] for a in items[1]["answers"]] == ["", ""]
+
+
 def test_an_unknown_gathering_is_a_problem_not_a_page(client, world):
     for path in ("/gatherings/999999", "/gatherings/999999/registrations", "/gatherings/abc"):
         response = call(client, path, world["token"], headers={"Accept-Language": "en"})

@@ -32,6 +32,7 @@ class NewApiTokenForm(FlaskForm):
     gatherings = BooleanField(_l("Samlinger: alle samlinger, også utkast, med antall påmeldte"))
     registrations = BooleanField(_l("Påmeldinger: navn, e-post, virksomhet, stilling, behov og "
                                     "innsjekking for alle som har meldt seg på"))
+    answers = BooleanField(_l("Svar på arrangørenes egne spørsmål, sammen med påmeldingene"))
     lifetime = RadioField(_l("Hvor lenge nøkkelen virker"), choices=[
         SelectChoice("30", _l("30 dager")), SelectChoice("90", _l("90 dager")),
         SelectChoice("365", _l("Ett år")), SelectChoice(NEVER, _l("Til den trekkes tilbake")),
@@ -39,13 +40,15 @@ class NewApiTokenForm(FlaskForm):
     submit = SubmitField(_l("Lag nøkkelen"))
 
     def validate_gatherings(self, field):
-        if not (field.data or self.registrations.data):
+        if not (field.data or self.registrations.data or self.answers.data):
             raise ValidationError(_("Velg minst én ting nøkkelen skal kunne lese."))
 
     def scopes(self) -> list[str]:
         return [scope for scope, chosen in ((api_tokens.GATHERINGS_READ, self.gatherings.data),
                                             (api_tokens.REGISTRATIONS_READ,
-                                             self.registrations.data)) if chosen]
+                                             self.registrations.data),
+                                            (api_tokens.ANSWERS_READ, self.answers.data))
+                if chosen]
 
     def lifetime_days(self) -> int | None:
         return None if self.lifetime.data == NEVER else int(self.lifetime.data)

@@ -351,7 +351,8 @@ DOCUMENT["paths"].update({
 })
 DOCUMENT["components"]["securitySchemes"] = {"organiserKey": {
     "type": "http", "scheme": "bearer", "bearerFormat": "klynge_<key id>_<secret>",
-    "description": "An organiser's API key. Scopes: gatherings:read, registrations:read."}}
+    "description": "An organiser's API key. Scopes: gatherings:read, registrations:read, "
+                   "answers:read (the answers come with the registrations)."}}
 DOCUMENT["components"]["schemas"].update({
     "OrganiserGatheringPage": _paged_schema("OrganiserGathering"),
     "RegistrationPage": _paged_schema("Registration"),
@@ -399,6 +400,14 @@ DOCUMENT["components"]["schemas"].update({
                                          "gathering (NEEDS_RETENTION_DAYS)."),
             "language": {"enum": ["nb", "nn", "en"]},
             "checkedInAt": _MAYBE_INSTANT, "createdAt": _INSTANT,
+            "answers": {
+                "type": "array", "description": "Only with the answers:read scope: the answers "
+                "to the organisers' own questions, one per question in the form's order (\"\" "
+                "where not answered; choices as their labels, joined by \", \").",
+                "items": {"type": "object", "additionalProperties": False,
+                          "required": ["questionId", "question", "answer"],
+                          "properties": {"questionId": {"type": "integer"},
+                                         "question": _string(), "answer": _string()}}},
         },
     },
 })

@@ -19,7 +19,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from .. import api_tokens, gatherings, rsvp
+from .. import api_tokens, gatherings, questions, rsvp
 from ..clock import utcnow
 from ..database import begin_writing
 from ..extensions import db, limiter
@@ -159,10 +159,11 @@ def gathering_resource(gathering: Gathering, counts: gatherings.Counts,
     }
 
 
-def registration_resource(registration: Registration, waiting_position: int | None) -> dict:
-    """One registration, as the workspace's list shows it. (Answers to an organiser's
-    questions, when there are any, belong in an `answers` object here.)"""
-    return {
+def registration_resource(registration: Registration, waiting_position: int | None,
+                          answers: list[dict] | None = None) -> dict:
+    """One registration, as the workspace's list shows it; with a key that may read them, the
+    answers to the organisers' own questions (`answers`, one per question, in the form's order)."""
+    resource = {
         "id": registration.id, "name": registration.name, "email": registration.email,
         "status": registration.status.value, "waitingPosition": waiting_position,
         "organisation": {"name": registration.organisation.name,
@@ -171,6 +172,18 @@ def registration_resource(registration: Registration, waiting_position: int | No
         "language": registration.language,
         "checkedInAt": _utc(registration.checked_in_at), "createdAt": _utc(registration.created_at),
     }
+    if answers is not None:
+        resource["answers"] = answers
+    return resource
+
+
+def _answers(gathering: Gathering, rows: list[Registration]) -> dict[int, list[dict]]:
+    """registration id → its answers, for a page of registrations in a few queries."""
+    asked = questions.questions_of(gathering.id)
+    table = questions.answer_table(gathering.id, [row.id for row in rows]) if asked else {}
+    return {row.id: [{"questionId": question.id, "question": question.label,
+                      "answer": table.get(row.id, {}).get(question.id, "")}
+                     for question in asked] for row in rows}
 
 
 # --- the routes ---------------------------------------------------------------------------------
@@ -256,7 +269,8 @@ def registrations(gathering_id: str, *, token: ApiToken, now: datetime):
         .options(sa.orm.contains_eager(Registration.organisation))
         .order_by(Registration.created_at, Registration.id).limit(per_page).offset(offset)))
     positions = rsvp.waiting_positions(found) if rows else {}
-    items = [registration_resource(r, positions.get(r.id)) for r in rows]
+    answers = _answers(found, rows) if api_tokens.ANSWERS_READ in token.scope_list else {}
+    items = [registration_resource(r, positions.get(r.id), answers.get(r.id)) for r in rows]
     return _paged(items, total=total, page=page, per_page=per_page,
                   endpoint="organiser_api.registrations", gathering_id=found.id), found
 
