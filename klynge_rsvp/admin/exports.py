@@ -2,7 +2,7 @@
 
 from flask import Response
 
-from .. import exports, history, rsvp
+from .. import exports, history, participation, rsvp
 from ..clock import utcnow
 from ..database import begin_writing
 from ..extensions import db
@@ -29,14 +29,17 @@ def export_xlsx(gathering_id):
 def _download(gathering_id, extension, build, mimetype):
     gathering = get_gathering_or_404(gathering_id)
     chosen = filters()
+    with_mode = participation.asks_mode(gathering)
     table = exports.rows(rsvp.registration_rows(gathering.id, exports.COLUMNS, **chosen),
-                         waiting_positions=rsvp.waiting_positions(gathering), zone=zone())
+                         waiting_positions=rsvp.waiting_positions(gathering), zone=zone(),
+                         with_mode=with_mode)
     # Personal data leaving the system: the audit log says who took it, and when.
     begin_writing()
     history.audit("export", by=me(), now=utcnow(), gathering=gathering,
                   summary=said("exported", count=len(table), format=extension.upper()))
     db.session.commit()
-    return Response(build(table), mimetype=mimetype, headers={
+    return Response(build(table, exports.WITH_MODE if with_mode else exports.HEADER),
+                    mimetype=mimetype, headers={
         "Content-Disposition": f'attachment; filename="pameldinger-{gathering.slug}.{extension}"',
         "Cache-Control": "no-store",
     })

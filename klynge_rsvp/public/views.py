@@ -12,7 +12,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import NotFound
 
-from .. import addresses, calendars, form_mail, gatherings, organisations, rsvp
+from .. import addresses, calendars, form_mail, gatherings, organisations, participation, rsvp
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
@@ -75,6 +75,7 @@ def register(slug):
     """
     gathering = gatherings.get_public_or_404(slug)
     form = RegistrationForm()
+    form.asks_mode = participation.asks_mode(gathering)
     if (removing := form.colleague_to_remove()) is not None:
         in_place = form.remove_colleague_row(removing)
         return _gathering_page(gathering, form, focus_row=in_place, removed=True)
@@ -271,6 +272,7 @@ def _gathering_page(gathering, form, *, status=200, focus_row=None, removed=Fals
         now=now,
         registration_open=registration_open,
         seats_left=rsvp.seats_left(gathering),
+        seats_by_mode=participation.seats_left_by_mode(gathering),
         focus_row=focus_row,
         removed=removed,
         max_colleagues=MAX_COLLEAGUES,

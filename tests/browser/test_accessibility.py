@@ -79,6 +79,8 @@ def public_pages(w) -> list[Visit]:
         Visit("feedback-survey", f"/tilbakemelding/{w.extra['survey_token']}"),
         Visit("feedback-answered", f"/tilbakemelding/{w.extra['survey_answered_token']}", 409,
               variant=True),
+        Visit("gathering-hybrid", f"/samlinger/{w.extra['hybrid_slug']}", variant=True),
+        Visit("manage-online", f"/pamelding/{w.extra['hybrid_token']}", variant=True),
         Visit("not-found", "/finnes-ikke", 404),
         Visit("login", "/arrangor/innlogging"),
     ]
@@ -124,6 +126,11 @@ def organiser_pages(w) -> list[Visit]:
         Visit("admin-audit-log", f"{a}/revisjonslogg"), Visit("admin-organisers", f"{a}/arrangorer"),
         Visit("admin-organiser-new", f"{a}/arrangorer/ny"),
         Visit("admin-calendar-replies", f"{a}/kalendersvar/"),
+        Visit("admin-gathering-hybrid", f"{a}/samlinger/{w.extra['hybrid_gathering']}", variant=True),
+        Visit("admin-registrations-hybrid",
+              f"{a}/samlinger/{w.extra['hybrid_gathering']}/pameldinger", variant=True),
+        Visit("admin-registration-new-hybrid",
+              f"{a}/samlinger/{w.extra['hybrid_gathering']}/pameldinger/ny", variant=True),
         Visit("admin-account", f"{a}/konto"), Visit("admin-change-password", f"{a}/konto/passord"),
         Visit("admin-organiser-password", f"{a}/arrangorer/{w.extra['kari']}/passord"),
     ]
