@@ -425,3 +425,35 @@ def test_the_persons_export_says_how_they_attend(hybrid):
     assert exported["deltakelse"] == "online"
     privacy.anonymise(registration, now=NOW)  # not personal on its own: kept for the counts
     assert registration.mode == ONLINE
+
+
+def test_reminders_merged_for_many_give_the_link_to_the_online_ones_only(ctx, make_gathering):
+    from klynge_rsvp import reminders
+
+    gathering = make_gathering(mode=GatheringMode.HYBRID, meeting_url=LINK, reminder_days_before=2)
+    online = [register(gathering, n, "online") for n in range(1, 5)]  # enough to merge
+    room = [register(gathering, n, "in_person") for n in range(5, 9)]
+    assert reminders.send_reminders(gathering, now=gathering.starts_at - timedelta(days=1)) == 8
+    for registration in online:
+        raw = mail_to(registration, "reminder")
+        assert LINK in bodies(raw)[0]
+        event, _data = calendar_of(raw)
+        assert str(event["CONFERENCE"]) == LINK
+        assert registration.email in bodies(raw)[0] or registration.name in bodies(raw)[0]
+    for registration in room:
+        raw = mail_to(registration, "reminder")
+        assert b"meet.example.no" not in raw and "meet.example.no" not in "".join(bodies(raw))
+
+
+def test_the_dashboard_and_the_cards_say_the_mode(app, ctx, make_gathering, organiser_client,
+                                                  client):
+    gathering = make_gathering(mode=GatheringMode.HYBRID, capacity=1, now=utcnow(),
+                               starts_at=utcnow() + timedelta(days=5))
+    for n, mode in ((1, "online"), (2, "in_person"), (3, "in_person")):
+        rsvp.register(gathering, registration_request(n, person=person(n, mode=mode)),
+                      now=utcnow())
+    db.session.commit()
+    overview = organiser_client.get("/arrangor/").text
+    assert "Digitalt: 1 med plass, 0 på venteliste" in overview
+    assert "I salen: 1 med plass, 1 på venteliste" in overview
+    assert "Hybrid: i salen eller digitalt" in client.get("/").text
