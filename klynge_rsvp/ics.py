@@ -27,6 +27,14 @@ Transition = tuple[datetime, timedelta, timedelta, str]
 
 
 @dataclass(frozen=True)
+class Conference:
+    """RFC 7986 CONFERENCE: a meeting link for video and audio, with a short label."""
+
+    url: str
+    label: str
+
+
+@dataclass(frozen=True)
 class CalendarEvent:
     uid: str
     summary: str
@@ -44,15 +52,7 @@ class CalendarEvent:
     # When the event's data last changed (LAST-MODIFIED); a feed also uses it as DTSTAMP.
     last_modified: datetime | None = None
     # An online meeting to join (RFC 7986 CONFERENCE): only in a personal invitation.
-    conference: "Conference | None" = None
-
-
-@dataclass(frozen=True)
-class Conference:
-    """RFC 7986 CONFERENCE: a meeting link for video and audio, with a short label."""
-
-    url: str
-    label: str
+    conference: Conference | None = None
 
 
 @dataclass(frozen=True)
