@@ -411,6 +411,9 @@ def test_the_organisers_list_and_export_show_and_filter_the_mode(app, ctx, make_
     assert lines[0].endswith(";Deltakelse")
     assert {line.split(";")[0]: line.split(";")[-1] for line in lines[1:]} == {
         "Deltaker 1": "Digitalt", "Deltaker 2": "I salen"}
+    online = db.session.scalar(sa.select(Registration.id).where(Registration.mode == ONLINE))
+    one = organiser_client.get(f"/arrangor/pameldinger/{online}").text
+    assert re.search(r"<dt>Deltakelse</dt><dd>Digitalt</dd>", one)
     checkin = organiser_client.get(f"/arrangor/samlinger/{gathering.id}/innsjekk")
     assert checkin.status_code == 200
     assert checkin.text.count("Deltar digitalt, ikke i salen") == 1
