@@ -461,3 +461,66 @@ def test_the_dashboard_and_the_cards_say_the_mode(app, ctx, make_gathering, orga
     assert "Digitalt: 1 med plass, 0 på venteliste" in overview
     assert "I salen: 1 med plass, 1 på venteliste" in overview
     assert "Hybrid: i salen eller digitalt" in client.get("/").text
+
+
+@pytest.fixture
+def http_config(smtp_config):
+    """Served over plain http on 127.0.0.1, many forms from one address."""
+    smtp_config.update({"SESSION_COOKIE_SECURE": False,
+                        "REGISTRATION_RATE_LIMIT": "1000 per minute"})
+    return smtp_config
+
+
+def test_a_rush_over_http_gives_two_seats_each_way_and_the_link_to_the_online_two(
+        http_config, app, smtp_server, make_gathering):
+    import urllib.parse
+    import urllib.request
+    from http.cookiejar import CookieJar
+
+    from klynge_rsvp.mail import delivery
+    from tests.live_server import serving
+
+    people = 16
+    with app.app_context():
+        slug = make_gathering(mode=GatheringMode.HYBRID, capacity=2, online_capacity=2,
+                              meeting_url=LINK, now=utcnow(),
+                              starts_at=utcnow() + timedelta(days=5)).slug
+        db.session.commit()
+    barrier = threading.Barrier(people)
+    statuses: list[int] = []
+
+    def register_over_http(base_url: str, n: int) -> None:
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        page = opener.open(f"{base_url}/samlinger/{slug}", timeout=30).read().decode()
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        data = urllib.parse.urlencode({
+            "csrf_token": token, "name": f"Person {n}", "email": f"person{n}@example.no",
+            "organisation": "Bergen kommune", "sector": "offentlig", "consent": "y",
+            "mode": "online" if n % 2 else "in_person"}).encode()
+        barrier.wait()
+        with opener.open(f"{base_url}/samlinger/{slug}", data=data, timeout=60) as response:
+            statuses.append(response.status)
+
+    with serving(app) as base_url:
+        threads = [threading.Thread(target=register_over_http, args=(base_url, n))
+                   for n in range(people)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert statuses == [200] * people
+    with app.app_context():
+        while delivery.deliver_due().claimed:
+            pass
+        found = db.session.scalars(sa.select(Registration)).all()
+        for mode in (IN_PERSON, ONLINE):
+            mine = [r for r in found if r.mode == mode]
+            assert len(mine) == people // 2
+            assert [r.status for r in mine].count(RegistrationStatus.CONFIRMED) == 2
+        online_seats = {r.email for r in found
+                        if r.mode == ONLINE and r.status == RegistrationStatus.CONFIRMED}
+    received = smtp_server.handler.parsed()
+    assert len(received) == people  # one mail each
+    with_link = {m["To"].addresses[0].addr_spec for m in received
+                 if LINK in m.get_body(("plain",)).get_content()}
+    assert with_link == online_seats
