@@ -278,11 +278,17 @@ def test_the_form_asks_the_mode_on_a_hybrid_gathering(app, ctx, make_gathering, 
     assert refused.status_code == 422
     assert "Velg om du deltar i salen eller digitalt." in refused.text
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Registration)) == 0
-    accepted = client.post("/samlinger/hybrid", data={**form, "mode": "online"})
+    colleague = {"colleagues-0-name": "Ola Nordmann", "colleagues-0-email": "ola@example.no"}
+    refused = client.post("/samlinger/hybrid", data={**form, **colleague, "mode": "online"})
+    assert refused.status_code == 422
+    assert "Velg om kollegaen deltar i salen eller digitalt." in refused.text
+    accepted = client.post("/samlinger/hybrid", data={**form, **colleague, "mode": "online",
+                                                       "colleagues-0-mode": "in_person"})
     assert accepted.status_code == 303
     db.session.expire_all()
-    assert db.session.scalar(sa.select(Registration.mode).where(
-        Registration.gathering_id == gathering.id)) == ONLINE
+    assert dict(db.session.execute(sa.select(Registration.email, Registration.mode).where(
+        Registration.gathering_id == gathering.id)).all()) == {
+        "kari@example.no": ONLINE, "ola@example.no": IN_PERSON}
 
 
 # --- at once ------------------------------------------------------------------------------------
