@@ -67,15 +67,24 @@ def test_a_hybrid_gathering_and_an_online_registration(live_url, app, browser,
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
         type_into(page, "#name", "Kari Nordmann")
         type_into(page, "#email", "kari@example.no")
-        # The mode by keyboard: the first option takes the focus, the arrow picks the next.
-        page.locator("#mode-0").focus()
-        page.keyboard.press("ArrowDown")
-        expect(page.get_by_label("Digitalt", exact=True)).to_be_checked()
         type_into(page, "#organisation", "Bergen kommune")
         page.locator("#sector-0").focus()
         page.keyboard.press("Space")
         page.locator("#consent").focus()
         page.keyboard.press("Space")
+        # Forgetting the mode: the summary says so and its link leads to the first option.
+        page.locator("#name").focus()
+        page.keyboard.press("Enter")
+        summary = page.locator("#error-summary")
+        expect(summary).to_contain_text("Velg om du deltar i salen eller digitalt.")
+        assert axe_violations(page) == []
+        summary.get_by_role("link").first.focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#mode-0")).to_be_focused()
+        # The mode by keyboard: the first option has the focus, the arrow picks the next.
+        page.keyboard.press("ArrowDown")
+        expect(page.get_by_label("Digitalt", exact=True)).to_be_checked()
+        expect(page.locator("#consent")).to_be_checked()  # kept from the first try
         page.locator("#name").focus()
         page.keyboard.press("Enter")  # Enter in a text field registers
         expect(page.get_by_role("heading", level=1)).to_have_text("Takk for påmeldingen")
