@@ -213,3 +213,4 @@ def init_app(app) -> None:
     app.add_template_filter(gathering_mode_label, "gathering_mode")
     app.add_template_filter(attendance_mode_label, "attendance_mode")
     app.add_template_global(mode_of, "attendance_of")
+    app.add_template_global(capacity_overall)

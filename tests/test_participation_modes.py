@@ -530,3 +530,12 @@ def test_a_rush_over_http_gives_two_seats_each_way_and_the_link_to_the_online_tw
     with_link = {m["To"].addresses[0].addr_spec for m in received
                  if LINK in m.get_body(("plain",)).get_content()}
     assert with_link == online_seats
+
+
+def test_the_organisers_page_counts_seats_in_both_modes(app, ctx, make_gathering,
+                                                        organiser_client):
+    gathering = make_gathering(mode=GatheringMode.HYBRID, capacity=2, online_capacity=3)
+    register(gathering, 1, "online")
+    db.session.commit()
+    page = organiser_client.get(f"/arrangor/samlinger/{gathering.id}").text
+    assert "5 (4 ledige)" in page and "digitale plasser: 3" in page
