@@ -214,3 +214,4 @@ def init_app(app) -> None:
     app.add_template_filter(attendance_mode_label, "attendance_mode")
     app.add_template_global(mode_of, "attendance_of")
     app.add_template_global(capacity_overall)
+    app.add_template_global(seats_left_by_mode)

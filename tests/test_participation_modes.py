@@ -466,7 +466,10 @@ def test_the_dashboard_and_the_cards_say_the_mode(app, ctx, make_gathering, orga
     overview = organiser_client.get("/arrangor/").text
     assert "Digitalt: 1 med plass, 0 på venteliste" in overview
     assert "I salen: 1 med plass, 1 på venteliste" in overview
-    assert "Hybrid: i salen eller digitalt" in client.get("/").text
+    home = client.get("/").text
+    assert "Hybrid: i salen eller digitalt" in home
+    assert re.search(r"I salen: <span class=\"card__seats--full\">Fullt</span> · Digitalt: "
+                     r"ingen grense", home)
 
 
 @pytest.fixture
