@@ -62,6 +62,7 @@ def _refuse_insecure_secret(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from . import auth, database, error_pages, form_errors, formatting, i18n, logs, programme, security
     from .extensions import csrf, db, mail, migrate
+    from .participation import init_app as participation_filters
 
     logs.init_app(app)
     db.init_app(app)
@@ -75,6 +76,7 @@ def register_extensions(app: Flask) -> None:
     i18n.init_app(app)
     formatting.init_app(app)
     app.add_template_global(programme.who, "programme_who")
+    participation_filters(app)
     security.init_app(app)
     error_pages.init_app(app)
     auth.init_app(app)

@@ -13,11 +13,11 @@ from flask import current_app
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from . import addresses, ics, programme
+from . import addresses, ics, participation, programme
 from .clock import local_zone, to_local
 from .formatting import clock_time, when
 from .links import absolute_url
-from .models import Gathering, GatheringStatus, Registration
+from .models import Gathering, GatheringMode, GatheringStatus, Registration
 from .names import shown_name
 
 
@@ -117,13 +117,29 @@ def invitation(registration: Registration, *, now: datetime, answered: str | Non
     more) repeats the answer the person already gave (`answered`, see standing_answer) with
     RSVP=FALSE, so their calendar program does not reset it to "not answered".
     """
-    event = gathering_event(registration.gathering, sequence=registration.ical_sequence,
-                            status="CONFIRMED")
+    event = with_meeting(gathering_event(registration.gathering,
+                                         sequence=registration.ical_sequence,
+                                         status="CONFIRMED"), registration)
     if answered is not None and answered not in ANSWERS_KEPT:
         raise ValueError(f"an invitation cannot repeat the answer {answered!r}")
     return ics.build_calendar(event, method="REQUEST", dtstamp=now,
                               attendee=_attendee(registration, answered or "NEEDS-ACTION",
                                                  rsvp=answered is None))
+
+
+def with_meeting(event: ics.CalendarEvent, registration: Registration) -> ics.CalendarEvent:
+    """For a confirmed online participant: LOCATION and URL are the meeting link, the
+    meeting details are in the DESCRIPTION, and CONFERENCE (RFC 7986) holds the link. Anyone
+    else's event is left as it is (in the room: the venue; never the link)."""
+    meeting = participation.meeting_for(registration)
+    if meeting is None:
+        return event
+    joining = "\n".join(part for part in [_("Bli med digitalt: %(url)s", url=meeting.url),
+                                          meeting.details] if part)
+    return dataclasses.replace(
+        event, location=meeting.url, url=meeting.url,
+        description="\n\n".join(part for part in [joining, event.description] if part),
+        conference=ics.Conference(url=meeting.url, label=_("Bli med digitalt")))
 
 
 def cancellation(registration: Registration, *, now: datetime) -> bytes:
@@ -270,9 +286,8 @@ def event_json_ld(gathering: Gathering, *, page_url: str, organizer_name: str,
         "startDate": iso_local(gathering.starts_at),
         "endDate": iso_local(gathering.ends_at),
         "eventStatus": status,
-        "eventAttendanceMode": "https://schema.org/OfflineEventAttendanceMode",
-        "location": {"@type": "Place", "name": gathering.venue_name,
-                     "address": _postal_address(gathering.venue_address or gathering.venue_name)},
+        "eventAttendanceMode": ATTENDANCE_MODE[gathering.mode],
+        "location": _locations(gathering, page_url),
         "organizer": {"@type": "Organization", "name": organizer_name, "url": organizer_url},
         "isAccessibleForFree": True,
         "inLanguage": "nb",
@@ -286,6 +301,27 @@ def event_json_ld(gathering: Gathering, *, page_url: str, organizer_name: str,
     elif gathering.status == GatheringStatus.POSTPONED:  # the date that will not happen
         data["previousStartDate"] = iso_local(gathering.previous_starts_at or gathering.starts_at)
     return data
+
+
+# schema.org's eventAttendanceMode for each participation mode.
+ATTENDANCE_MODE = {
+    GatheringMode.IN_PERSON: "https://schema.org/OfflineEventAttendanceMode",
+    GatheringMode.ONLINE: "https://schema.org/OnlineEventAttendanceMode",
+    GatheringMode.HYBRID: "https://schema.org/MixedEventAttendanceMode",
+}
+
+
+def _locations(gathering: Gathering, page_url: str) -> dict | list[dict]:
+    """The room (a Place), online (a VirtualLocation), or both. The VirtualLocation's url is
+    the gathering's public page, never the meeting link: that is for confirmed participants."""
+    place = {"@type": "Place", "name": gathering.venue_name,
+             "address": _postal_address(gathering.venue_address or gathering.venue_name)}
+    virtual = {"@type": "VirtualLocation", "url": page_url}
+    if gathering.mode == GatheringMode.ONLINE:
+        return virtual
+    if gathering.mode == GatheringMode.HYBRID:
+        return [place, virtual]
+    return place
 
 
 def _postal_address(address: str) -> dict:

@@ -14,7 +14,7 @@ from datetime import datetime, tzinfo
 import xlsxwriter
 from flask_babel import lazy_gettext as _l
 
-from .labels import SECTOR_LABELS, STATUS_LABELS
+from .labels import ATTENDANCE_MODE_LABELS, SECTOR_LABELS, STATUS_LABELS
 from .models import Organisation, Registration
 
 # In the organiser's language (the one the download is made in); cells hold plain strings.
@@ -22,19 +22,21 @@ HEADER = [
     _l("Navn"), _l("E-post"), _l("Virksomhet"), _l("Sektor"), _l("Organisasjonsnummer"), _l("Stilling"),
     _l("Status"), _l("Plass på venteliste"), _l("Behov"), _l("Kommentar"), _l("Påmeldt"), _l("Sjekket inn"),
 ]
+# A hybrid gathering's download says how each person attends (participation.py): one more column.
+WITH_MODE = [*HEADER, _l("Deltakelse")]
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV/formula injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 DATE_FORMAT = "%d.%m.%Y %H:%M"
 XLSX_DATE_FORMAT = "dd.mm.yyyy hh:mm"
 # Control characters an .xlsx (XML 1.0) cannot hold; tab, LF and CR can stay.
 _NOT_IN_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_WIDTHS = [24, 30, 28, 11, 18, 22, 12, 10, 30, 30, 17, 17]
+_WIDTHS = [24, 30, 28, 11, 18, 22, 12, 10, 30, 30, 17, 17, 12]
 # What a row reads besides the id, name, email and organisation_name that every list of
 # registrations reads: plain columns, since loading 10,000 whole Registration objects took
 # longer than writing them out as CSV.
 COLUMNS = (Registration.job_title, Registration.status, Registration.needs, Registration.comment,
            Registration.created_at, Registration.checked_in_at, Organisation.sector,
-           Organisation.org_number)
+           Organisation.org_number, Registration.mode)
 
 # Sector → label and status value → label, as plain strings in the current language.
 Labels = tuple[dict, dict]
@@ -59,7 +61,7 @@ def _local(instant: datetime | None, zone: tzinfo) -> datetime | None:
 
 
 def row(registration, *, waiting_position: int | None, zone: tzinfo,
-        labels: Labels | None = None) -> list:
+        labels: Labels | None = None, with_mode: bool = False) -> list:
     """One registration as spreadsheet cells (texts neutralised, times in `zone`).
 
     `registration`: a row with the COLUMNS below and the list's id, name, email and
@@ -74,14 +76,21 @@ def row(registration, *, waiting_position: int | None, zone: tzinfo,
         statuses.get(status, status), waiting_position,
         registration.needs or "", registration.comment or "",
         _local(registration.created_at, zone), _local(registration.checked_in_at, zone),
+        *([_mode_text(registration.mode)] if with_mode else []),
     ]
     return [neutralise(value) for value in values]
 
 
-def rows(registrations, *, waiting_positions: dict[int, int], zone: tzinfo) -> list[list]:
-    """The rows for `registrations`, in their order."""
+def _mode_text(mode) -> str:
+    return str(ATTENDANCE_MODE_LABELS[mode]) if mode in ATTENDANCE_MODE_LABELS else ""
+
+
+def rows(registrations, *, waiting_positions: dict[int, int], zone: tzinfo,
+         with_mode: bool = False) -> list[list]:
+    """The rows for `registrations`, in their order (`with_mode`: WITH_MODE's last column)."""
     labels = translated_labels()
-    return [row(r, waiting_position=waiting_positions.get(r.id), zone=zone, labels=labels)
+    return [row(r, waiting_position=waiting_positions.get(r.id), zone=zone, labels=labels,
+                with_mode=with_mode)
             for r in registrations]
 
 
@@ -136,9 +145,11 @@ def xlsx_bytes(table: list[list], header: list[str] = HEADER, title: str = _l("P
     return buffer.getvalue()
 
 
-def header_with_questions(questions) -> list:
-    """HEADER and a column per question of the organisers' (its words, made formula-safe)."""
-    return [*HEADER, *(neutralise(question.label) for question in questions)]
+def header_with_questions(questions, *, with_mode: bool = False) -> list:
+    """HEADER (WITH_MODE for a hybrid gathering) and a column per question of the organisers'
+    (its words, made formula-safe)."""
+    return [*(WITH_MODE if with_mode else HEADER),
+            *(neutralise(question.label) for question in questions)]
 
 
 def with_answers(table: list[list], registration_ids: list[int], questions,

@@ -14,7 +14,7 @@ from flask import abort
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from . import history, programme, questions, rsvp, seat_rules, stored_text
+from . import history, participation, programme, questions, rsvp, seat_rules, stored_text
 from .clock import from_local
 from .errors import DomainError
 from .extensions import db
@@ -23,6 +23,7 @@ from .links import base_host
 from .models import (
     Gathering,
     GatheringLink,
+    GatheringMode,
     GatheringStatus,
     Organiser,
     Registration,
@@ -50,8 +51,12 @@ def seats_left_by_gathering(found: list[Gathering]) -> dict[int, int | None]:
         .where(Registration.gathering_id.in_(ids),
                Registration.status == RegistrationStatus.CONFIRMED)
         .group_by(Registration.gathering_id)).all())  # one query even for none (constant count)
-    return {gathering.id: None if gathering.capacity is None
+    left = {gathering.id: None if gathering.capacity is None
             else max(gathering.capacity - taken.get(gathering.id, 0), 0) for gathering in found}
+    for gathering in found:  # a hybrid one's seats are counted per mode (participation.py)
+        if gathering.mode == GatheringMode.HYBRID:
+            left[gathering.id] = participation.seats_left_overall(gathering)
+    return left
 
 
 def archive(now: datetime) -> list[Gathering]:
@@ -117,7 +122,9 @@ def create(*, title: str, format: str, starts_at: datetime, ends_at: datetime,
 # Fields an organiser may change at any time; SCHEDULE only while the gathering is a draft
 # (afterwards a move, with calendar updates to everyone registered, see lifecycle).
 EDITABLE = ("title", "theme", "format", "description", "host", "capacity",
-            "registration_deadline", "reminder_days_before")
+            "registration_deadline", "reminder_days_before",
+            # participation modes (participation.py)
+            "mode", "online_capacity", "meeting_url", "meeting_details")
 SCHEDULE = ("starts_at", "ends_at", "venue_name", "venue_address")
 @dataclass(frozen=True)
 class Counts:
@@ -191,6 +198,9 @@ def create_draft(details: dict, *, now: datetime, by: Organiser | None) -> Gathe
     """A new draft from an organiser's form (`details`: the EDITABLE and SCHEDULE fields)."""
     _check_rules(starts_at=details["starts_at"], ends_at=details["ends_at"],
                  deadline=details.get("registration_deadline"), capacity=details.get("capacity"))
+    participation.check_capacities(details.get("mode", "in_person"), details.get("online_capacity"))
+    if "meeting_url" in details:
+        details = {**details, "meeting_url": participation.check_meeting_url(details["meeting_url"])}
     gathering = create(slug=_slug_base(details["title"], details["starts_at"]), now=now,
                        status=GatheringStatus.DRAFT, **details)
     history.audit("create", by=by, now=now, gathering=gathering,
@@ -204,7 +214,9 @@ def create_draft(details: dict, *, now: datetime, by: Organiser | None) -> Gathe
 # registrations, the mail, the calendar identity, the status or the material links (those
 # belong to the gathering that was held).
 COPIED = ("title", "theme", "format", "description", "host", "capacity", "reminder_days_before",
-          "venue_name", "venue_address")
+          "venue_name", "venue_address",
+          # the mode and the online seats, not the meeting link or its details (decision 0031)
+          "mode", "online_capacity")
 # How far ahead a copy's provisional date lies: whole weeks after the original, at the same
 # time of day, so it is never in the past and the organiser sees at once it must be set.
 _COPY_STEP = timedelta(weeks=1)
@@ -260,8 +272,16 @@ def update(gathering: Gathering, changes: dict, *, now: datetime, by: Organiser 
                  capacity=capacity)
     if not changed:
         return []
+    if "mode" in changed or "online_capacity" in changed:
+        participation.check_capacities(changed.get("mode", gathering.mode),
+                                       changed.get("online_capacity", gathering.online_capacity))
+        participation.check_mode_change(gathering, changed.get("mode", gathering.mode))
+    if "meeting_url" in changed:
+        changed["meeting_url"] = participation.check_meeting_url(changed["meeting_url"])
     if "capacity" in changed and capacity is not None:
-        confirmed = rsvp.confirmed_count(gathering)
+        # `capacity` is the room's (an online gathering's: its only) seats
+        confirmed = participation.confirmed_count_in_mode(gathering,
+                                                          participation.modes_of(gathering)[0])
         if capacity < confirmed and not allow_capacity_below_confirmed:
             raise CapacityBelowConfirmed(capacity, confirmed)
     old_capacity = gathering.capacity
@@ -274,8 +294,12 @@ def update(gathering: Gathering, changes: dict, *, now: datetime, by: Organiser 
     gathering.updated_at = now
     db.session.flush()
     promoted = []
-    if "capacity" in changed and gathering.status == GatheringStatus.PUBLISHED:
+    if (changed.keys() & {"capacity", "online_capacity", "mode"}
+            and gathering.status == GatheringStatus.PUBLISHED):
         promoted = rsvp.promote_from_waiting_list(gathering, now=now, by=by)
+    if changed.keys() & {"meeting_url", "meeting_details"}:
+        # Only those a new link or new details concern: confirmed online participants.
+        rsvp.send_new_meeting_link(gathering, now=now)
     fields = joined([stored_text.label("field", name) for name in changed], ", ")
     code = "gathering_edited" + ("_capacity" if "capacity" in changed else "") + (
         "_promoted" if promoted else "")

@@ -38,7 +38,7 @@ def audit(action: str, *, by: Organiser | None, now: datetime,
 # The fields a change names (registration_events.note for "details_changed" and
 # "address_corrected"): codes, shown in the reader's language (labels.REGISTRATION_FIELD_LABELS
 # through stored_text), never words stored in one language.
-CHANGED_FIELDS = ("name", "job_title", "organisation", "needs", "email")
+CHANGED_FIELDS = ("name", "job_title", "organisation", "needs", "email", "mode")
 
 
 def record_change(registration: Registration, kind: str, *, fields: list[str], now: datetime,

@@ -27,6 +27,14 @@ Transition = tuple[datetime, timedelta, timedelta, str]
 
 
 @dataclass(frozen=True)
+class Conference:
+    """RFC 7986 CONFERENCE: a meeting link for video and audio, with a short label."""
+
+    url: str
+    label: str
+
+
+@dataclass(frozen=True)
 class CalendarEvent:
     uid: str
     summary: str
@@ -43,6 +51,8 @@ class CalendarEvent:
     transparent: bool = False  # TRANSP:TRANSPARENT, the time stays free (else OPAQUE)
     # When the event's data last changed (LAST-MODIFIED); a feed also uses it as DTSTAMP.
     last_modified: datetime | None = None
+    # An online meeting to join (RFC 7986 CONFERENCE): only in a personal invitation.
+    conference: Conference | None = None
 
 
 @dataclass(frozen=True)
@@ -278,6 +288,11 @@ def _vevent(event: CalendarEvent, dtstamp: datetime) -> icalendar.Event:
                    _aware(event.last_modified, "last_modified").astimezone(UTC).replace(microsecond=0))
     if event.url is not None:
         vevent.add("url", _verbatim(event.url, "URL"))
+    if event.conference is not None:
+        label = _without_controls(event.conference.label).translate(_COMMON_NAME_REPLACEMENTS)
+        vevent.add("conference", icalendar.vUri(_verbatim(event.conference.url, "CONFERENCE")),
+                   parameters={"VALUE": "URI", "FEATURE": ["VIDEO", "AUDIO"],
+                               **({"LABEL": label} if label else {})})
     vevent.add("organizer", _address(event.organizer_email, event.organizer_name))
     return vevent
 

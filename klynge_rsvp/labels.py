@@ -10,7 +10,9 @@ from flask_babel import lazy_gettext as _l
 
 from .mail import outcomes
 from .models import (
+    AttendanceMode,
     Audience,
+    GatheringMode,
     GatheringStatus,
     OrganiserRole,
     OutboxStatus,
@@ -74,6 +76,7 @@ EVENT_LABELS = {
     "registered_again": _l("Påmeldt på nytt etter avmelding, med plass"),
     "waiting_again": _l("Påmeldt på nytt etter avmelding, på venteliste"),
     "answers_changed": _l("Svar på arrangørens spørsmål endret"),
+    "mode_changed": _l("Endret deltakelse (i salen eller digitalt)"),
 }
 
 # The fields a "details_changed" or "address_corrected" history line names
@@ -84,6 +87,7 @@ REGISTRATION_FIELD_LABELS = {
     "organisation": _l("virksomhet"),
     "needs": _l("behov"),
     "email": _l("e-post"),
+    "mode": _l("deltakelse"),
 }
 
 # What the audit log's actions read as; an action not listed is shown as it is stored.
@@ -165,6 +169,8 @@ FIELD_LABELS = {
     "registration_deadline": _l("påmeldingsfrist"), "reminder_days_before": _l("påminnelse"),
     "starts_at": _l("start"), "ends_at": _l("slutt"), "venue_name": _l("sted"),
     "venue_address": _l("adresse"),
+    "mode": _l("deltakelse"), "online_capacity": _l("antall digitale plasser"),
+    "meeting_url": _l("møtelenke"), "meeting_details": _l("møteinformasjon"),
 }
 
 # Who an announcement goes to.
@@ -208,6 +214,8 @@ KIND_LABELS = {
     "details_changed": _l("Navnet endret, oppdatert kalenderinvitasjon"),
     "address_corrected": _l("Adressen rettet: invitasjon og ny lenke til den nye"),
     "address_withdrawn": _l("Adressen rettet: invitasjonen trukket tilbake fra den gamle"),
+    "meeting_changed": _l("Ny møtelenke, oppdatert kalenderinvitasjon"),
+    "mode_changed": _l("Endret deltakelse, oppdatert kalenderinvitasjon"),
 }
 
 MAIL_STATUS_LABELS = {
@@ -280,4 +288,19 @@ QUESTION_KIND_LABELS = {
     "one_choice": _l("Ett valg (radioknapper)"),
     "several_choices": _l("Flere valg (avkrysningsbokser)"),
     "yes_no": _l("Ja eller nei"),
+}
+
+# --- participation modes (participation.py) ---------------------------------------------------
+
+# How a gathering is held, as its page and the organisers' pages say it.
+GATHERING_MODE_LABELS = {
+    GatheringMode.IN_PERSON: _l("Fysisk"),
+    GatheringMode.ONLINE: _l("Digitalt"),
+    GatheringMode.HYBRID: _l("Hybrid: i salen eller digitalt"),
+}
+
+# How one person attends.
+ATTENDANCE_MODE_LABELS = {
+    AttendanceMode.IN_PERSON: _l("I salen"),
+    AttendanceMode.ONLINE: _l("Digitalt"),
 }

@@ -98,6 +98,21 @@ class OutboxStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+class GatheringMode(enum.StrEnum):
+    """How a gathering is attended (participation.py)."""
+
+    IN_PERSON = "in_person"
+    ONLINE = "online"
+    HYBRID = "hybrid"  # in the room or online: each person chooses
+
+
+class AttendanceMode(enum.StrEnum):
+    """How one person attends: in the room or online (participation.py)."""
+
+    IN_PERSON = "in_person"
+    ONLINE = "online"
+
+
 def _enum(enum_class: type[enum.Enum], name: str) -> sa.Enum:
     """Store an enum by value, as a VARCHAR with a CHECK constraint (portable and readable)."""
     return sa.Enum(
@@ -185,6 +200,14 @@ class Gathering(db.Model):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # In person, online or hybrid (participation.py). `capacity` is the room's seats, or for an
+    # online gathering its online seats; `online_capacity` the online seats of a hybrid one
+    # (None: no limit). The meeting link goes only to confirmed online participants.
+    mode: Mapped[GatheringMode] = mapped_column(
+        _enum(GatheringMode, "gathering_mode"), default=GatheringMode.IN_PERSON)
+    online_capacity: Mapped[int | None] = mapped_column(sa.Integer)
+    meeting_url: Mapped[str] = mapped_column(sa.String(1000), default="")
+    meeting_details: Mapped[str] = mapped_column(sa.Text, default="")
 
     registrations: Mapped[list[Registration]] = relationship(
         back_populates="gathering", order_by="Registration.id"
@@ -201,6 +224,8 @@ class Gathering(db.Model):
     __table_args__ = (
         sa.CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         sa.CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_not_negative"),
+        sa.CheckConstraint("online_capacity IS NULL OR online_capacity >= 0",
+                           name="online_capacity_not_negative"),
     )
 
     def is_past(self, now: datetime) -> bool:
@@ -258,6 +283,9 @@ class Registration(db.Model):
     calendar_replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Set when the personal data was removed (on request, or after the retention period).
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # In the room or online; chosen on a hybrid gathering's form, else the gathering's own.
+    mode: Mapped[AttendanceMode] = mapped_column(
+        _enum(AttendanceMode, "attendance_mode"), default=AttendanceMode.IN_PERSON)
 
     gathering: Mapped[Gathering] = relationship(back_populates="registrations")
     organisation: Mapped[Organisation] = relationship(back_populates="registrations")

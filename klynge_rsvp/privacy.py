@@ -157,6 +157,7 @@ def export(registration: Registration) -> dict:
         "behov": registration.needs,
         "kommentar": registration.comment,
         "status": registration.status.value,
+        "deltakelse": registration.mode.value,  # in the room or online (kept when anonymised)
         "samtykke_gitt": registration.consented_at.isoformat(),
         "språk": registration.language,
         "påmeldt": registration.created_at.isoformat(),

@@ -14,13 +14,24 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from . import addresses, calendars, history, notifications, organisations, seat_rules, webhooks
+from . import (
+    addresses,
+    calendars,
+    history,
+    notifications,
+    organisations,
+    participation,
+    seat_rules,
+    webhooks,
+)
 from .errors import DomainError, RegistrationClosed
 from .extensions import db
 from .mail import outbox
 from .mail.outbox import ComposedMail
 from .models import (
+    AttendanceMode,
     Gathering,
+    GatheringMode,
     GatheringStatus,
     Organisation,
     Organiser,
@@ -39,6 +50,7 @@ class Person:
     email: str
     job_title: str = ""
     needs: str = ""  # this person's own; RegistrationRequest.needs is for everyone in it
+    mode: str | None = None  # in the room or online, on a hybrid gathering (participation.py)
 
 
 @dataclass(frozen=True)
@@ -96,7 +108,10 @@ def confirmed_count(gathering: Gathering) -> int:
 
 
 def seats_left(gathering: Gathering) -> int | None:
-    """Free seats, or None when the gathering has no capacity limit."""
+    """Free seats, or None when the gathering has no capacity limit (a hybrid gathering: in
+    all its modes together, participation.seats_left_overall)."""
+    if gathering.mode == GatheringMode.HYBRID:
+        return participation.seats_left_overall(gathering)
     if gathering.capacity is None:
         return None
     return max(gathering.capacity - confirmed_count(gathering), 0)
@@ -110,6 +125,8 @@ def waiting_position(registration: Registration) -> int | None:
         sa.select(sa.func.count()).where(
             Registration.gathering_id == registration.gathering_id,
             Registration.status == RegistrationStatus.WAITING,
+            # each mode has its own list
+            participation.in_mode(registration.gathering, participation.mode_of(registration)),
             sa.or_(
                 Registration.waiting_since < registration.waiting_since,
                 sa.and_(Registration.waiting_since == registration.waiting_since,
@@ -157,13 +174,14 @@ def register(gathering: Gathering, request: RegistrationRequest, *, now: datetim
     lock_gathering(gathering)
     if not gathering.registration_open(now):
         raise RegistrationClosed(_("Påmeldingen til denne samlingen er stengt."))
+    modes = [participation.mode_for(gathering, p.mode) for p in people]
     organisation = organisations.find_or_create(
         request.organisation_name, request.sector, request.org_number, now=now
     )
-    free = seats_left(gathering)
+    free = participation.seats_left_by_mode(gathering)
     outcomes: list[Outcome] = []
     registered_by: Registration | None = None
-    for person, key in zip(people, keys, strict=True):
+    for person, key, mode in zip(people, keys, modes, strict=True):
         existing = db.session.scalar(
             sa.select(Registration).where(
                 Registration.gathering_id == gathering.id, Registration.email_key == key
@@ -180,10 +198,10 @@ def register(gathering: Gathering, request: RegistrationRequest, *, now: datetim
             registered_by = registered_by or existing
             continue
 
-        registration, free = _write_registration(
-            gathering, existing, key, person, request, organisation, free=free, now=now,
+        registration, free[mode] = _write_registration(
+            gathering, existing, key, person, request, organisation, free=free[mode], now=now,
             comment=request.comment if person is request.person else "",
-            registered_by=registered_by)
+            registered_by=registered_by, mode=mode)
         history.record(registration, "registered" if registration.status
                        == RegistrationStatus.CONFIRMED else "waiting", now=now, by=by,
                        note=said("note_registered_again") if existing is not None else "")
@@ -225,43 +243,49 @@ def cancel(registration: Registration, *, now: datetime, by: Organiser | None = 
             key=f"cancel:{registration.id}:{registration.ical_sequence}:{registration.cancelled_at:%Y%m%d%H%M%S}",
             now=now, registration=registration,
         )
-    return promote_from_waiting_list(gathering, now=now, by=by) if had_seat else []
+    return promote_from_waiting_list(gathering, now=now, by=by,
+                                     mode=participation.mode_of(registration)) if had_seat else []
 
 
 def promote_from_waiting_list(gathering: Gathering, *, now: datetime,
-                              by: Organiser | None = None) -> list[Registration]:
-    """Give free seats to the waiting list in arrival order (caller holds the gathering lock)."""
+                              by: Organiser | None = None,
+                              mode: AttendanceMode | None = None) -> list[Registration]:
+    """Give free seats to the waiting list in arrival order (caller holds the gathering lock):
+    each mode's free seats to that mode's list (`mode`: that mode's only; None: every mode)."""
+    promoted: list[Registration] = []
+    for each in participation.modes_of(gathering) if mode is None else (mode,):
+        promoted += promote_in_mode(gathering, each, now=now, by=by)
+    return promoted
+
+
+def promote_in_mode(gathering: Gathering, mode: AttendanceMode, *, now: datetime,
+                    by: Organiser | None = None) -> list[Registration]:
+    """Give `mode`'s free seats to `mode`'s waiting list in arrival order (caller holds the
+    gathering lock)."""
     promoted: list[Registration] = []
     # A postponed or cancelled gathering has no date to invite anyone to; a new date fills
     # the free seats when it comes (lifecycle.reschedule).
     if gathering.starts_at <= now or gathering.status != GatheringStatus.PUBLISHED:
         return promoted
-    # --- seat rules (issue 16): with a cap or holds, the first in line whom the rules allow
-    rules = seat_rules.rules_of(gathering)
-    if rules.any:
-        return _promote_by_seat_rules(gathering, rules, now=now, by=by)
-    free = seats_left(gathering)
+    # --- seat rules (issue 16): in the room, with a cap or holds, the first in line whom the
+    # rules allow
+    if mode == seat_rules.room(gathering):
+        rules = seat_rules.rules_of(gathering)
+        if rules.any:
+            return _promote_by_seat_rules(gathering, rules, now=now, by=by)
+    free = participation.seats_left_in_mode(gathering, mode)
     while free is None or free > 0:
         first = db.session.scalar(
             sa.select(Registration)
             .where(Registration.gathering_id == gathering.id,
-                   Registration.status == RegistrationStatus.WAITING)
+                   Registration.status == RegistrationStatus.WAITING,
+                   participation.in_mode(gathering, mode))
             .order_by(Registration.waiting_since, Registration.id)
             .limit(1)
         )
         if first is None:
             break
-        first.status = RegistrationStatus.CONFIRMED
-        first.waiting_since = None
-        first.updated_at = now
-        db.session.flush()
-        history.record(first, "promoted", now=now, by=by)
-        webhooks.enqueue("registration.promoted", webhooks.registration_data(first), now=now)
-        outbox.enqueue(
-            notifications.compose_promotion(first, now=now),
-            key=f"promote:{first.id}:{first.ical_sequence}:{now:%Y%m%d%H%M%S%f}",
-            now=now, registration=first,
-        )
+        _give_waiting_seat(first, now=now, by=by)
         promoted.append(first)
         free = None if free is None else free - 1
     return promoted
@@ -269,12 +293,14 @@ def promote_from_waiting_list(gathering: Gathering, *, now: datetime,
 
 def _give_waiting_seat(registration: Registration, *, now: datetime,
                        by: Organiser | None) -> None:
-    """Seat rules (issue 16): as promote_from_waiting_list gives a seat, for the rules' walk."""
+    """The first in line gets a seat: the history, the webhook and the promotion mail with its
+    invitation (promote_in_mode, and the seat rules' walk)."""
     registration.status = RegistrationStatus.CONFIRMED
     registration.waiting_since = None
     registration.updated_at = now
     db.session.flush()
     history.record(registration, "promoted", now=now, by=by)
+    webhooks.enqueue("registration.promoted", webhooks.registration_data(registration), now=now)
     outbox.enqueue(
         notifications.compose_promotion(registration, now=now),
         key=f"promote:{registration.id}:{registration.ical_sequence}:{now:%Y%m%d%H%M%S%f}",
@@ -293,7 +319,8 @@ def _promote_by_seat_rules(gathering: Gathering, rules: seat_rules.Rules, *, now
         sa.select(Registration).join(Registration.organisation)
         .options(sa.orm.contains_eager(Registration.organisation))
         .where(Registration.gathering_id == gathering.id,
-               Registration.status == RegistrationStatus.WAITING)
+               Registration.status == RegistrationStatus.WAITING,
+               participation.in_mode(gathering, seat_rules.room(gathering)))
         .order_by(Registration.waiting_since, Registration.id)).all()
     for registration in waiting:
         if rules.capacity is not None and tally.total >= rules.capacity:
@@ -355,12 +382,15 @@ class OverSeatRules(OverCapacity):
 def _write_registration(gathering: Gathering, existing: Registration | None, key: str,
                         person: Person, request: RegistrationRequest, organisation: Organisation,
                         *, free: int | None, now: datetime, comment: str,
-                        registered_by: Registration | None) -> tuple[Registration, int | None]:
+                        registered_by: Registration | None,
+                        mode: AttendanceMode = AttendanceMode.IN_PERSON,
+                        ) -> tuple[Registration, int | None]:
     """Write a new registration, or bring a cancelled one back, with the person's details: a
-    seat while `free` (seats left; None: no limit) allows, else the waiting list. Returns the
-    registration and the seats left after it."""
+    seat while `free` (seats left in `mode`; None: no limit) and, in the room, the seat rules
+    allow, else `mode`'s waiting list. Returns the registration and the seats left in `mode`
+    after it."""
     # --- seat rules (issue 16): decided before the new row exists, under the caller's lock
-    rules_say = seat_rules.may_take_seat(gathering, organisation, now=now, free=free)
+    rules_say = seat_rules.may_take_seat(gathering, organisation, now=now, free=free, mode=mode)
     registration = existing or Registration(gathering=gathering, email_key=key, created_at=now)
     if existing is not None:
         # Back after cancelling: outrank the CANCEL their calendar already holds.
@@ -377,6 +407,7 @@ def _write_registration(gathering: Gathering, existing: Registration | None, key
     registration.language = request.language
     registration.updated_at = now
     registration.registered_by = registered_by
+    registration.mode = mode
     if rules_say is None:  # seat rules (issue 16)
         registration.status = RegistrationStatus.CONFIRMED
         registration.waiting_since = None
@@ -406,6 +437,7 @@ def register_on_behalf(gathering: Gathering, request: RegistrationRequest, *, no
     if gathering.is_past(now):
         raise RegistrationClosed(_("Samlingen er over, og ingen kan meldes på lenger."))
     key = email_key(request.person.email)
+    mode = participation.mode_for(gathering, request.person.mode)
     existing = db.session.scalar(sa.select(Registration).where(
         Registration.gathering_id == gathering.id, Registration.email_key == key))
     if existing is not None and existing.status != RegistrationStatus.CANCELLED:
@@ -415,7 +447,8 @@ def register_on_behalf(gathering: Gathering, request: RegistrationRequest, *, no
     )
     registration, _free = _write_registration(
         gathering, existing, key, request.person, request, organisation,
-        free=seats_left(gathering), now=now, comment=request.comment, registered_by=None)
+        free=participation.seats_left_in_mode(gathering, mode), now=now,
+        comment=request.comment, registered_by=None, mode=mode)
     confirmed = registration.status == RegistrationStatus.CONFIRMED
     history.record(registration, "registered" if confirmed else "waiting", now=now, by=by,
                    note=said("note_registered_by_organiser"))
@@ -441,12 +474,16 @@ def promote(registration: Registration, *, now: datetime, by: Organiser,
         raise DomainError(_("%(name)s står ikke på ventelisten.", name=registration.name))
     if gathering.is_past(now):
         raise DomainError(_("Samlingen er over."))
-    free = seats_left(gathering)
+    mode = participation.mode_of(registration)
+    free = participation.seats_left_in_mode(gathering, mode)
     if free == 0 and not over_capacity:
         raise OverCapacity(_("Samlingen er full (%(capacity)s plasser). Bekreft at %(name)s skal få "
-                             "plass likevel.", capacity=gathering.capacity, name=registration.name))
+                             "plass likevel.",
+                             capacity=participation.capacity_in_mode(gathering, mode),
+                             name=registration.name))
     # --- seat rules (issue 16): a confirmed override of the rules is audited
-    rules_say = seat_rules.may_take_seat(gathering, registration.organisation, now=now, free=free)
+    rules_say = seat_rules.may_take_seat(gathering, registration.organisation, now=now, free=free,
+                                         mode=mode)
     past_rules = rules_say is not None and rules_say.code != seat_rules.FULL
     if past_rules and not over_rules:
         raise OverSeatRules(_("%(reason)s Bekreft at %(name)s skal få plass likevel.",
@@ -505,7 +542,8 @@ def registrations_of(gathering: Gathering, *, status: RegistrationStatus | None 
 
 
 def registration_rows(gathering_id: int, columns=(), *, status: RegistrationStatus | None = None,
-                      sector: Sector | None = None, query: str = "") -> list[sa.Row]:
+                      sector: Sector | None = None, query: str = "",
+                      mode: AttendanceMode | None = None) -> list[sa.Row]:
     """A gathering's registrations as plain rows: the same ones, in the same order, as
     registrations_of gives, with id, name, email, organisation_name and `columns`.
 
@@ -520,6 +558,8 @@ def registration_rows(gathering_id: int, columns=(), *, status: RegistrationStat
         select = select.where(Registration.status == status)
     if sector is not None:
         select = select.where(Organisation.sector == sector)
+    if mode is not None:
+        select = select.where(Registration.mode == mode)
     found = db.session.execute(select).all()
     words = query.casefold().split()
     if words:
@@ -549,14 +589,18 @@ def cancel_by_organiser(registration: Registration, *, now: datetime, by: Organi
 
 
 def waiting_positions(gathering: Gathering) -> dict[int, int]:
-    """Registration id → place on the waiting list (1 is next in line)."""
-    ids = db.session.scalars(
-        sa.select(Registration.id)
-        .where(Registration.gathering_id == gathering.id,
-               Registration.status == RegistrationStatus.WAITING)
-        .order_by(Registration.waiting_since, Registration.id)
-    )
-    return {registration_id: place for place, registration_id in enumerate(ids, start=1)}
+    """Registration id → place on its mode's waiting list (1 is next in line)."""
+    places: dict[int, int] = {}
+    for mode in participation.modes_of(gathering):
+        ids = db.session.scalars(
+            sa.select(Registration.id)
+            .where(Registration.gathering_id == gathering.id,
+                   Registration.status == RegistrationStatus.WAITING,
+                   participation.in_mode(gathering, mode))
+            .order_by(Registration.waiting_since, Registration.id)
+        )
+        places.update({registration_id: place for place, registration_id in enumerate(ids, start=1)})
+    return places
 
 
 def mails_of(registration: Registration) -> list[OutboxMessage]:
@@ -742,9 +786,13 @@ def register_again(registration: Registration, *, now: datetime) -> Registration
         return registration  # a second click: nothing to do
     if not gathering.registration_open(now):
         raise RegistrationClosed(_("Påmeldingen til denne samlingen er stengt."))
+    # The mode they chose before, if the gathering still has it.
+    registration.mode = (registration.mode if registration.mode in participation.modes_of(gathering)
+                         else participation.modes_of(gathering)[0])
+    free = participation.seats_left_in_mode(gathering, registration.mode)
     # --- seat rules (issue 16)
     rules_say = seat_rules.may_take_seat(gathering, registration.organisation, now=now,
-                                         free=seats_left(gathering))
+                                         free=free, mode=registration.mode)
     registration.ical_sequence_bump += 1
     registration.cancelled_at = None
     registration.calendar_partstat = None
@@ -762,3 +810,81 @@ def register_again(registration: Registration, *, now: datetime) -> Registration
     _announce_new_status(registration, now=now)
     return registration
 
+
+def send_new_meeting_link(gathering: Gathering, *, now: datetime) -> list[Registration]:
+    """The organisers changed the meeting link: each confirmed online participant gets the
+    invitation with the new link (REQUEST, their SEQUENCE + 1) and a short mail saying so.
+    Keyed by the SEQUENCE, so a second send of the same change queues nothing twice (caller
+    holds the gathering lock). Returns those told."""
+    if gathering.status != GatheringStatus.PUBLISHED or gathering.is_past(now):
+        return []
+    told = [registration for registration in with_seat(gathering)
+            if participation.meeting_for(registration) is not None]
+    for registration in told:
+        registration.ical_sequence_bump += 1
+        registration.updated_at = now
+    db.session.flush()
+    for registration in told:
+        outbox.enqueue(
+            notifications.registration.compose_meeting_changed(registration, now=now),
+            key=f"meeting:{registration.id}:{registration.ical_sequence}",
+            now=now, registration=registration,
+        )
+    return told
+
+
+def switch_mode(registration: Registration, mode: AttendanceMode, *, now: datetime,
+                by: Organiser | None = None) -> Registration:
+    """On a hybrid gathering, attend the other way: in the room instead of online, or back.
+
+    Under the gathering's lock, as `register`. With a seat: a free seat in the other mode is
+    theirs at once (the invitation again, at SEQUENCE + 1, with the room or the meeting link),
+    and their old seat goes to the first on that mode's waiting list; with no seat free there
+    they keep the one they have (refused: nobody loses a seat by asking). On a waiting list:
+    a seat in the other mode if one is free, else last on that mode's list.
+    """
+    gathering = registration.gathering
+    lock_gathering(gathering)
+    db.session.refresh(registration)
+    _refuse_changes_to(registration, now=now)
+    if not participation.asks_mode(gathering):
+        raise DomainError(_("Denne samlingen har bare én måte å delta på."))
+    if registration.status == RegistrationStatus.CANCELLED:
+        raise DomainError(_("Du er meldt av. Meld deg på igjen før du endrer opplysningene."))
+    mode = AttendanceMode(mode)
+    if mode == registration.mode:
+        return registration  # a second click: nothing to do
+    old_mode, had_seat = registration.mode, registration.status == RegistrationStatus.CONFIRMED
+    free = participation.seats_left_in_mode(gathering, mode)
+    if had_seat and free == 0:
+        raise DomainError(_("Det er ingen ledige plasser der. Du beholder plassen du har."))
+    registration.mode = mode
+    registration.updated_at = now
+    if free is None or free > 0:
+        registration.status, registration.waiting_since = RegistrationStatus.CONFIRMED, None
+    else:
+        registration.waiting_since = last_in_line(gathering, now=now)
+    if had_seat:
+        # A newer invitation, with the other place (the room, or the meeting link)
+        registration.ical_sequence_bump += 1
+    db.session.flush()
+    history.record_change(registration, "mode_changed", fields=["mode"], now=now, by=by)
+    if by is not None:
+        history.audit("change_registration", by=by, now=now, gathering=gathering,
+                      summary=said("registration_details_changed",
+                                   fields=history.fields_param(["mode"]),
+                                   person=stored_person(registration.name, registration.email)))
+    if had_seat:
+        mail = notifications.registration.compose_mode_changed(registration, now=now)
+        key = f"mode:{registration.id}:{registration.ical_sequence}"
+    elif registration.status == RegistrationStatus.CONFIRMED:
+        mail = notifications.compose_promotion(registration, now=now)
+        key = f"promote:{registration.id}:{registration.ical_sequence}:{now:%Y%m%d%H%M%S%f}"
+    else:
+        mail = notifications.compose_waiting_list(
+            registration, position=waiting_position(registration), now=now)
+        key = f"waiting-mode:{registration.id}:{mode.value}:{now:%Y%m%d%H%M%S%f}"
+    outbox.enqueue(mail, key=key, now=now, registration=registration)
+    if had_seat:
+        promote_in_mode(gathering, old_mode, now=now, by=by)
+    return registration

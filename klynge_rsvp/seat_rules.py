@@ -27,10 +27,12 @@ from babel.lists import format_list
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 
+from . import participation
 from .clock import from_local
 from .extensions import db
 from .formatting import local
 from .models import (
+    AttendanceMode,
     Gathering,
     Organisation,
     Registration,
@@ -142,6 +144,11 @@ def decide(rules: Rules, tally: Tally, *, organisation_id: int, sector: Sector,
 # --- reading the counts (under the caller's lock) ----------------------------------------------
 
 
+def room(gathering: Gathering) -> AttendanceMode:
+    """The mode the rules apply to: the room (an online gathering's only mode is its seats)."""
+    return participation.modes_of(gathering)[0]
+
+
 def rules_of(gathering: Gathering) -> Rules:
     """The gathering's rules, read from the database."""
     with db.session.no_autoflush:
@@ -150,7 +157,7 @@ def rules_of(gathering: Gathering) -> Rules:
         holds = tuple(Hold(row.sector, row.seats, row.held_until) for row in db.session.scalars(
             sa.select(SeatHold).where(SeatHold.gathering_id == gathering.id)
             .order_by(SeatHold.held_until, SeatHold.sector)))
-    return Rules(gathering.capacity, cap, holds)
+    return Rules(participation.capacity_in_mode(gathering, room(gathering)), cap, holds)
 
 
 def tally_of(gathering: Gathering) -> Tally:
@@ -161,7 +168,8 @@ def tally_of(gathering: Gathering) -> Tally:
             sa.select(Registration.organisation_id, Organisation.sector, sa.func.count())
             .join(Organisation, Registration.organisation_id == Organisation.id)
             .where(Registration.gathering_id == gathering.id,
-                   Registration.status == RegistrationStatus.CONFIRMED)
+                   Registration.status == RegistrationStatus.CONFIRMED,
+                   participation.in_mode(gathering, room(gathering)))
             .group_by(Registration.organisation_id, Organisation.sector))
         for organisation_id, sector, count in rows:
             tally.total += count
@@ -171,12 +179,12 @@ def tally_of(gathering: Gathering) -> Tally:
 
 
 def may_take_seat(gathering: Gathering, organisation: Organisation, *, now: datetime,
-                  free: int | None) -> Reason | None:
+                  free: int | None, mode: AttendanceMode | None = None) -> Reason | None:
     """For rsvp.py, under the seat lock: None if this person of `organisation` may take a seat
-    now, else why not. `free` is the seats left by the plain count (None: no limit): with no
-    rules that decides alone, as before the rules existed."""
+    in `mode` (None: the room) now, else why not. `free` is the seats left in that mode by the
+    plain count (None: no limit): with no rules, or online beside a room, that decides alone."""
     rules = rules_of(gathering)
-    if not rules.any:
+    if not rules.any or (mode is not None and mode != room(gathering)):
         return None if free is None or free > 0 else Reason(FULL)
     return decide(rules, tally_of(gathering), organisation_id=organisation.id,
                   sector=organisation.sector, now=now)
@@ -189,7 +197,7 @@ def why_waiting(registration: Registration, *, now: datetime) -> Reason | None:
         return None
     gathering = registration.gathering
     rules = rules_of(gathering)
-    if not rules.any:
+    if not rules.any or participation.mode_of(registration) != room(gathering):
         return Reason(FULL)
     return decide(rules, tally_of(gathering), organisation_id=registration.organisation_id,
                   sector=registration.organisation.sector, now=now) or Reason(FULL)

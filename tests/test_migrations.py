@@ -416,7 +416,7 @@ def test_0025_adds_and_removes_the_question_tables(app, make_gathering):
         gathering = make_gathering()
         rsvp.register(gathering, registration_request(1), now=NOW)
         db.session.commit()
-        downgrade(revision="0023_registry_lookups")
+        downgrade(revision="0024_participation_modes")
         assert not tables & table_names()
         upgrade()
         assert tables <= table_names()
@@ -424,3 +424,31 @@ def test_0025_adds_and_removes_the_question_tables(app, make_gathering):
         assert columns == {"answer_id", "choice_id"}
         with db.engine.connect() as connection:
             assert connection.execute(sa.text("SELECT count(*) FROM registrations")).scalar() == 1
+
+
+def test_0024_adds_and_removes_the_participation_modes(app, make_gathering):
+    """0024: gatherings and registrations get a mode (existing rows: in person), a hybrid
+    gathering's online seats and its meeting link; downgrade takes them away, rows stay."""
+    from klynge_rsvp import rsvp
+    from tests.conftest import NOW, registration_request
+
+    def columns(table):
+        return {c["name"] for c in sa.inspect(db.engine).get_columns(table)}
+
+    with app.app_context():
+        gathering = make_gathering()
+        rsvp.register(gathering, registration_request(1), now=NOW)
+        db.session.commit()
+        db.session.close()
+        downgrade(revision="0023_registry_lookups")
+        assert not {"mode", "online_capacity", "meeting_url", "meeting_details"} & columns("gatherings")
+        assert "mode" not in columns("registrations")
+        upgrade()
+        assert {"mode", "online_capacity", "meeting_url", "meeting_details"} <= columns("gatherings")
+        with db.engine.begin() as connection:
+            assert connection.execute(sa.text("SELECT mode, meeting_url FROM gatherings")).all() \
+                == [("in_person", "")]
+            assert connection.execute(sa.text("SELECT mode FROM registrations")).all() \
+                == [("in_person",)]
+            with pytest.raises(sa.exc.IntegrityError):
+                connection.execute(sa.text("UPDATE registrations SET mode = 'hybrid'"))

@@ -236,7 +236,7 @@ def test_every_kind_of_mail_reads_right_as_received(hostile_sender, smtp_config,
     from klynge_rsvp.extensions import db
     from klynge_rsvp.labels import KIND_LABELS
     from klynge_rsvp.mail import delivery
-    from klynge_rsvp.models import Audience, GatheringStatus, OutboxMessage
+    from klynge_rsvp.models import Audience, GatheringMode, GatheringStatus, OutboxMessage
     from tests.conftest import person, registration_request
     from tests.lifecycle_helpers import organiser
 
@@ -277,6 +277,23 @@ def test_every_kind_of_mail_reads_right_as_received(hostile_sender, smtp_config,
             name=AFTER, job_title="", organisation_name="Bergen kommune",
             sector=changing.organisation.sector), now=NOW)
         rsvp.correct_address(changing, "rettet@example.no", now=NOW, by=by)
+        # An online participant, and a new meeting link (meeting_changed), on a gathering of
+        # its own.
+        online = gatherings.create(
+            title=title, format="Webinar", starts_at=start, ends_at=start + timedelta(hours=2),
+            venue_name="Digitalt", status=GatheringStatus.PUBLISHED, now=NOW, slug="digitalt",
+            mode=GatheringMode.ONLINE, meeting_url="https://meet.example.no/j/1")
+        rsvp.register(online, registration_request(
+            8, person=person(8, name=names[0], email="digital@example.no")), now=NOW)
+        gatherings.update(online, {"meeting_url": "https://meet.example.no/j/2"}, now=NOW, by=by)
+        hybrid = gatherings.create(
+            title=title, format="Seminar", starts_at=start, ends_at=start + timedelta(hours=2),
+            venue_name="Ole Bull Scene", status=GatheringStatus.PUBLISHED, now=NOW, slug="hybrid",
+            mode=GatheringMode.HYBRID, meeting_url="https://meet.example.no/j/3")
+        [switching] = rsvp.register(hybrid, registration_request(
+            9, person=person(9, name=names[2], email="bytter@example.no", mode="in_person")),
+            now=NOW)
+        rsvp.switch_mode(switching.registration, "online", now=NOW)  # mode_changed
         reminders.send_reminders(gathering, now=start - timedelta(days=1))
         later = NOW + timedelta(minutes=1)
         lifecycle.move(gathering, starts_at=start + timedelta(hours=1), ends_at=start + timedelta(hours=3),
@@ -307,7 +324,8 @@ def test_every_kind_of_mail_reads_right_as_received(hostile_sender, smtp_config,
             pass
         received = list(smtp_server.handler.messages)
         assert len(received) == len(rows)
-        by_address = {**dict(zip(emails, names, strict=True)),
+        by_address = {**dict(zip(emails, names, strict=True)), "digital@example.no": names[0],
+                      "bytter@example.no": names[2],
                       "endre@example.no": AFTER, "rettet@example.no": AFTER}
         kinds = set()
         for envelope in received:

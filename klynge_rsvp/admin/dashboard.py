@@ -3,11 +3,11 @@
 import sqlalchemy as sa
 from flask import render_template, request
 
-from .. import statistics
+from .. import participation, statistics
 from ..clock import utcnow
 from ..extensions import db
 from ..labels import ACTION_LABELS, GATHERING_STATUS_LABELS
-from ..models import AuditEntry, Gathering
+from ..models import AuditEntry, Gathering, GatheringMode
 from . import bp
 
 AUDIT_PAGE_SIZE = 50
@@ -31,7 +31,15 @@ def index():
         attendance_chart=statistics.svg(statistics.attendance_chart(past)),
         organisations_chart=statistics.svg(organisations_chart),
         people_chart=statistics.svg(people_chart),
+        modes=_counts_by_mode([row.gathering_id for row in upcoming]),
     )
+
+
+def _counts_by_mode(gathering_ids: list[int]) -> dict:
+    """Gathering id → its counts per mode (participation.counts_by_mode), for hybrid ones."""
+    hybrid = db.session.scalars(sa.select(Gathering).where(
+        Gathering.id.in_(gathering_ids), Gathering.mode == GatheringMode.HYBRID))
+    return {gathering.id: participation.counts_by_mode(gathering) for gathering in hybrid}
 
 
 @bp.get("/revisjonslogg")

@@ -2,7 +2,7 @@
 
 from flask import Response
 
-from .. import exports, history, questions, rsvp
+from .. import exports, history, participation, questions, rsvp
 from ..clock import utcnow
 from ..database import begin_writing
 from ..extensions import db
@@ -29,12 +29,14 @@ def export_xlsx(gathering_id):
 def _download(gathering_id, extension, build, mimetype):
     gathering = get_gathering_or_404(gathering_id)
     found = filtered_rows(gathering, exports.COLUMNS)
-    table = exports.rows(found, waiting_positions=rsvp.waiting_positions(gathering), zone=zone())
+    with_mode = participation.asks_mode(gathering)
+    table = exports.rows(found, waiting_positions=rsvp.waiting_positions(gathering), zone=zone(),
+                         with_mode=with_mode)
     # A column per question of the organisers', after the standard ones.
     asked = questions.questions_of(gathering)
     answers = questions.answer_table(gathering.id) if asked else {}
     table = exports.with_answers(table, [row.id for row in found], asked, answers)
-    header = exports.header_with_questions(asked)
+    header = exports.header_with_questions(asked, with_mode=with_mode)
     # Personal data leaving the system: the audit log says who took it, and when.
     begin_writing()
     history.audit("export", by=me(), now=utcnow(), gathering=gathering,

@@ -26,7 +26,8 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 from ..clock import Gap, Overlap, ambiguity, from_local, to_local, utc_offset_text
 from ..fields import no_invisible_characters, normalise_newlines, plain_text, single_line, strip
 from ..formatting import wall_clock, wall_date
-from ..models import Gathering, GatheringStatus
+from ..labels import GATHERING_MODE_LABELS
+from ..models import Gathering, GatheringMode, GatheringStatus
 
 FORMAT_SUGGESTIONS = [_l("Frokostmøte"), _l("Seminar"), _l("Webinar"), _l("Konferanse"), _l("Workshop"),
                       _l("Øvelse")]
@@ -285,6 +286,29 @@ class GatheringForm(WallTimeQuestions, FlaskForm):
         validators=[Optional(), NumberRange(min=0, max=60, message=_l("Skriv et tall fra 0 til 60."))],
         render_kw={"inputmode": "numeric", "min": 0, "max": 60},
     )
+    # participation modes (participation.py, decision 0031)
+    mode = RadioField(
+        _l("Hvordan deltar man?"),
+        choices=[SelectChoice(mode.value, label) for mode, label in GATHERING_MODE_LABELS.items()],
+        default=GatheringMode.IN_PERSON.value,  # also when a form leaves it out
+    )
+    online_capacity = WholeNumberField(
+        _l("Antall digitale plasser (valgfritt)"),
+        validators=[Optional(), NumberRange(min=0, max=100000,
+                                            message=_l("Antall plasser må være 0 eller mer."))],
+        render_kw={"inputmode": "numeric", "min": 0},
+    )
+    meeting_url = StringField(
+        _l("Møtelenke (valgfritt)"), filters=[strip],
+        validators=[Optional(), Length(max=1000, message=_l("Adressen er for lang.")), single_line],
+        render_kw={"type": "url", "inputmode": "url", "placeholder": "https://",
+                   "autocomplete": "off"},
+    )
+    meeting_details = TextAreaField(
+        _l("Møteinformasjon (valgfritt)"), filters=[normalise_newlines],
+        validators=[Optional(), Length(max=2000, message=_l("Teksten kan være høyst 2000 tegn.")),
+                    plain_text], render_kw={"rows": 3},
+    )
     confirm_capacity = BooleanField(_l("Ja, sett antall plasser lavere enn antallet som allerede har plass. "
                                        "Ingen mister plassen sin."))
     submit = SubmitField(_l("Lagre"))
@@ -319,6 +343,8 @@ class GatheringForm(WallTimeQuestions, FlaskForm):
             "deadline_time": deadline.time() if deadline else None,
             "deadline_time_occurrence": occurrence_of(deadline) if deadline else None,
             "reminder_days_before": gathering.reminder_days_before,
+            "mode": gathering.mode.value, "online_capacity": gathering.online_capacity,
+            "meeting_url": gathering.meeting_url, "meeting_details": gathering.meeting_details,
         }
 
     def wall_times(self) -> dict[str, datetime | None]:
@@ -366,11 +392,22 @@ class GatheringForm(WallTimeQuestions, FlaskForm):
             "description": self.description.data or "", "host": self.host.data or "",
             "capacity": self.capacity.data, "registration_deadline": self.deadline(),
             "reminder_days_before": self.reminder_days_before.data,
+            "mode": GatheringMode(self.mode.data),
+            # online seats of their own only when some come in the room and some online
+            "online_capacity": self.online_capacity.data
+            if self.mode.data == GatheringMode.HYBRID.value else None,
+            "meeting_url": self.meeting_url.data or "",
+            "meeting_details": self.meeting_details.data or "",
         }
         if not self.locked:
             values.update(starts_at=self.starts_at(), ends_at=self.ends_at(),
                           venue_name=self.venue_name.data, venue_address=self.venue_address.data or "")
         return values
+
+
+    def validate_meeting_url(self, field):
+        if field.data and not (field.data.lower().startswith("https://") and len(field.data) > 8):
+            raise ValidationError(_("Møtelenken må være en nettadresse som begynner med https://."))
 
 
 class MaterialLinkForm(FlaskForm):

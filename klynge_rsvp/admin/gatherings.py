@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from .. import gatherings, rsvp
+from .. import gatherings, participation, rsvp
 from ..clock import local_zone, utcnow
 from ..errors import DomainError
 from ..extensions import db
@@ -52,6 +52,7 @@ def _gathering_page(gathering, link_form, status=200):
     return render_template(
         "admin/gatherings/show.html", gathering=gathering, now=now, link_form=link_form,
         counts=gatherings.counts(gathering), seats_left=rsvp.seats_left(gathering),
+        modes=participation.counts_by_mode(gathering) if participation.asks_mode(gathering) else {},
         just_published=request.args.get("publisert") == "1",
         public_url=absolute_url("public.gathering", slug=gathering.slug),
     ), status

@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from .. import person_fields
 from ..fields import single_line, strip
 from ..manage.forms import DetailsForm
-from ..public.forms import RegistrationForm, email_validators
+from ..public.forms import RegistrationForm, email_validators, mode_field
 
 
 class OnBehalfForm(RegistrationForm):
@@ -22,6 +22,7 @@ class OnBehalfForm(RegistrationForm):
         validators=[DataRequired(_l("Bekreft at personen har sagt ja til at opplysningene lagres."))],
     )
     submit = SubmitField(_l("Meld på"))
+    mode = mode_field(_l("Hvordan deltar personen?"))
 
 
 class CancelRegistrationForm(FlaskForm):

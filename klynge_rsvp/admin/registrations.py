@@ -8,12 +8,12 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_sqlalchemy.pagination import Pagination
 
-from .. import checkin, gatherings, history, questions, rsvp, seat_rules
+from .. import checkin, gatherings, history, participation, questions, rsvp, seat_rules
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..labels import EVENT_LABELS, KIND_LABELS, MAIL_STATUS_LABELS, SECTOR_LABELS, STATUS_LABELS
-from ..models import Registration, RegistrationStatus, Sector
+from ..models import AttendanceMode, Registration, RegistrationStatus, Sector
 from ..person_fields import SECTOR_CHOICES
 from . import bp
 from .gatherings import get_gathering_or_404, me
@@ -25,9 +25,9 @@ from .registration_forms import CancelRegistrationForm, EditRegistrationForm, On
 PAGE_SIZE = 100
 # What the list shows of each registration, read as plain rows (not whole objects).
 LIST_COLUMNS = (Registration.job_title, Registration.status, Registration.created_at,
-                Registration.checked_in_at, Registration.needs)
+                Registration.checked_in_at, Registration.needs, Registration.mode)
 # The list's query arguments that its links (pages, downloads) carry along.
-LIST_ARGS = ("status", "sektor", "q", "svar")
+LIST_ARGS = ("status", "sektor", "q", "svar", "deltakelse")
 
 
 def get_registration_or_404(registration_id: int) -> Registration:
@@ -43,6 +43,9 @@ def filters() -> dict:
         "status": RegistrationStatus(status) if status in {s.value for s in RegistrationStatus} else None,
         "sector": Sector(sector) if sector in {s.value for s in Sector} else None,
         "query": request.args.get("q", "").strip()[:200],
+        # in the room or online, on a hybrid gathering
+        "mode": AttendanceMode(mode) if (mode := request.args.get("deltakelse", ""))
+        in {m.value for m in AttendanceMode} else None,
     }
 
 
@@ -117,6 +120,7 @@ def list_registrations(gathering_id):
         answers=questions.answer_table(gathering.id, [row.id for row in page.items]),
         positions=rsvp.waiting_positions(gathering), counts=gatherings.counts(gathering),
         sectors=SECTOR_CHOICES, statuses={value: str(label) for value, label in STATUS_LABELS.items()},
+        modes=participation.counts_by_mode(gathering) if participation.asks_mode(gathering) else {},
         list_args={k: v for k, v in request.args.items() if k in LIST_ARGS and v},
     )
 
@@ -129,6 +133,7 @@ def new_registration(gathering_id):
     asked = questions.questions_of(gathering)
     form = questions.with_questions(OnBehalfForm, asked, after="org_number",
                                     colleagues=False)()
+    form.asks_mode = participation.asks_mode(gathering)
     if form.validate_on_submit():
         try:
             now = utcnow()

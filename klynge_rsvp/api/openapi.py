@@ -164,8 +164,21 @@ DOCUMENT = {
                                          "https://schema.org/EventPostponed",
                                          "https://schema.org/EventCancelled"]},
                 "eventAttendanceMode": {
-                    "const": "https://schema.org/OfflineEventAttendanceMode"},
-                "location": {"$ref": _REF + "Place"},
+                    "enum": ["https://schema.org/OfflineEventAttendanceMode",
+                             "https://schema.org/OnlineEventAttendanceMode",
+                             "https://schema.org/MixedEventAttendanceMode"],
+                    "description": "In person (Offline), online, or hybrid (Mixed)."},
+                "location": {
+                    "description": "The room (Place), online (VirtualLocation, whose url is the "
+                                   "gathering's page, never the meeting link), or both (hybrid).",
+                    "oneOf": [
+                        {"$ref": _REF + "Place"},
+                        {"$ref": _REF + "VirtualLocation"},
+                        {"type": "array", "minItems": 2, "maxItems": 2,
+                         "prefixItems": [{"$ref": _REF + "Place"},
+                                         {"$ref": _REF + "VirtualLocation"}],
+                         "items": False},
+                    ]},
                 "organizer": {
                     "type": "object", "additionalProperties": False,
                     "required": ["@type", "name", "url"],
@@ -241,6 +254,11 @@ DOCUMENT = {
                                    "addressLocality": _string(), "streetAddress": _string()},
                 },
             },
+        },
+        "VirtualLocation": {
+            "type": "object", "additionalProperties": False,
+            "required": ["@type", "url"],
+            "properties": {"@type": {"const": "VirtualLocation"}, "url": _URL},
         },
         "Problem": {
             "description": "RFC 9457 problem details.",

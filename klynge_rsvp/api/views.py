@@ -9,7 +9,7 @@ from flask import Response, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from .. import gatherings, rsvp
+from .. import gatherings, participation, rsvp
 from ..clock import utcnow
 from ..feeds import event_data
 from ..i18n import current_language
@@ -88,7 +88,7 @@ def _list_parameters() -> tuple[str, int, int]:
 def _resource(gathering, seats_left: int | None, now) -> dict:
     return gathering_resource(
         event_data(gathering), slug=gathering.slug, status=gathering.status.value,
-        capacity=gathering.capacity, seats_left=seats_left,
+        capacity=participation.capacity_overall(gathering), seats_left=seats_left,
         deadline=gathering.registration_deadline, open_now=gathering.registration_open(now),
         links={"self": absolute_url("api.gathering", slug=gathering.slug),
                "page": absolute_url("public.gathering", slug=gathering.slug),

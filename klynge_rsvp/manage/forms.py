@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SubmitField
+from wtforms import RadioField, SelectChoice, SubmitField
 
 from .. import person_fields
+from ..labels import ATTENDANCE_MODE_LABELS
 from ..models import Registration, Sector
 from ..rsvp import Details
 
@@ -53,3 +54,12 @@ class RegisterAgainForm(FlaskForm):
     """Register again after cancelling (one button on the manage page)."""
 
     submit = SubmitField(_l("Meld meg på igjen"))
+
+
+class ModeForm(FlaskForm):
+    """On a hybrid gathering: attend in the room or online (rsvp.switch_mode)."""
+
+    mode = RadioField(_l("Hvordan deltar du?"),
+                      choices=[SelectChoice(mode.value, label)
+                               for mode, label in ATTENDANCE_MODE_LABELS.items()])
+    submit = SubmitField(_l("Lagre"))

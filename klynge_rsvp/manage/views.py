@@ -9,13 +9,13 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectChoice, SubmitField
 from wtforms.validators import DataRequired, InputRequired
 
-from .. import calendars, form_mail, lifecycle, privacy, questions, rsvp, seat_rules
+from .. import calendars, form_mail, lifecycle, participation, privacy, questions, rsvp, seat_rules
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..models import Registration, RegistrationStatus
 from . import bp
-from .forms import CancelForm, DetailsForm, RegisterAgainForm
+from .forms import CancelForm, DetailsForm, ModeForm, RegisterAgainForm
 
 
 class NotMeForm(FlaskForm):
@@ -67,7 +67,34 @@ def show(token):
         seats_left=rsvp.seats_left(gathering),
         again_form=RegisterAgainForm(),
         answers=questions.answers_of(registration),
+        meeting=participation.meeting_for(registration),
+        mode_form=ModeForm(data={"mode": registration.mode.value})
+        if participation.asks_mode(gathering) and active and registration.anonymised_at is None
+        else None,
     ))
+
+
+@bp.post("/<token>/deltakelse")
+def switch_mode(token):
+    """In the room or online, on a hybrid gathering: a seat in the other mode if one is free
+    (else, with no seat yet, its waiting list), under the seat lock (rsvp.switch_mode)."""
+    registration = get_registration_or_404(token)
+    form = ModeForm()
+    if not form.validate_on_submit():
+        flash(_("Velg om du deltar i salen eller digitalt."), "error")
+        return redirect(url_for(".show", token=token), 303)
+    try:
+        rsvp.switch_mode(registration, form.mode.data, now=utcnow())
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for(".show", token=token), 303)
+    db.session.commit()
+    if registration.status == RegistrationStatus.CONFIRMED:
+        flash(_("Endringen er lagret. Du får en oppdatert kalenderinvitasjon på e-post."), "success")
+    else:
+        flash(_("Endringen er lagret. Du står på ventelisten, og får beskjed på e-post."), "info")
+    return redirect(url_for(".show", token=token), 303)
 
 
 @bp.route("/<token>/avmelding", methods=["GET", "POST"])

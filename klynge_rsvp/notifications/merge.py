@@ -68,14 +68,14 @@ STAND_INS = (
 
 # What a stand-in borrows from a real registrant of the audience: what the audience shares.
 _SHARED = frozenset({"gathering", "gathering_id", "language", "status", "ical_sequence_bump",
-                     "reconfirmation", "calendar_partstat"})
+                     "reconfirmation", "calendar_partstat", "mode"})
 
 
 def audience(registration: Registration) -> tuple:
     """The people who get the same notice apart from their personal details."""
     return (registration.gathering_id, registration.language, registration.status,
             registration.ical_sequence_bump, registration.reconfirmation,
-            registration.calendar_partstat)
+            registration.calendar_partstat, registration.mode)
 
 
 class _StandIn:

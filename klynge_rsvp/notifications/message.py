@@ -22,7 +22,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_mail import Message
 
-from .. import addresses
+from .. import addresses, participation
 from ..clock import local_zone
 from ..i18n import DEFAULT_LANGUAGE, LANGUAGES
 from ..links import absolute_url, base_host
@@ -184,6 +184,8 @@ def registration_context(registration: Registration) -> dict:
         "network_name": current_app.config["KLYNGE_NETWORK_NAME"],
         "manage_url": absolute_url("manage.show", token=registration.token),
         "gathering_url": absolute_url("public.gathering", slug=gathering.slug),
+        # The meeting link: only for a confirmed online participant (else None).
+        "meeting": participation.meeting_for(registration),
     }
 
 

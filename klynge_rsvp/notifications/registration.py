@@ -153,3 +153,29 @@ def compose_address_corrected(registration: Registration, *, position: int | Non
         method="REQUEST" if with_calendar else None, position=position,
         **(_checkin_qr(registration) if with_calendar else {}),
     )
+
+
+@in_registrants_language
+def compose_meeting_changed(registration: Registration, *, now: datetime) -> ComposedMail:
+    """To a confirmed online participant: the meeting link changed. The invitation again with
+    the new link, at the higher SEQUENCE, repeating their calendar's answer (the time is the
+    same, nothing new is asked)."""
+    return _mail(
+        "meeting_changed", registration,
+        _("Ny møtelenke: %(title)s", title=registration.gathering.title), now=now,
+        calendar=calendars.invitation(registration, now=now,
+                                      answered=calendars.standing_answer(registration)),
+        method="REQUEST",
+    )
+
+
+@in_registrants_language
+def compose_mode_changed(registration: Registration, *, now: datetime) -> ComposedMail:
+    """The person now attends the other way (in the room, or online): the invitation again at
+    the higher SEQUENCE, with the room or the meeting link as its place; asked again, since
+    where they go changed."""
+    return _mail(
+        "mode_changed", registration,
+        _("Endret deltakelse: %(title)s", title=registration.gathering.title), now=now,
+        calendar=calendars.invitation(registration, now=now), method="REQUEST",
+    )

@@ -10,6 +10,8 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    RadioField,
+    SelectChoice,
     StringField,
     SubmitField,
     TextAreaField,
@@ -25,11 +27,23 @@ from ..fields import (
     single_line,
     strip,
 )
-from ..models import Sector
+from ..labels import ATTENDANCE_MODE_LABELS
+from ..models import AttendanceMode, Sector
 from ..rsvp import Person, RegistrationRequest
 
 MAX_COLLEAGUES = 20
 SECTOR_CHOICES = person_fields.SECTOR_CHOICES
+
+
+def mode_field(label):
+    """In the room or online: asked only on a hybrid gathering's form (RegistrationForm.asks_mode)."""
+    return RadioField(label, choices=[SelectChoice(mode.value, text)
+                                      for mode, text in ATTENDANCE_MODE_LABELS.items()],
+                      validate_choice=False)
+
+
+def _chose_a_mode(field) -> bool:
+    return field.data in {mode.value for mode in AttendanceMode}
 
 
 def not_the_organisers(form, field):
@@ -71,6 +85,7 @@ class ColleagueForm(Form):
         validators=[Optional(), Length(max=1000, message=_l("Teksten kan være høyst 1000 tegn.")),
                     plain_text],
     )
+    mode = mode_field(_l("Hvordan deltar kollegaen?"))
     # How the error summary names a field of this row: "Kollega 2: E-post: …".
     row_label = _l("Kollega %(number)s")
 
@@ -116,6 +131,9 @@ class RegistrationForm(FlaskForm):
         _l("Jeg samtykker til at opplysningene lagres slik det er beskrevet over."),
         validators=[DataRequired(_l("Du må samtykke for å melde deg på."))],
     )
+    mode = mode_field(_l("Hvordan deltar du?"))
+    # Whether the gathering is hybrid, so each person must say how they attend (set by the view).
+    asks_mode = False
     add_colleague = SubmitField(_l("Legg til en kollega"))
     # The row a "Fjern" button names (its value is the row's index); no validation runs.
     remove_colleague = StringField()
@@ -137,6 +155,20 @@ class RegistrationForm(FlaskForm):
         rows.pop(position)
         return int(rows[position].name.rsplit("-", 1)[1]) if position < len(rows) else None
 
+    def validate_mode(self, field):
+        if self.asks_mode and not _chose_a_mode(field):
+            raise ValidationError(_("Velg om du deltar i salen eller digitalt."))
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if self.asks_mode:
+            for row in self.filled_colleagues():
+                if not _chose_a_mode(row.mode):
+                    row.mode.errors = [*row.mode.errors,
+                                       _("Velg om kollegaen deltar i salen eller digitalt.")]
+                    ok = False
+        return ok
+
     def filled_colleagues(self) -> list[ColleagueForm]:
         return [entry.form for entry in self.colleagues if not entry.form.is_blank()]
 
@@ -144,17 +176,20 @@ class RegistrationForm(FlaskForm):
         """The form as a request for the rsvp service."""
         return RegistrationRequest(
             person=Person(self.name.data, self.email.data, self.job_title.data or "",
-                          needs=self.needs.data or ""),
+                          needs=self.needs.data or "", mode=self._mode(self.mode)),
             organisation_name=self.organisation.data,
             sector=Sector(self.sector.data),
             org_number=self.org_number.data or None,
             comment=self.comment.data or "",
             consent=bool(self.consent.data),
             colleagues=[Person(c.name.data, c.email.data, c.job_title.data or "",
-                               needs=c.needs.data or "")
+                               needs=c.needs.data or "", mode=self._mode(c.mode))
                         for c in self.filled_colleagues()],
             language=language,
         )
+
+    def _mode(self, field) -> str | None:
+        return field.data if self.asks_mode and _chose_a_mode(field) else None
 
     def wants_newsletter(self) -> bool:
         return bool(self.newsletter.data)

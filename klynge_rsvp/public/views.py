@@ -12,7 +12,17 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import NotFound
 
-from .. import addresses, calendars, form_mail, gatherings, organisations, questions, rsvp, seat_rules
+from .. import (
+    addresses,
+    calendars,
+    form_mail,
+    gatherings,
+    organisations,
+    participation,
+    questions,
+    rsvp,
+    seat_rules,
+)
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import db
@@ -64,7 +74,9 @@ def registration_form(gathering) -> RegistrationForm:
     """The registration form with the gathering's own questions (questions.py) for the person
     and in each colleague row, filled from the request when it was posted."""
     asked = questions.questions_of(gathering)
-    return questions.with_questions(RegistrationForm, asked, after="org_number")()
+    form = questions.with_questions(RegistrationForm, asked, after="org_number")()
+    form.asks_mode = participation.asks_mode(gathering)  # hybrid: each person says how
+    return form
 
 
 @bp.get("/samlinger/<slug>")
@@ -296,6 +308,7 @@ def _gathering_page(gathering, form, *, status=200, focus_row=None, removed=Fals
         seats_held=[seat_rules.held_text(hold, left)
                     for hold, left in seat_rules.open_holds(gathering, now=now)]
         if registration_open else [],
+        seats_by_mode=participation.seats_left_by_mode(gathering),
         focus_row=focus_row,
         removed=removed,
         max_colleagues=MAX_COLLEAGUES,

@@ -1,7 +1,7 @@
 """questions: organisers' own questions per gathering, their choices and the answers
 
 Revision ID: 0025_questions
-Revises: 0023_registry_lookups
+Revises: 0024_participation_modes
 Create Date: 2026-12-06 11:45:00
 
 Four new tables (docs/decisions/0032). `questions` and `question_choices` belong to a
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = '0025_questions'
-down_revision = '0023_registry_lookups'
+down_revision = '0024_participation_modes'
 branch_labels = None
 depends_on = None
 

@@ -29,7 +29,7 @@ from klynge_rsvp import (
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.extensions import db
 from klynge_rsvp.mail import delivery
-from klynge_rsvp.models import Audience, GatheringStatus, OrganiserRole, Sector
+from klynge_rsvp.models import Audience, GatheringMode, GatheringStatus, OrganiserRole, Sector
 from tests.conftest import (
     ORGANISER_PASSWORD,
     enrol_second_factor,
@@ -335,6 +335,14 @@ def seed_world(app, smtp_server) -> World:
         world.extra["survey_token"] = surveyed[0].token
         world.extra["survey_answered_token"] = surveyed[1].token
         world.extra["recent_gathering"] = recent.id
+        # A hybrid gathering (participation.py): one in the room, one online with the link.
+        hybrid = _gathering("Hybrid seminar: samvirke i kriser", days=22, capacity=2,
+                            mode=GatheringMode.HYBRID, online_capacity=1,
+                            meeting_url="https://meet.example.no/j/4242",
+                            meeting_details="Møte-ID: 4242")
+        _register(hybrid, 14, person=person(14, mode="in_person"))
+        world.extra["hybrid_token"] = _register(hybrid, 15, person=person(15, mode="online")).token
+        world.extra["hybrid_gathering"], world.extra["hybrid_slug"] = hybrid.id, hybrid.slug
 
         draft_announcement = announcements.create(
             gathering=full, audience=Audience.WAITING, subject="Venteliste: vi prøver å finne flere plasser",
