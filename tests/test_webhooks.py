@@ -434,6 +434,23 @@ def test_each_trigger_queues_its_event(ctx, receiver, make_gathering):
     assert [seen["event"] for seen in receiver.requests] == [event for event, _d in found]
 
 
+def test_an_edit_to_a_published_gathering_is_a_change_and_a_drafts_is_not(ctx, receiver,
+                                                                          make_gathering):
+    from klynge_rsvp import gatherings
+    from klynge_rsvp.models import GatheringStatus
+
+    endpoint_for(receiver, ["gathering.changed"])
+    draft = make_gathering(status=GatheringStatus.DRAFT)
+    gatherings.update(draft, {"title": "Utkastet"}, now=NOW, by=organiser())
+    published = make_gathering()
+    gatherings.update(published, {"title": "Ny tittel", "capacity": 80}, now=NOW, by=organiser())
+    gatherings.update(published, {"title": "Ny tittel"}, now=NOW, by=organiser())  # no change
+    db.session.commit()
+    found = [json.loads(row.payload)["data"] for row in deliveries()]
+    assert [(data["change"], data["gathering"]["title"]) for data in found] == [
+        ("edited", "Ny tittel")]
+
+
 def test_an_organisers_promotion_and_registration_queue_events(ctx, receiver, make_gathering):
     endpoint_for(receiver, ["registration.created", "registration.promoted"])
     gathering = make_gathering(capacity=1)
