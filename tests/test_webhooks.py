@@ -5,6 +5,7 @@ the addresses we refuse, the retention purge and the organisers' pages."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -600,6 +601,20 @@ def post(client, url: str, data: dict | None = None, page: str = "/arrangor/webh
     """POST `data` to `url` with the CSRF token of `page`."""
     token = csrf_token(client.get(page).text)
     return client.post(url, data={"csrf_token": token, **(data or {})})
+
+
+def test_reloading_the_secrets_page_adds_no_second_endpoint(app, organiser_client, receiver):
+    """The secret is the answer to the POST; a reload posts the same form again."""
+    form = organiser_client.get("/arrangor/webhooker/ny").text
+    once = re.search(r'name="once" type="hidden" value="([^"]+)"', form).group(1)
+    data = {"csrf_token": csrf_token(form), "once": once, "url": receiver.url,
+            "events": ["registration.created"]}
+    assert organiser_client.post("/arrangor/webhooker/ny", data=data).status_code == 200
+    again = organiser_client.post("/arrangor/webhooker/ny", data=data)
+    assert again.status_code == 303 and again.headers["Location"].endswith("/arrangor/webhooker")
+    assert "Webhooken er allerede lagt til." in text(organiser_client.get("/arrangor/webhooker").text)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(WebhookEndpoint)) == 1
 
 
 def test_an_organiser_adds_a_webhook_and_sees_its_secret_only_when_asked(
