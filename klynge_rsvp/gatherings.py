@@ -14,7 +14,7 @@ from flask import abort
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from . import history, participation, programme, questions, rsvp, seat_rules, stored_text
+from . import history, participation, programme, questions, rsvp, seat_rules, stored_text, webhooks
 from .clock import from_local
 from .errors import DomainError
 from .extensions import db
@@ -309,6 +309,9 @@ def update(gathering: Gathering, changes: dict, *, now: datetime, by: Organiser 
         extra["promoted"] = len(promoted)
     history.audit("edit", by=by, now=now, gathering=gathering,
                   summary=said(code, fields=fields, **extra))
+    if gathering.status != GatheringStatus.DRAFT:  # a draft is nobody's business outside yet
+        webhooks.enqueue("gathering.changed", webhooks.changed_gathering_data(gathering, "edited"),
+                         now=now)
     return promoted
 
 

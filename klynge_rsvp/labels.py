@@ -255,7 +255,7 @@ WEBHOOK_EVENT_LABELS = {
     "registration.cancelled": _l("Avmelding"),
     "registration.promoted": _l("Fått plass fra ventelisten"),
     "registration.checked_in": _l("Sjekket inn"),
-    "gathering.changed": _l("Samling flyttet, utsatt, gitt ny dato eller avlyst"),
+    "gathering.changed": _l("Samling flyttet, utsatt, gitt ny dato, avlyst eller endret"),
     "ping": _l("Testhendelse"),
 }
 

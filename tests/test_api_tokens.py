@@ -20,6 +20,7 @@ from klynge_rsvp.models import ApiToken, AuditEntry, Gathering, GatheringStatus,
 
 from .admin_helpers import post_page
 from .conftest import ORGANISER_PASSWORD, log_in, registration_request
+from .pages import csrf_token
 from .test_api import checked
 
 API = "/api/v1/organiser"
@@ -282,6 +283,25 @@ def test_an_organiser_makes_a_key_sees_it_once_and_it_works(app, organiser_clien
         key = db.session.scalar(sa.select(ApiToken))
         assert key.scopes == "gatherings:read"
         assert timedelta(days=29) < key.expires_at - key.created_at <= timedelta(days=30)
+
+
+def test_reloading_the_page_that_shows_the_token_makes_no_second_key(app, organiser_client):
+    """The token is the answer to the POST; a reload posts the same form again."""
+    page = organiser_client.get("/arrangor/api-nokler/ny").text
+    once = re.search(r'name="once" type="hidden" value="([^"]+)"', page).group(1)
+    data = {"csrf_token": csrf_token(page), "once": once, "name": "Nettsiden",
+            "gatherings": "y", "lifetime": "30"}
+    assert organiser_client.post("/arrangor/api-nokler/ny", data=data).status_code == 200
+    again = organiser_client.post("/arrangor/api-nokler/ny", data=data)
+    assert again.status_code == 303 and again.headers["Location"].endswith("/arrangor/api-nokler")
+    listed = organiser_client.get("/arrangor/api-nokler").text
+    assert "Nøkkelen er allerede laget." in unescape(listed)
+    # A new form (a new value) makes a new key.
+    fresh = post_page(organiser_client, "/arrangor/api-nokler/ny", {
+        "name": "Regnearket", "gatherings": "y", "lifetime": "30"})
+    assert fresh.status_code == 200
+    with app.app_context():
+        assert db.session.scalars(sa.select(ApiToken.name)).all() == ["Nettsiden", "Regnearket"]
 
 
 @pytest.mark.parametrize(("data", "message"), [

@@ -352,3 +352,34 @@ def _gathering_id(app, slug: str) -> int:
 
     with app.app_context():
         return db.session.scalar(sa.select(Gathering.id).where(Gathering.slug == slug))
+
+
+def test_the_framed_form_asks_what_the_gathering_asks_and_keeps_the_answers(app, client, slug):
+    """The framed form is the gathering's own form: its questions (issue 16), each person's
+    mode on a hybrid gathering, and the answers saved with the registration."""
+    from klynge_rsvp import questions
+    from klynge_rsvp.models import AttendanceMode, Gathering, GatheringMode, QuestionKind
+
+    with app.app_context():
+        gathering = db.session.scalar(sa.select(Gathering).where(Gathering.slug == slug))
+        gathering.mode, gathering.online_capacity = GatheringMode.HYBRID, 5
+        question = questions.add(gathering, questions.QuestionDetails(
+            kind=QuestionKind.ONE_CHOICE, label="Hvilken workshop?", required=True,
+            choices=[(None, "Flom"), (None, "Skred")]), now=utcnow(), by=None)
+        db.session.commit()
+        name, choice = questions.field_name(question), question.choices[1].id
+
+    page = text(client.get(f"/samlinger/{slug}/innebygd").text)
+    assert "Hvilken workshop?" in page and "Hvordan deltar du?" in page
+
+    missing = post(client, slug)
+    assert missing.status_code == 422
+    assert "Velg om du deltar i salen eller digitalt." in text(missing.text)
+    assert counts(app) == (0, 0)
+
+    response = post(client, slug, mode="online", **{name: str(choice)})
+    assert response.status_code == 200, text(response.text)
+    with app.app_context():
+        registration = db.session.scalar(sa.select(Registration))
+        assert registration.mode == AttendanceMode.ONLINE
+        assert questions.answers_of(registration) == [("Hvilken workshop?", "Skred")]

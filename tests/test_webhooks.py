@@ -5,6 +5,7 @@ the addresses we refuse, the retention purge and the organisers' pages."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -434,6 +435,23 @@ def test_each_trigger_queues_its_event(ctx, receiver, make_gathering):
     assert [seen["event"] for seen in receiver.requests] == [event for event, _d in found]
 
 
+def test_an_edit_to_a_published_gathering_is_a_change_and_a_drafts_is_not(ctx, receiver,
+                                                                          make_gathering):
+    from klynge_rsvp import gatherings
+    from klynge_rsvp.models import GatheringStatus
+
+    endpoint_for(receiver, ["gathering.changed"])
+    draft = make_gathering(status=GatheringStatus.DRAFT)
+    gatherings.update(draft, {"title": "Utkastet"}, now=NOW, by=organiser())
+    published = make_gathering()
+    gatherings.update(published, {"title": "Ny tittel", "capacity": 80}, now=NOW, by=organiser())
+    gatherings.update(published, {"title": "Ny tittel"}, now=NOW, by=organiser())  # no change
+    db.session.commit()
+    found = [json.loads(row.payload)["data"] for row in deliveries()]
+    assert [(data["change"], data["gathering"]["title"]) for data in found] == [
+        ("edited", "Ny tittel")]
+
+
 def test_an_organisers_promotion_and_registration_queue_events(ctx, receiver, make_gathering):
     endpoint_for(receiver, ["registration.created", "registration.promoted"])
     gathering = make_gathering(capacity=1)
@@ -583,6 +601,20 @@ def post(client, url: str, data: dict | None = None, page: str = "/arrangor/webh
     """POST `data` to `url` with the CSRF token of `page`."""
     token = csrf_token(client.get(page).text)
     return client.post(url, data={"csrf_token": token, **(data or {})})
+
+
+def test_reloading_the_secrets_page_adds_no_second_endpoint(app, organiser_client, receiver):
+    """The secret is the answer to the POST; a reload posts the same form again."""
+    form = organiser_client.get("/arrangor/webhooker/ny").text
+    once = re.search(r'name="once" type="hidden" value="([^"]+)"', form).group(1)
+    data = {"csrf_token": csrf_token(form), "once": once, "url": receiver.url,
+            "events": ["registration.created"]}
+    assert organiser_client.post("/arrangor/webhooker/ny", data=data).status_code == 200
+    again = organiser_client.post("/arrangor/webhooker/ny", data=data)
+    assert again.status_code == 303 and again.headers["Location"].endswith("/arrangor/webhooker")
+    assert "Webhooken er allerede lagt til." in text(organiser_client.get("/arrangor/webhooker").text)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(WebhookEndpoint)) == 1
 
 
 def test_an_organiser_adds_a_webhook_and_sees_its_secret_only_when_asked(

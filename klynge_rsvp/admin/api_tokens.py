@@ -19,6 +19,7 @@ from ..fields import no_invisible_characters, single_line, strip
 from ..labels import API_SCOPE_LABELS, API_TOKEN_STATE_LABELS
 from . import bp
 from .gatherings import me
+from .once import done_before, once_field, remember_done
 
 NEVER = "never"
 
@@ -38,6 +39,7 @@ class NewApiTokenForm(FlaskForm):
         SelectChoice("365", _l("Ett år")), SelectChoice(NEVER, _l("Til den trekkes tilbake")),
     ], default="90", validators=[InputRequired(_l("Velg hvor lenge nøkkelen skal virke."))])
     submit = SubmitField(_l("Lag nøkkelen"))
+    once = once_field()  # a reload of the token's page makes no second key (once.py)
 
     def validate_gatherings(self, field):
         if not (field.data or self.registrations.data or self.answers.data):
@@ -83,6 +85,10 @@ def new():
     """Make a key; the page that answers shows its token, this once."""
     form = NewApiTokenForm()
     if form.validate_on_submit():
+        if done_before(form.once.data):  # the token's page reloaded
+            flash(_("Nøkkelen er allerede laget. Tokenet vises bare én gang: trenger du det, "
+                    "trekk tilbake nøkkelen og lag en ny."), "info")
+            return redirect(url_for(".api_tokens"), 303)
         try:
             token, secret = api_tokens.create(me(), name=form.name.data, scopes=form.scopes(),
                                               lifetime_days=form.lifetime_days(), now=utcnow())
@@ -91,6 +97,7 @@ def new():
             form.form_errors.append(str(error))
         else:
             db.session.commit()
+            remember_done(form.once.data)
             response = render_template("admin/api_tokens/created.html", token=token,
                                        secret=secret, scopes=_scopes(token))
             # Shown once: not kept by the browser's cache, nor by anything between.

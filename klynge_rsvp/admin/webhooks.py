@@ -19,6 +19,7 @@ from ..fields import no_invisible_characters, single_line, strip
 from ..labels import WEBHOOK_ERROR_LABELS, WEBHOOK_EVENT_LABELS
 from ..models import WebhookDelivery, WebhookEndpoint
 from . import bp
+from .once import done_before, once_field, remember_done
 
 PAGE_SIZE = 50
 
@@ -35,6 +36,7 @@ class EndpointForm(FlaskForm):
         _l("Hendelser"), widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
         validators=[DataRequired(_l("Velg minst én hendelse webhooken skal sendes for."))])
     submit = SubmitField(_l("Lagre"))
+    once = once_field()  # a reload of the secret's page makes no second endpoint (once.py)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -66,14 +68,20 @@ def list_endpoints():
 def new_endpoint():
     form = EndpointForm()
     if form.validate_on_submit():
+        if done_before(form.once.data):  # the secret's page reloaded
+            flash(_("Webhooken er allerede lagt til. Hemmeligheten vises bare én gang, men du kan "
+                    "lage en ny på siden til webhooken."), "info")
+            return redirect(url_for(".webhooks"), 303)
         try:
-            endpoint, secret = webhooks.create(url=form.url.data, description=form.description.data,
+            endpoint, secret = webhooks.create(url=form.url.data,
+                                               description=form.description.data or "",
                                                events=form.events.data, now=utcnow(), by=_me())
         except DomainError as error:
             db.session.rollback()
             form.url.errors.append(str(error))
         else:
             db.session.commit()
+            remember_done(form.once.data)
             return _secret_page(endpoint, secret, new=True)
     return render_template("admin/webhooks/form.html", form=form, endpoint=None), \
         422 if form.errors else 200
@@ -97,7 +105,7 @@ def edit_endpoint(endpoint_id):
     if form.validate_on_submit():
         try:
             changed = webhooks.update(endpoint, url=form.url.data,
-                                      description=form.description.data,
+                                      description=form.description.data or "",
                                       events=form.events.data, now=utcnow(), by=_me())
         except DomainError as error:
             db.session.rollback()

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from wtforms import HiddenField
 
-from .. import embedding, form_mail, gatherings, rsvp
+from .. import embedding, form_mail, gatherings, questions, rsvp, seat_rules
 from ..clock import utcnow
 from ..errors import DomainError
 from ..extensions import csrf, db
@@ -28,9 +28,9 @@ from ..i18n import LANGUAGES, current_language
 from ..links import absolute_url
 from ..security import frameable_by
 from . import bp
-from .forms import MAX_COLLEAGUES, ColleagueForm, RegistrationForm
+from .forms import MAX_COLLEAGUES, RegistrationForm
 from .limits import LimitsUnavailable
-from .views import _budget, _fields, _suggestions
+from .views import _budget, _fields, form_context, registration_form
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def embed(slug):
     if not _listed():
         abort(404)
     gathering = gatherings.get_public_or_404(slug)
-    return _form_page(gathering, EmbeddedRegistrationForm())
+    return _form_page(gathering, registration_form(gathering, EmbeddedRegistrationForm))
 
 
 @bp.post("/samlinger/<slug>/innebygd")
@@ -99,7 +99,7 @@ def embed_register(slug):
         return _framed(render_template("public/embed_refused.html", gathering=gathering,
                                               embed_origins=_listed(),
                                               language_query=_language_query()), 400)
-    form = EmbeddedRegistrationForm()
+    form = registration_form(gathering, EmbeddedRegistrationForm)
     if not embedding.token_is_valid(config["SECRET_KEY"], form.embed_token.data, gathering.id,
                                     now=utcnow()):
         form.form_errors.append(_("Skjemaet var utløpt av sikkerhetsgrunner, så ingenting er "
@@ -122,9 +122,12 @@ def embed_register(slug):
         budget = _budget(gathering, form)
         if stops := budget.stops():
             return _stopped(gathering, form, stops)
-        outcomes = form_mail.register(gathering, wanted, now=utcnow(),
+        now = utcnow()
+        outcomes = form_mail.register(gathering, wanted, now=now,
                                       may_resend_link=budget.may_resend_link,
                                       newsletter=form.wants_newsletter())
+        # The answers to the organisers' own questions, in the same transaction (as views).
+        questions.save_from_form(outcomes, form, getattr(form, "questions", []), now=now)
         if stops := budget.take():
             db.session.rollback()
             return _stopped(gathering, form, stops)
@@ -142,22 +145,27 @@ def embed_register(slug):
     db.session.commit()  # the registrations and their mail commit together
     return _framed(render_template(
         "public/embed_receipt.html", gathering=gathering, embed_origins=_listed(),
-        people=_receipt(wanted, outcomes, full_now), newsletter=form.wants_newsletter(),
+        people=_receipt(wanted, outcomes, full_now, now=now),
+        newsletter=form.wants_newsletter(),
         language_query=_language_query()))
 
 
-def _receipt(wanted, outcomes, full_now: bool) -> list[tuple[str, str, str]]:
-    """Who the form was for and what became of each. No session remembers which addresses
-    this browser registered before, so an address registered before reads as a newcomer's would
-    at this moment (decision 0018: the page never tells a stranger who is registered; the
-    truth goes to that inbox)."""
+def _receipt(wanted, outcomes, full_now: bool, *, now) -> list[tuple[str, str, str, str]]:
+    """Who the form was for, what became of each, and why one waits if the seat rules say why
+    (issue 16). No session remembers which addresses this browser registered before, so an
+    address registered before reads as a newcomer's would at this moment (decision 0018: the
+    page never tells a stranger who is registered; the truth goes to that inbox)."""
     people = []
     for person, outcome in zip([wanted.person, *wanted.colleagues], outcomes, strict=True):
+        reason = ""
         if outcome.already_registered:
             state = "waiting" if full_now else "confirmed"
         else:
             state = outcome.registration.status.value
-        people.append((person.name, person.email, state))
+            found = seat_rules.why_waiting(outcome.registration, now=now)
+            if found is not None and found.code != seat_rules.FULL:
+                reason = seat_rules.describe(found)
+        people.append((person.name, person.email, state, reason))
     return people
 
 
@@ -192,12 +200,9 @@ def _form_page(gathering, form, *, status=200, focus_row=None, removed=False) ->
         form=form,
         now=now,
         registration_open=registration_open,
-        seats_left=rsvp.seats_left(gathering),
         focus_row=focus_row,
         removed=removed,
-        max_colleagues=MAX_COLLEAGUES,
-        colleague_template=ColleagueForm(prefix=f"{form.colleagues.name}-__INDEX__-"),
-        organisation_suggestions=_suggestions(now) if registration_open else [],
+        **form_context(gathering, form, now=now, registration_open=registration_open),
         embed_origins=_listed(),
         language_query=_language_query(),
         form_action=url_for(".embed_register", slug=gathering.slug, **_language_query()),

@@ -70,11 +70,13 @@ def accessibility():
                            reviewed_iso=ACCESSIBILITY_REVIEWED.isoformat())
 
 
-def registration_form(gathering) -> RegistrationForm:
+def registration_form(gathering, form_class: type[RegistrationForm] = RegistrationForm
+                      ) -> RegistrationForm:
     """The registration form with the gathering's own questions (questions.py) for the person
-    and in each colleague row, filled from the request when it was posted."""
+    and in each colleague row, filled from the request when it was posted (`form_class`: the
+    framed form's, public/embed.py)."""
     asked = questions.questions_of(gathering)
-    form = questions.with_questions(RegistrationForm, asked, after="org_number")()
+    form = questions.with_questions(form_class, asked, after="org_number")()
     form.asks_mode = participation.asks_mode(gathering)  # hybrid: each person says how
     return form
 
@@ -303,17 +305,25 @@ def _gathering_page(gathering, form, *, status=200, focus_row=None, removed=Fals
         form=form,
         now=now,
         registration_open=registration_open,
-        seats_left=rsvp.seats_left(gathering),
-        # seat rules (issue 16): "5 plasser holdes av til frivillige organisasjoner til …"
-        seats_held=[seat_rules.held_text(hold, left)
-                    for hold, left in seat_rules.open_holds(gathering, now=now)]
-        if registration_open else [],
-        seats_by_mode=participation.seats_left_by_mode(gathering),
         focus_row=focus_row,
         removed=removed,
-        max_colleagues=MAX_COLLEAGUES,
-        colleague_template=form.colleagues.unbound_field.args[0](
-            prefix=f"{form.colleagues.name}-__INDEX__-"),
-        questions=getattr(form, "questions", []),
-        organisation_suggestions=_suggestions(now) if registration_open else [],
+        **form_context(gathering, form, now=now, registration_open=registration_open),
     ), status
+
+
+def form_context(gathering, form, *, now, registration_open: bool) -> dict:
+    """What the form's fields and the seats beside it need (public/_registration_fields.html,
+    public/_seats.html), on the gathering's page and in the framed form alike."""
+    return {
+        "seats_left": rsvp.seats_left(gathering),
+        # seat rules (issue 16): "5 plasser holdes av til frivillige organisasjoner til …"
+        "seats_held": [seat_rules.held_text(hold, left)
+                       for hold, left in seat_rules.open_holds(gathering, now=now)]
+        if registration_open else [],
+        "seats_by_mode": participation.seats_left_by_mode(gathering),
+        "max_colleagues": MAX_COLLEAGUES,
+        "colleague_template": form.colleagues.unbound_field.args[0](
+            prefix=f"{form.colleagues.name}-__INDEX__-"),
+        "questions": getattr(form, "questions", []),
+        "organisation_suggestions": _suggestions(now) if registration_open else [],
+    }

@@ -37,7 +37,8 @@ EVENTS = ("registration.created", "registration.cancelled", "registration.promot
 TEST_EVENT = "ping"
 
 # What a gathering.changed event says happened.
-GATHERING_CHANGES = ("moved", "postponed", "rescheduled", "cancelled")
+# "edited": a published (or postponed) gathering's details changed (title, description, seats …).
+GATHERING_CHANGES = ("moved", "postponed", "rescheduled", "cancelled", "edited")
 
 
 # --- the payloads (pure) ---------------------------------------------------------------------

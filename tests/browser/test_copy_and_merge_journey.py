@@ -1,6 +1,7 @@
-"""An organiser in a real browser (Debian's Chromium), by keyboard: copy a gathering into a new
-draft, and merge two organisations after the confirmation page, in Bokmål, Nynorsk and
-English, with axe-core finding nothing on any page on the way."""
+"""An organiser in a real browser (Debian's Chromium), by keyboard: copy a hybrid gathering with
+its own questions, a programme and seat rules into a new draft, and merge two organisations
+after the confirmation page, in Bokmål, Nynorsk and English, with axe-core finding nothing on
+any page on the way."""
 
 from __future__ import annotations
 
@@ -11,10 +12,18 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
-from klynge_rsvp import rsvp
+from klynge_rsvp import programme, questions, rsvp, seat_rule_changes
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.extensions import db
-from klynge_rsvp.models import AuditEntry, Gathering, Organisation, Registration
+from klynge_rsvp.models import (
+    AuditEntry,
+    Gathering,
+    GatheringMode,
+    Organisation,
+    QuestionKind,
+    Registration,
+    SeatRule,
+)
 from tests.browser.conftest import axe_violations
 from tests.browser.helpers import LANGUAGES, log_in
 from tests.browser.test_accessibility import switch_language
@@ -24,7 +33,8 @@ pytestmark = pytest.mark.browser
 
 
 def seed(app, make_gathering) -> tuple[int, int, int]:
-    """A published gathering with one registration from "Universitetet i Bergen" and one from
+    """A published hybrid gathering (issue 16: a meeting link, a question, a programme item, a
+    cap per organisation) with one registration from "Universitetet i Bergen" and one from
     "UiB"; their ids (gathering, kept organisation, organisation to merge)."""
     with app.app_context():
         now = utcnow()
@@ -35,6 +45,16 @@ def seed(app, make_gathering) -> tuple[int, int, int]:
             [outcome] = rsvp.register(gathering, registration_request(
                 n, organisation_name=name), now=now)
             ids.append(outcome.registration.organisation_id)
+        # Made hybrid after the two registered in the room (a hybrid form asks each the mode).
+        gathering.mode, gathering.online_capacity = GatheringMode.HYBRID, 50
+        gathering.meeting_url = "https://teams.example.no/l/meetup-join/flom"
+        questions.add(gathering, questions.QuestionDetails(
+            kind=QuestionKind.ONE_CHOICE, label="Hvilken workshop?",
+            choices=[(None, "Flom"), (None, "Skred")]), now=now, by=None)
+        programme.add_item(gathering, programme.ItemDetails(
+            starts_at=gathering.starts_at, ends_at=None, title="Frokost"), now=now, by=None)
+        seat_rule_changes.change(gathering, seat_rule_changes.Change(organisation_cap=3),
+                                 now=now, by=None)
         db.session.commit()
         return gathering.id, ids[0], ids[1]
 
@@ -68,6 +88,8 @@ def test_copy_and_merge_by_keyboard_in_every_language(live_url, app, browser,
             press(page, "form[action$='/kopier'] button")
             expect(page).to_have_url(re.compile(r"/arrangor/samlinger/\d+/endre$"))
             expect(page.locator("[name=title]")).to_have_value("Frokostmøte om flom")
+            expect(page.locator("input[name=mode][value=hybrid]")).to_be_checked()
+            expect(page.locator("[name=meeting_url]")).to_have_value("")
             clean(page, f"{language} edit form of the copy")
 
             page.goto(f"{live_url}/arrangor/virksomheter")
@@ -104,6 +126,13 @@ def test_copy_and_merge_by_keyboard_in_every_language(live_url, app, browser,
         copies = db.session.scalars(sa.select(Gathering).where(Gathering.id != gathering_id)).all()
         assert len(copies) == 3 and all(g.status.value == "draft" and g.registrations == []
                                         for g in copies)
+        for copy in copies:  # the format comes along; the link is for the original's people
+            assert (copy.mode, copy.online_capacity) == (GatheringMode.HYBRID, 50)
+            assert not copy.meeting_url
+            assert [q.label for q in questions.questions_of(copy)] == ["Hvilken workshop?"]
+            assert [item.title for item in copy.programme] == ["Frokost"]
+            assert db.session.scalar(sa.select(SeatRule.organisation_cap)
+                                     .where(SeatRule.gathering_id == copy.id)) == 3
         assert db.session.get(Organisation, gone) is None
         assert set(db.session.scalars(sa.select(Registration.organisation_id))) == {keep}
         actions = db.session.scalars(sa.select(AuditEntry.action)).all()
