@@ -11,6 +11,7 @@ docs/decisions/0029-embedded-registration-form.md). The language is a query para
 
 from __future__ import annotations
 
+import functools
 import logging
 from functools import wraps
 
@@ -20,17 +21,15 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from wtforms import HiddenField
 
-from .. import embedding, form_mail, gatherings, questions, rsvp, seat_rules
+from .. import embedding, gatherings, seat_rules
 from ..clock import utcnow
-from ..errors import DomainError
 from ..extensions import csrf, db
-from ..i18n import LANGUAGES, current_language
+from ..i18n import LANGUAGES
 from ..links import absolute_url
 from ..security import frameable_by
 from . import bp
-from .forms import MAX_COLLEAGUES, RegistrationForm
-from .limits import LimitsUnavailable
-from .views import _budget, _fields, form_context, registration_form
+from .forms import RegistrationForm
+from .views import Registered, form_context, registration_form, take_form
 
 log = logging.getLogger(__name__)
 
@@ -106,47 +105,14 @@ def embed_register(slug):
                                   "sendt ennå. Det du skrev, er tatt vare på: se over og send "
                                   "på nytt."))
         return _form_page(gathering, form, status=400)
-    if (removing := form.colleague_to_remove()) is not None:
-        in_place = form.remove_colleague_row(removing)
-        return _form_page(gathering, form, focus_row=in_place, removed=True)
-    if form.add_colleague.data:
-        if len(form.colleagues) < MAX_COLLEAGUES:
-            form.colleagues.append_entry()
-        added = form.colleagues.entries[-1] if form.colleagues.entries else None
-        return _form_page(gathering, form,
-                          focus_row=int(added.name.rsplit("-", 1)[1]) if added else None)
-    if not form.validate_on_submit():
-        return _form_page(gathering, form, status=422)
-    wanted = form.to_request(current_language())
-    try:
-        budget = _budget(gathering, form)
-        if stops := budget.stops():
-            return _stopped(gathering, form, stops)
-        now = utcnow()
-        outcomes = form_mail.register(gathering, wanted, now=now,
-                                      may_resend_link=budget.may_resend_link,
-                                      newsletter=form.wants_newsletter())
-        # The answers to the organisers' own questions, in the same transaction (as views).
-        questions.save_from_form(outcomes, form, getattr(form, "questions", []), now=now)
-        if stops := budget.take():
-            db.session.rollback()
-            return _stopped(gathering, form, stops)
-    except DomainError as error:
-        db.session.rollback()
-        form.form_errors.append(str(error))
-        return _form_page(gathering, form, status=422)
-    except LimitsUnavailable as error:
-        db.session.rollback()
-        log.error("registration refused: the rate-limit store did not answer: %s", error)
-        form.form_errors.append(_("Vi kan ikke ta imot påmeldinger akkurat nå. Det du skrev, er "
-                                  "tatt vare på: prøv igjen om litt."))
-        return _form_page(gathering, form, status=503)
-    full_now = rsvp.seats_left(gathering) == 0
+    taken = take_form(gathering, form, functools.partial(_form_page, gathering))
+    if not isinstance(taken, Registered):
+        return taken
     db.session.commit()  # the registrations and their mail commit together
     return _framed(render_template(
         "public/embed_receipt.html", gathering=gathering, embed_origins=_listed(),
-        people=_receipt(wanted, outcomes, full_now, now=now),
-        newsletter=form.wants_newsletter(),
+        people=_receipt(taken.wanted, taken.outcomes, taken.full_now, now=utcnow()),
+        newsletter=taken.newsletter,
         language_query=_language_query()))
 
 
@@ -167,21 +133,6 @@ def _receipt(wanted, outcomes, full_now: bool, *, now) -> list[tuple[str, str, s
                 reason = seat_rules.describe(found)
         people.append((person.name, person.email, state, reason))
     return people
-
-
-def _stopped(gathering, form, stops):
-    """The form again, as typed, with what stopped it (as views._stopped)."""
-    fields = {field.name: field for field in _fields(form)}
-    for stop in stops:
-        if stop.field in fields:
-            fields[stop.field].errors.append(stop.message)
-        else:
-            form.form_errors.append(stop.message)
-    response = _form_page(gathering, form, status=429)
-    wait = max((stop.retry_after for stop in stops), default=0)
-    if wait:
-        response.headers["Retry-After"] = str(wait)
-    return response
 
 
 def _language_query() -> dict:

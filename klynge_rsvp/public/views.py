@@ -1,12 +1,25 @@
 """Routes for participants."""
 
+import functools
 import hashlib
 import hmac
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parseaddr
+from typing import Any
 
-from flask import Response, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Response,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError
@@ -96,23 +109,53 @@ def register(slug):
     comes back with what was typed and a message (429). Adding a colleague row counts nothing.
     """
     gathering = gatherings.get_public_or_404(slug)
-    form = registration_form(gathering)
+    taken = take_form(gathering, registration_form(gathering),
+                      functools.partial(_gathering_page, gathering))
+    if not isinstance(taken, Registered):
+        return taken
+    # The receipt says what became of each person, but tells "already registered" only for an
+    # address this browser registered itself: to anyone else it reads as a new registration
+    # would (docs/decisions/0018-the-receipt-and-known-addresses.md).
+    receipt_url = url_for(".receipt", slug=gathering.slug)
+    db.session.commit()  # the registrations and their mail commit together
+    session["receipt"] = {**_receipt(gathering, taken.wanted, taken.outcomes, taken.full_now,
+                                     now=utcnow()),
+                          "newsletter": taken.newsletter}
+    return redirect(receipt_url, 303)
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A registration form taken: who was asked for, what became of each, whether the
+    gathering is full now, and whether the newsletter was asked for (not yet committed)."""
+
+    wanted: rsvp.RegistrationRequest
+    outcomes: list
+    full_now: bool
+    newsletter: bool
+
+
+def take_form(gathering, form: RegistrationForm, page: Callable[..., Any]) -> Registered | Any:
+    """The registration form's POST, on the gathering's page and in the framed form
+    (public/embed.py) alike: a colleague row added or removed, or the form checked, counted
+    against its limits (public/limits.py) and registered with the answers to the organisers'
+    questions, flushed but not committed. `page(form, status=…, focus_row=…, removed=…)` draws
+    the form again as typed, with what stopped it; its answer is returned as is."""
     if (removing := form.colleague_to_remove()) is not None:
         in_place = form.remove_colleague_row(removing)
-        return _gathering_page(gathering, form, focus_row=in_place, removed=True)
-    if form.add_colleague.data:
+        return page(form, focus_row=in_place, removed=True)
+    if form.add_colleague.data:  # adding a row counts nothing against the limits
         if len(form.colleagues) < MAX_COLLEAGUES:
             form.colleagues.append_entry()
         added = form.colleagues.entries[-1] if form.colleagues.entries else None
-        return _gathering_page(gathering, form,
-                               focus_row=int(added.name.rsplit("-", 1)[1]) if added else None)
+        return page(form, focus_row=int(added.name.rsplit("-", 1)[1]) if added else None)
     if not form.validate_on_submit():
-        return _gathering_page(gathering, form, status=422)
+        return page(form, status=422)
     wanted = form.to_request(current_language())
     try:
         budget = _budget(gathering, form)
         if stops := budget.stops():
-            return _stopped(gathering, form, stops)
+            return _stopped(form, stops, page)
         now = utcnow()
         outcomes = form_mail.register(gathering, wanted, now=now,
                                       may_resend_link=budget.may_resend_link,
@@ -122,26 +165,19 @@ def register(slug):
         questions.save_from_form(outcomes, form, getattr(form, "questions", []), now=now)
         if stops := budget.take():  # another request took what was left meanwhile
             db.session.rollback()
-            return _stopped(gathering, form, stops)
+            return _stopped(form, stops, page)
     except DomainError as error:
         db.session.rollback()
         form.form_errors.append(str(error))
-        return _gathering_page(gathering, form, status=422)
+        return page(form, status=422)
     except LimitsUnavailable as error:
         db.session.rollback()
         log.error("registration refused: the rate-limit store did not answer: %s", error)
         form.form_errors.append(_("Vi kan ikke ta imot påmeldinger akkurat nå. Det du skrev, er "
                                   "tatt vare på: prøv igjen om litt."))
-        return _gathering_page(gathering, form, status=503)
-    # The receipt says what became of each person, but tells "already registered" only for an
-    # address this browser registered itself: to anyone else it reads as a new registration
-    # would (docs/decisions/0018-the-receipt-and-known-addresses.md).
-    receipt_url = url_for(".receipt", slug=gathering.slug)
-    full_now = rsvp.seats_left(gathering) == 0
-    db.session.commit()  # the registrations and their mail commit together
-    session["receipt"] = {**_receipt(gathering, wanted, outcomes, full_now, now=utcnow()),
-                          "newsletter": form.wants_newsletter()}
-    return redirect(receipt_url, 303)
+        return page(form, status=503)
+    return Registered(wanted, outcomes, rsvp.seats_left(gathering) == 0,
+                      form.wants_newsletter())
 
 
 def _budget(gathering, form: RegistrationForm) -> limits.FormBudget:
@@ -156,7 +192,7 @@ def _budget(gathering, form: RegistrationForm) -> limits.FormBudget:
         suppressed=form_mail.suppressed([r.key for r in [registrant, *colleagues]]))
 
 
-def _stopped(gathering, form: RegistrationForm, stops: list[limits.Stop]):
+def _stopped(form: RegistrationForm, stops: list[limits.Stop], page: Callable[..., Any]):
     """The form again, as typed, with what stopped it beside its field or above the form."""
     fields = {field.name: field for field in _fields(form)}
     for stop in stops:
@@ -164,9 +200,10 @@ def _stopped(gathering, form: RegistrationForm, stops: list[limits.Stop]):
             fields[stop.field].errors.append(stop.message)
         else:
             form.form_errors.append(stop.message)
-    body, status = _gathering_page(gathering, form, status=429)
-    wait = max((stop.retry_after for stop in stops), default=0)
-    return body, status, {"Retry-After": str(wait)} if wait else {}
+    response = make_response(page(form, status=429))
+    if wait := max((stop.retry_after for stop in stops), default=0):
+        response.headers["Retry-After"] = str(wait)
+    return response
 
 
 def _fields(form):
