@@ -167,6 +167,7 @@ def fill(size: int) -> dict:
             if len(batch) >= 5000:
                 flush_batch()
     flush_batch()
+    steady_state(now)
     audit = []
     for gid, starts, _share in targets:
         for action in ("created", "published", "changed", "mail_sent"):
@@ -182,6 +183,33 @@ def fill(size: int) -> dict:
     log(f"seeded {size:,}: {counted} in {time.monotonic() - began:.1f} s")
     return {"measured": measured.id, "measured_slug": measured.slug, "signup_slug": signup.slug,
             "login": login, "counted": counted, "seconds": time.monotonic() - began}
+
+
+def steady_state(now) -> None:
+    """What the daily purge (privacy.purge_personal_data) has done to the held gatherings by
+    now: registrations past the retention anonymised and their mail deleted, needs answers gone
+    from gatherings past NEEDS_RETENTION_DAYS. Without it the sender worker's first pass would
+    anonymise years of backlog in one transaction while being measured."""
+    from flask import current_app
+
+    from klynge_rsvp.extensions import db
+    from klynge_rsvp.models import Gathering, OutboxMessage, Registration
+    from klynge_rsvp.privacy import ERASED_NAME
+
+    config = current_app.config
+    old = sa.select(Gathering.id).where(
+        Gathering.ends_at < now - timedelta(days=config["PERSONAL_DATA_RETENTION_DAYS"]))
+    old_registrations = sa.select(Registration.id).where(Registration.gathering_id.in_(old))
+    db.session.execute(sa.delete(OutboxMessage).where(
+        OutboxMessage.registration_id.in_(old_registrations)))
+    erased = sa.literal("slettet-") + sa.cast(Registration.id, sa.String) + sa.literal("@invalid")
+    db.session.execute(sa.update(Registration).where(Registration.gathering_id.in_(old)).values(
+        name=ERASED_NAME, email=erased, email_key=erased, job_title="", needs="", comment="",
+        anonymised_at=now - timedelta(days=1), updated_at=now - timedelta(days=1)))
+    db.session.execute(sa.update(Registration).where(Registration.gathering_id.in_(
+        sa.select(Gathering.id).where(
+            Gathering.ends_at < now - timedelta(days=config["NEEDS_RETENTION_DAYS"])))).values(
+        needs=""))
 
 
 def export_fill() -> dict:
@@ -402,6 +430,8 @@ def run(kind: str, args: argparse.Namespace) -> tuple[str, dict]:
             env = services.app_env(url, smtp_port=smtp_port)
             web, web_url = stack.gunicorn(f"web-{size}", "bench.growth:cold_app()", env)
             worker = stack.worker(f"worker-{size}", env)
+            services.wait_until(lambda w=worker: "Worker started" in w.log.read_text()
+                                or w.popen.poll() is not None, 120, "a worker to start")
             sites.append({"size": size, "url": web_url, "made": made, "web": web,
                           "worker": worker})
         for site in sites:  # warm each worker (imports, templates, caches): not measured
