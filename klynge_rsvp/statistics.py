@@ -111,20 +111,33 @@ def upcoming_fill(now: datetime) -> list[UpcomingFill]:
     return [UpcomingFill(*row[:6], confirmed=int(row[6]), waiting=int(row[7])) for row in rows]
 
 
-def past_attendance(now: datetime) -> list[PastAttendance]:
-    """Gatherings that were held (published and ended), most recent first.
+# The overview shows this many held gatherings, the most recent: with every one ever held its
+# attendance query, table and chart grew with the history (bench.growth: 14× slower at 1,000
+# gatherings than at 20; docs/decisions/0034). The gathering list has them all.
+PAST_ON_OVERVIEW = 12
+
+
+def past_attendance(now: datetime, limit: int | None = None) -> list[PastAttendance]:
+    """Gatherings that were held (published and ended), most recent first; only the `limit`
+    most recent when given (the registrations of the others are not read).
 
     Registered: those who had a seat when it was held. Attended: those checked in at the door.
     """
     seated = Registration.status == RegistrationStatus.CONFIRMED
+    held = (sa.select(Gathering.id)
+            .where(Gathering.ends_at <= now, Gathering.status == GatheringStatus.PUBLISHED)
+            .order_by(Gathering.starts_at.desc(), Gathering.id.desc()))
+    if limit is not None:
+        held = held.limit(limit)
+    held = held.subquery()
     rows = db.session.execute(
         sa.select(
             Gathering.id, Gathering.title, Gathering.slug, Gathering.starts_at,
             _count_where(seated),
             _count_where(sa.and_(seated, Registration.checked_in_at.is_not(None))),
         )
+        .join(held, held.c.id == Gathering.id)
         .outerjoin(Registration, Registration.gathering_id == Gathering.id)
-        .where(Gathering.ends_at <= now, Gathering.status == GatheringStatus.PUBLISHED)
         .group_by(Gathering.id)
         .order_by(Gathering.starts_at.desc(), Gathering.id.desc())
     )

@@ -252,6 +252,40 @@ def test_overview_queries_do_not_grow_with_the_data(app, organiser_client, make_
     assert small <= 10
 
 
+def test_past_attendance_keeps_to_the_most_recent_when_limited(ctx, make_gathering):
+    for title, days_ago in (("Eldst", 30), ("Nyest", 5), ("Midt", 20)):
+        gathering = held(make_gathering, title=title, days_ago=days_ago)
+        register(gathering, days_ago, now=NOW - 40 * DAY)
+    db.session.flush()
+
+    assert [r.title for r in statistics.past_attendance(NOW, limit=2)] == ["Nyest", "Midt"]
+    assert [r.title for r in statistics.past_attendance(NOW)] == ["Nyest", "Midt", "Eldst"]
+
+
+def test_overview_shows_only_the_most_recent_held_gatherings(app, organiser_client,
+                                                            make_gathering):
+    # bench.growth: with every held gathering on it, the overview took 14× as long at 1,000
+    # gatherings as at 20; its attendance reads only the newest PAST_ON_OVERVIEW now.
+    shown = statistics.PAST_ON_OVERVIEW
+    now = utcnow()
+    with app.app_context():
+        for n in range(shown + 2):  # Holdt 00 is the most recent
+            gathering = make_gathering(title=f"Holdt {n:02d}", now=now - 90 * DAY,
+                                       starts_at=now - (n + 1) * DAY)
+            register(gathering, n, now=now - 60 * DAY)
+        db.session.commit()
+
+    with app.app_context(), QueryCounter() as counter:
+        page = organiser_client.get("/arrangor/")
+    assert page.status_code == 200
+    words = text(page.text)
+    assert [f"Holdt {n:02d}" in words for n in range(shown + 2)] == [True] * shown + [False] * 2
+    assert f"De {shown} siste gjennomførte samlingene. Se alle samlinger" in words
+    assert 'href="/arrangor/samlinger"' in page.text
+    attendance = [s for s in counter.statements if "checked_in_at" in s and "GROUP BY" in s]
+    assert len(attendance) == 1 and "LIMIT" in attendance[0]
+
+
 # --- the audit log -----------------------------------------------------------------------------
 
 

@@ -20,12 +20,12 @@ def index():
     """Upcoming gatherings and how full they are, attendance, reach, and mail that failed."""
     now = utcnow()
     upcoming = statistics.upcoming_fill(now)
-    past = statistics.past_attendance(now)
+    past = statistics.past_attendance(now, limit=statistics.PAST_ON_OVERVIEW)
     reach = statistics.recent_reach(now)
     organisations_chart, people_chart = statistics.sector_charts(reach)
     return render_template(
         "admin/index.html", now=now, upcoming=upcoming, past=past, reach=reach,
-        statuses=GATHERING_STATUS_LABELS,
+        statuses=GATHERING_STATUS_LABELS, past_limit=statistics.PAST_ON_OVERVIEW,
         failed_mail=statistics.failed_mail_count(),
         fill_chart=statistics.svg(statistics.fill_chart(upcoming)),
         attendance_chart=statistics.svg(statistics.attendance_chart(past)),
