@@ -191,6 +191,19 @@ def test_the_link_goes_only_to_confirmed_online_participants(hybrid):
     assert b"CONFERENCE" not in room_data
 
 
+def test_the_place_line_says_where_each_person_attends(hybrid):
+    online = register(hybrid, 1, "online")
+    room = register(hybrid, 2, "in_person")
+    waiting = register(hybrid, 3, "online")
+    for registration, kind in ((online, "confirmation"), (waiting, "waiting_list")):
+        text, html = bodies(mail_to(registration, kind))
+        assert "Sted: Digitalt (i salen: Ole Bull Scene" in text
+        assert "<strong>Digitalt</strong><br>I salen: Ole Bull Scene" in html
+    text, html = bodies(mail_to(room, "confirmation"))
+    assert "Sted: Ole Bull Scene" in text and "Digitalt" not in text
+    assert "Digitalt" not in html
+
+
 def test_promotion_to_an_online_seat_brings_the_link(hybrid):
     first = register(hybrid, 1, "online")
     second = register(hybrid, 2, "online")

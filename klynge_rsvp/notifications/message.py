@@ -186,6 +186,11 @@ def registration_context(registration: Registration) -> dict:
         "gathering_url": absolute_url("public.gathering", slug=gathering.slug),
         # The meeting link: only for a confirmed online participant (else None).
         "meeting": participation.meeting_for(registration),
+        # Someone who attends a hybrid gathering online is not in the room: their place line
+        # says so and names the room second (an online-only gathering's venue is the organiser's
+        # own words for it).
+        "attends_online": participation.asks_mode(gathering)
+        and participation.mode_of(registration) == participation.ONLINE,
     }
 
 
