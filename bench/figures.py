@@ -73,7 +73,8 @@ def fill(count: int) -> None:
         batch.append({
             "gathering_id": gathering_ids[g],
             "organisation_id": organisation_ids[person % len(organisation_ids)],
-            "name": "Deltaker", "email": email, "email_key": email, "consented_at": start,
+            "name": "Deltaker", "sort_name": "deltaker", "email": email, "email_key": email,
+            "consented_at": start,
             "status": statuses[n % len(statuses)], "token": uuid.uuid4().hex + str(n),
             "checked_in_at": start if g % 2 == 0 and n % 3 else None,
             "anonymised_at": start if anonymised else None,

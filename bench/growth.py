@@ -84,6 +84,7 @@ def fill(size: int) -> dict:
         RegistrationEvent,
         RegistrationStatus,
     )
+    from klynge_rsvp.names import sort_key
 
     began = time.monotonic()
     now = utcnow()
@@ -153,7 +154,8 @@ def fill(size: int) -> dict:
             created = min(starts, now) - timedelta(days=10, minutes=k)
             batch.append({
                 "gathering_id": gid, "organisation_id": orgs[person % len(orgs)],
-                "name": f"Deltaker {person} Ås", "email": email, "email_key": email,
+                "name": f"Deltaker {person} Ås", "sort_name": sort_key(f"Deltaker {person} Ås"),
+                "email": email, "email_key": email,
                 "job_title": "Rådgiver", "needs": "Vegetar" if serial % 10 == 0 else "",
                 "comment": "", "consented_at": created, "status": status,
                 "waiting_since": created if status == RegistrationStatus.WAITING else None,
@@ -194,6 +196,7 @@ def steady_state(now) -> None:
 
     from klynge_rsvp.extensions import db
     from klynge_rsvp.models import Gathering, OutboxMessage, Registration
+    from klynge_rsvp.names import sort_key
     from klynge_rsvp.privacy import ERASED_NAME
 
     config = current_app.config
@@ -204,7 +207,8 @@ def steady_state(now) -> None:
         OutboxMessage.registration_id.in_(old_registrations)))
     erased = sa.literal("slettet-") + sa.cast(Registration.id, sa.String) + sa.literal("@invalid")
     db.session.execute(sa.update(Registration).where(Registration.gathering_id.in_(old)).values(
-        name=ERASED_NAME, email=erased, email_key=erased, job_title="", needs="", comment="",
+        name=ERASED_NAME, sort_name=sort_key(ERASED_NAME), email=erased, email_key=erased,
+        job_title="", needs="", comment="",
         anonymised_at=now - timedelta(days=1), updated_at=now - timedelta(days=1)))
     db.session.execute(sa.update(Registration).where(Registration.gathering_id.in_(
         sa.select(Gathering.id).where(

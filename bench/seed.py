@@ -23,6 +23,7 @@ from klynge_rsvp.models import (
     Sector,
     new_token,
 )
+from klynge_rsvp.names import sort_key
 
 ORGANISER = "bench-admin@bench.test"
 PASSWORD = "benk med ti tusen rader"  # noqa: S105 (a throwaway account in a throwaway database)
@@ -86,7 +87,8 @@ def registrations(gathering_id: int, count: int, *, domain: str, waiting: int = 
         email = f"p{n}@{domain}"
         rows.append({
             "gathering_id": gathering_id, "organisation_id": orgs[n % len(orgs)],
-            "name": f"Deltaker {n:05d} Ås", "email": email, "email_key": email,
+            "name": f"Deltaker {n:05d} Ås", "sort_name": sort_key(f"Deltaker {n:05d} Ås"),
+            "email": email, "email_key": email,
             "job_title": "Rådgiver", "needs": "Vegetar" if n % 10 == 0 else "",
             "comment": "", "consented_at": now, "status": status,
             "waiting_since": now + timedelta(microseconds=n)

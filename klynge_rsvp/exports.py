@@ -1,7 +1,9 @@
 """A gathering's registrations as a spreadsheet: CSV for any program, .xlsx for Excel.
 
 Pure builders: they take registrations as plain rows (anything with the same attributes) and
-return data.
+return data, or write it as it comes: a download of 50,000 people is read from the database in
+batches (rsvp.registration_batches) and written out batch by batch, in the same memory as one of
+50 (`csv_chunks`, `write_xlsx`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable, Iterator
 from datetime import datetime, tzinfo
 
 import xlsxwriter
@@ -85,12 +88,15 @@ def _mode_text(mode) -> str:
     return str(ATTENDANCE_MODE_LABELS[mode]) if mode in ATTENDANCE_MODE_LABELS else ""
 
 
-def rows(registrations, *, waiting_positions: dict[int, int], zone: tzinfo,
-         with_mode: bool = False) -> list[list]:
-    """The rows for `registrations`, in their order (`with_mode`: WITH_MODE's last column)."""
-    labels = translated_labels()
-    return [row(r, waiting_position=waiting_positions.get(r.id), zone=zone, labels=labels,
-                with_mode=with_mode)
+def rows(registrations, *, waiting_positions: dict[int, int] | None = None, zone: tzinfo,
+         with_mode: bool = False, labels: Labels | None = None) -> list[list]:
+    """The rows for `registrations`, in their order (`with_mode`: WITH_MODE's last column).
+    A place on the waiting list comes from `waiting_positions` (id → place), or else from each
+    row's own `place` (rsvp.waiting_places)."""
+    labels = labels or translated_labels()
+    return [row(r, waiting_position=(r.place if waiting_positions is None
+                                     else waiting_positions.get(r.id)),
+                zone=zone, labels=labels, with_mode=with_mode)
             for r in registrations]
 
 
@@ -102,24 +108,35 @@ def _csv_text(value) -> str:
     return str(value)
 
 
-def csv_bytes(table: list[list], header: list[str] = HEADER) -> bytes:
-    """Semicolon-separated UTF-8 with a byte-order mark: how Norwegian Excel opens æøå right."""
+def csv_chunks(batches: Iterable[list[list]], header: list[str] = HEADER) -> Iterator[bytes]:
+    """Semicolon-separated UTF-8 with a byte-order mark (how Norwegian Excel opens æøå right),
+    one chunk for the header and one per batch of rows, as the batches come."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow([str(heading) for heading in header])
-    writer.writerows([_csv_text(value) for value in cells] for cells in table)
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    yield ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    for table in batches:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows([_csv_text(value) for value in cells] for cells in table)
+        yield buffer.getvalue().encode("utf-8")
 
 
-def xlsx_bytes(table: list[list], header: list[str] = HEADER, title: str = _l("Påmeldinger")) -> bytes:
-    """An Excel workbook: a bold, frozen header row with filters, then one row per person.
+def csv_bytes(table: list[list], header: list[str] = HEADER) -> bytes:
+    """`csv_chunks` of one table, as one value."""
+    return b"".join(csv_chunks([table], header))
+
+
+def write_xlsx(target, batches: Iterable[list[list]], header: list[str] = HEADER,
+               title: str = _l("Påmeldinger")) -> None:
+    """An Excel workbook into `target` (a path or a binary file): a bold, frozen header row with
+    filters, then one row per person, batch by batch as they come.
 
     Written row by row by XlsxWriter in constant-memory mode (each row goes to a temporary file
     as it is written): about twice as fast as openpyxl's write-only mode, in flat memory. Texts
     are always written as text, never as a formula or a link, whatever they start with.
     """
-    buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"constant_memory": True, "strings_to_formulas": False,
+    workbook = xlsxwriter.Workbook(target, {"constant_memory": True, "strings_to_formulas": False,
                                             "strings_to_urls": False, "strings_to_numbers": False})
     sheet = workbook.add_worksheet(str(title))
     for index, width in enumerate(_WIDTHS[:len(header)]):
@@ -129,19 +146,28 @@ def xlsx_bytes(table: list[list], header: list[str] = HEADER, title: str = _l("P
     for column, heading in enumerate(header):
         sheet.write_string(0, column, str(heading), bold)
     when = workbook.add_format({"num_format": XLSX_DATE_FORMAT})
-    for row_number, cells in enumerate(table, start=1):
-        for column, value in enumerate(cells):
-            if value is None or value == "":
-                continue  # no cell at all: an empty one reads back the same and costs a tag
-            if isinstance(value, str):
-                # Characters an .xlsx cannot hold are dropped, then checked again for a formula.
-                sheet.write_string(row_number, column, neutralise(_NOT_IN_XLSX.sub("", value)))
-            elif isinstance(value, datetime):
-                sheet.write_datetime(row_number, column, value, when)
-            else:
-                sheet.write_number(row_number, column, value)
-    sheet.autofilter(0, 0, len(table), max(len(header), 1) - 1)
+    row_number = 0
+    for table in batches:
+        for cells in table:
+            row_number += 1
+            for column, value in enumerate(cells):
+                if value is None or value == "":
+                    continue  # no cell at all: an empty one reads back the same and costs a tag
+                if isinstance(value, str):
+                    # Characters an .xlsx cannot hold are dropped, then checked again for a formula.
+                    sheet.write_string(row_number, column, neutralise(_NOT_IN_XLSX.sub("", value)))
+                elif isinstance(value, datetime):
+                    sheet.write_datetime(row_number, column, value, when)
+                else:
+                    sheet.write_number(row_number, column, value)
+    sheet.autofilter(0, 0, row_number, max(len(header), 1) - 1)
     workbook.close()
+
+
+def xlsx_bytes(table: list[list], header: list[str] = HEADER, title: str = _l("Påmeldinger")) -> bytes:
+    """`write_xlsx` of one table, as one value."""
+    buffer = io.BytesIO()
+    write_xlsx(buffer, [table], header, title)
     return buffer.getvalue()
 
 

@@ -8,9 +8,10 @@ from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from flask_login import UserMixin
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .extensions import db
+from .names import sort_key
 
 
 class UTCDateTime(sa.types.TypeDecorator):
@@ -111,6 +112,11 @@ class AttendanceMode(enum.StrEnum):
 
     IN_PERSON = "in_person"
     ONLINE = "online"
+
+
+# A sort key compared by code point on every database: SQLite compares text as bytes (BINARY),
+# PostgreSQL by the database's locale unless told "C" (names.sort_key).
+SORT_KEY_TEXT = sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
 
 
 def _enum(enum_class: type[enum.Enum], name: str) -> sa.Enum:
@@ -253,6 +259,10 @@ class Registration(db.Model):
         sa.ForeignKey("registrations.id", ondelete="SET NULL")
     )
     name: Mapped[str] = mapped_column(sa.String(200))
+    # The name's Norwegian sort key (names.sort_key), kept by `_keep_sort_name`: the lists and
+    # downloads are sorted by the database, so a long download streams instead of being sorted
+    # in memory. Compared as code points: SQLite's BINARY, PostgreSQL's "C" collation.
+    sort_name: Mapped[str] = mapped_column(SORT_KEY_TEXT, default="")
     email: Mapped[str] = mapped_column(sa.String(254))
     # Lower-cased address: one registration per address and gathering.
     email_key: Mapped[str] = mapped_column(sa.String(254))
@@ -298,7 +308,13 @@ class Registration(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("gathering_id", "email_key", name="uq_registrations_gathering_email"),
         sa.Index("ix_registrations_waiting", "gathering_id", "status", "waiting_since"),
+        sa.Index("ix_registrations_sorted", "gathering_id", "sort_name", "id"),
     )
+
+    @validates("name")
+    def _keep_sort_name(self, _key: str, name: str) -> str:
+        self.sort_name = sort_key(name or "")
+        return name
 
     @property
     def ical_sequence(self) -> int:

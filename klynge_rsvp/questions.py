@@ -474,10 +474,9 @@ def parse_filter(value: str) -> tuple[int, int | str | None] | None:
     return None
 
 
-def registrations_answering(gathering_id: int, question_id: int,
-                            choice: int | str | None = None) -> set[int]:
-    """The ids of the gathering's registrations that answered the question (with that choice,
-    or "yes"/"no"), for the list's filter."""
+def answering(gathering_id: int, question_id: int, choice: int | str | None = None) -> sa.Select:
+    """A select of the ids of the gathering's registrations that answered the question (with
+    that choice, or "yes"/"no"), for the list's filter (rsvp.registration_rows' `among`)."""
     select = (sa.select(Answer.registration_id).join(Question, Question.id == Answer.question_id)
               .where(Question.gathering_id == gathering_id, Answer.question_id == question_id))
     if isinstance(choice, int):
@@ -485,7 +484,7 @@ def registrations_answering(gathering_id: int, question_id: int,
             .where(AnswerChoice.choice_id == choice)
     elif isinstance(choice, str):
         select = select.where(Answer.text == choice)
-    return set(db.session.scalars(select))
+    return select
 
 
 # --- erasure ----------------------------------------------------------------------------------

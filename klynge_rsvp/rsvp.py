@@ -6,8 +6,7 @@ transaction on SQLite (see database.py), so two people can never both take the l
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -525,48 +524,104 @@ def with_seat(gathering: Gathering) -> list[Registration]:
 
 def registrations_of(gathering: Gathering, *, status: RegistrationStatus | None = None,
                      sector: Sector | None = None, query: str = "") -> list[Registration]:
-    """A gathering's registrations by name, filtered; `query` matches name, email or
-    organisation, any case (folded in Python: SQLite's lower() knows only ASCII, not æøå)."""
+    """A gathering's registrations by name (Norwegian order), filtered; `query` matches name,
+    email or organisation, any case (folded in Python: SQLite's lower() knows only ASCII)."""
     select = (sa.select(Registration).join(Registration.organisation)
               .where(Registration.gathering_id == gathering.id)
               .options(sa.orm.contains_eager(Registration.organisation))
-              .order_by(Registration.name, Registration.id))
+              .order_by(Registration.sort_name, Registration.id))
     if status is not None:
         select = select.where(Registration.status == status)
     if sector is not None:
         select = select.where(Organisation.sector == sector)
     words = query.casefold().split()
-    found = [registration for registration in db.session.scalars(select)
-             if all(word in _searchable(registration) for word in words)]
-    return sorted(found, key=lambda registration: (sort_key(registration.name), registration.id))
+    return [registration for registration in db.session.scalars(select)
+            if all(word in _searchable(registration) for word in words)]
 
 
-def registration_rows(gathering_id: int, columns=(), *, status: RegistrationStatus | None = None,
-                      sector: Sector | None = None, query: str = "",
-                      mode: AttendanceMode | None = None) -> list[sa.Row]:
-    """A gathering's registrations as plain rows: the same ones, in the same order, as
-    registrations_of gives, with id, name, email, organisation_name and `columns`.
-
-    For the long list and the downloads: reading 10,000 whole Registration objects (and their
-    organisations) took several times as long as reading their columns.
-    """
+def _rows_select(gathering_id: int, columns, *, status: RegistrationStatus | None,
+                 sector: Sector | None, mode: AttendanceMode | None,
+                 among: sa.Select | None, places: sa.Subquery | None = None) -> sa.Select:
     select = (sa.select(Registration.id, Registration.name, Registration.email,
                         Organisation.name.label("organisation_name"), *columns)
               .join_from(Registration, Organisation, Registration.organisation_id == Organisation.id)
-              .where(Registration.gathering_id == gathering_id))
+              .where(Registration.gathering_id == gathering_id)
+              .order_by(Registration.sort_name, Registration.id))
     if status is not None:
         select = select.where(Registration.status == status)
     if sector is not None:
         select = select.where(Organisation.sector == sector)
     if mode is not None:
         select = select.where(Registration.mode == mode)
-    found = db.session.execute(select).all()
+    if among is not None:
+        select = select.where(Registration.id.in_(among))
+    if places is not None:
+        select = select.add_columns(places.c.place).outerjoin(places, places.c.id == Registration.id)
+    return select
+
+
+def _matching(rows, query: str) -> Iterator[sa.Row]:
     words = query.casefold().split()
-    if words:
-        found = [row for row in found
-                 if all(word in f"{row.name} {row.email} {row.organisation_name}".casefold()
-                        for word in words)]
-    return sorted(found, key=lambda row: (sort_key(row.name), row.id))
+    if not words:
+        return iter(rows)
+    return (row for row in rows
+            if all(word in f"{row.name} {row.email} {row.organisation_name}".casefold()
+                   for word in words))
+
+
+def registration_rows(gathering_id: int, columns=(), *, status: RegistrationStatus | None = None,
+                      sector: Sector | None = None, query: str = "",
+                      mode: AttendanceMode | None = None,
+                      among: sa.Select | None = None) -> list[sa.Row]:
+    """A gathering's registrations as plain rows: the same ones, in the same order, as
+    registrations_of gives, with id, name, email, organisation_name and `columns`; `among`: a
+    select of the registration ids to keep (questions.answering).
+
+    For the long list and the downloads: reading 10,000 whole Registration objects (and their
+    organisations) took several times as long as reading their columns.
+    """
+    select = _rows_select(gathering_id, columns, status=status, sector=sector, mode=mode,
+                          among=among)
+    return list(_matching(db.session.execute(select), query))
+
+
+def registration_batches(gathering_id: int, columns=(), *, status: RegistrationStatus | None = None,
+                         sector: Sector | None = None, query: str = "",
+                         mode: AttendanceMode | None = None, among: sa.Select | None = None,
+                         places: sa.Subquery | None = None,
+                         size: int = 500) -> Iterator[list[sa.Row]]:
+    """registration_rows, read from the database `size` rows at a time (a server-side cursor on
+    PostgreSQL): a download of any length streams in the same memory. The database sorts them
+    (Registration.sort_name), so nothing needs all the rows at once. `places`: each row's
+    `place` on the waiting list too (waiting_places)."""
+    select = _rows_select(gathering_id, columns, status=status, sector=sector, mode=mode,
+                          among=among, places=places)
+    result = db.session.execute(select.execution_options(yield_per=size))
+    for partition in result.partitions():
+        if rows := list(_matching(partition, query)):
+            yield rows
+
+
+def count_rows(gathering_id: int, *, query: str = "", **filters) -> int:
+    """How many rows registration_rows would give, without holding them."""
+    if not query.split():
+        select = _rows_select(gathering_id, (), status=filters.get("status"),
+                              sector=filters.get("sector"), mode=filters.get("mode"),
+                              among=filters.get("among")).order_by(None)
+        return db.session.scalar(sa.select(sa.func.count()).select_from(select.subquery()))
+    return sum(len(rows) for rows in registration_batches(gathering_id, query=query, **filters))
+
+
+def waiting_places(gathering: Gathering) -> sa.Subquery:
+    """Each waiting registration's place on its mode's waiting list (1 is next in line), as a
+    subquery of (id, place): waiting_positions, for a query that reads rows as it goes."""
+    by_mode = [Registration.mode] if len(participation.modes_of(gathering)) > 1 else None
+    place = sa.func.row_number().over(partition_by=by_mode,
+                                      order_by=(Registration.waiting_since, Registration.id))
+    return (sa.select(Registration.id, place.label("place"))
+            .where(Registration.gathering_id == gathering.id,
+                   Registration.status == RegistrationStatus.WAITING)
+            .subquery("waiting_places"))
 
 
 def _searchable(registration: Registration) -> str:
@@ -611,14 +666,6 @@ def mails_of(registration: Registration) -> list[OutboxMessage]:
     ))
 
 
-# æ, ø and å after z: the three characters that follow z in ASCII.
-_NORWEGIAN_LAST = str.maketrans({"æ": "{", "ø": "|", "å": "}"})
-
-
-def sort_key(text: str) -> str:
-    """Norwegian alphabetical order (… x y z æ ø å), the same on every database."""
-    folded = text.casefold().translate(_NORWEGIAN_LAST)
-    return "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
 
 
 def renew_link(registration: Registration, *, now: datetime,

@@ -452,3 +452,28 @@ def test_0024_adds_and_removes_the_participation_modes(app, make_gathering):
                 == [("in_person",)]
             with pytest.raises(sa.exc.IntegrityError):
                 connection.execute(sa.text("UPDATE registrations SET mode = 'hybrid'"))
+
+
+def test_0027_stores_each_name_s_sort_key_and_takes_it_away(app, make_gathering):
+    """0027: existing registrations get their name's Norwegian sort key (æ ø å after z, accents
+    and case folded), and the database sorts by it as Python does; downgrade drops it."""
+    from klynge_rsvp import rsvp
+    from klynge_rsvp.names import sort_key
+    from tests.conftest import NOW, person, registration_request
+
+    names = ["Åse Ås", "Øyvind", "zara", "Ærlig", "Émile", "Anne", "Aase", "ßigrid"]
+    with app.app_context():
+        gathering = make_gathering(capacity=20)
+        for n, name in enumerate(names, start=1):
+            rsvp.register(gathering, registration_request(n, person=person(n, name=name)), now=NOW)
+        db.session.commit()
+        db.session.close()
+        downgrade(revision="0026_seat_rules")
+        assert "sort_name" not in {c["name"] for c in sa.inspect(db.engine).get_columns("registrations")}
+        upgrade()
+        with db.engine.begin() as connection:
+            stored = connection.execute(sa.text(
+                "SELECT name, sort_name FROM registrations ORDER BY sort_name, id")).all()
+        assert [key for _name, key in stored] == [sort_key(name) for name, _key in stored]
+        assert [name for name, _key in stored] == sorted(names, key=sort_key)
+        assert [name for name, _key in stored][-3:] == ["Ærlig", "Øyvind", "Åse Ås"]

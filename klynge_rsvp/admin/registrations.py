@@ -55,13 +55,16 @@ def answer_filter() -> tuple[int, int | str | None] | None:
     return questions.parse_filter(request.args.get("svar", ""))
 
 
+def all_filters(gathering) -> dict:
+    """filters(), and the answer filter as a select of ids (rsvp.registration_rows' `among`)."""
+    wanted = answer_filter()
+    return {**filters(),
+            "among": None if wanted is None else questions.answering(gathering.id, *wanted)}
+
+
 def filtered_rows(gathering, columns) -> list:
     """The list's rows (rsvp.registration_rows) with all its filters, the answer one too."""
-    rows = rsvp.registration_rows(gathering.id, columns, **filters())
-    if (wanted := answer_filter()) is not None:
-        ids = questions.registrations_answering(gathering.id, *wanted)
-        rows = [row for row in rows if row.id in ids]
-    return rows
+    return rsvp.registration_rows(gathering.id, columns, **all_filters(gathering))
 
 
 class Page(Pagination):
