@@ -9,6 +9,7 @@ so no generated file is kept in git.
 from __future__ import annotations
 
 import functools
+import tempfile
 from pathlib import Path
 
 import flask_wtf.i18n
@@ -64,10 +65,18 @@ def compile_catalogues(directory: Path = TRANSLATIONS) -> None:
             continue
         with po_path.open("rb") as po_file:
             catalogue = read_po(po_file, locale=po_path.parent.parent.name)
-        temporary = mo_path.with_suffix(".mo.tmp")
-        with temporary.open("wb") as mo_file:
-            write_mo(mo_file, catalogue)
-        temporary.replace(mo_path)  # atomic: a second process never reads half a file
+        # A temporary file of this process's own, renamed over the .mo (atomic: no process
+        # reads half a file), so that processes starting together (gunicorn's workers, the
+        # test processes) each write their own copy and the last rename wins.
+        with tempfile.NamedTemporaryFile(dir=mo_path.parent, prefix="messages.", suffix=".mo.tmp",
+                                         delete=False) as mo_file:
+            temporary = Path(mo_file.name)
+            try:
+                write_mo(mo_file, catalogue)
+            except BaseException:
+                temporary.unlink(missing_ok=True)
+                raise
+        temporary.replace(mo_path)
 
 
 @functools.lru_cache(maxsize=8)

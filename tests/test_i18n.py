@@ -66,3 +66,43 @@ def test_wtforms_own_messages_are_read_from_disk_once_per_language(app, make_gat
     finally:
         watching[0] = False
     assert len(opened) <= 2, opened  # at most once per language, in this whole process
+
+
+def test_processes_starting_together_compile_the_catalogues_without_failing(tmp_path):
+    """gunicorn's workers, or the test processes of a fresh checkout, start together and each
+    finds the .mo files missing: every one compiles them, none fails, and each .mo is whole.
+    (One shared temporary name made all but one fail with FileNotFoundError.)"""
+    import os
+    import shutil
+    import threading
+
+    from babel.support import Translations
+
+    from klynge_rsvp.i18n import TRANSLATIONS, compile_catalogues
+
+    for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
+        target = tmp_path / po.relative_to(TRANSLATIONS)
+        target.parent.mkdir(parents=True)
+        shutil.copyfile(po, target)
+    failures = []
+    for _round in range(5):
+        for mo in tmp_path.glob("*/LC_MESSAGES/messages.mo"):
+            mo.unlink()
+        start = threading.Barrier(6)
+
+        def starting(start=start):
+            start.wait()
+            try:
+                compile_catalogues(tmp_path)
+            except Exception as failure:  # any failure is the finding
+                failures.append(failure)
+
+        workers = [threading.Thread(target=starting) for _ in range(6)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    assert failures == []
+    assert sorted(os.listdir(tmp_path / "nn" / "LC_MESSAGES")) == ["messages.mo", "messages.po"]
+    english = Translations.load(str(tmp_path), ["en"])
+    assert english.gettext("Digitalt") == "Online"
