@@ -141,7 +141,9 @@ def test_a_registration_in_the_frame_on_the_listed_site(live_url, app, page, hos
     expect(summary).to_be_visible()
     expect(summary).to_contain_text("Påmeldingen ble ikke sendt")
     assert frame_of(page).evaluate("document.title").startswith("Feil: ")
-    # The summary has the focus (forms.js), as on the gathering's own page.
+    # The summary has the focus (forms.js, as the page loads: waited for), as on the gathering's
+    # own page.
+    expect(form.locator("#error-summary")).to_be_focused()
     assert frame_of(page).evaluate("document.activeElement.id") == "error-summary"
     assert registered(app) == []
 
@@ -151,6 +153,9 @@ def test_a_registration_in_the_frame_on_the_listed_site(live_url, app, page, hos
     form.get_by_label("Jeg samtykker").check()
     form.get_by_role("button", name="Meld meg på").click()
     expect(form.get_by_role("heading", name="Takk for påmeldingen")).to_be_visible()
+    # The script focuses the heading as the receipt loads: wait for it (a busy machine ran the
+    # check below before the script had run).
+    expect(form.get_by_role("heading", name="Takk for påmeldingen")).to_be_focused()
     receipt_heading = "document.activeElement.tagName + ' ' + document.activeElement.textContent"
     assert frame_of(page).evaluate(receipt_heading) == "H1 Takk for påmeldingen"
     assert page.locator("iframe").evaluate("f => f.getBoundingClientRect().top") > -1  # in view
