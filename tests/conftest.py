@@ -26,6 +26,62 @@ from klynge_rsvp.rsvp import Person, RegistrationRequest
 NOW = datetime(2026, 1, 13, 9, 0, tzinfo=UTC)
 
 
+def _share_url_builders() -> None:
+    """Make each app's URL builders once per test process, not once per app.
+
+    Most tests make an app of their own, and werkzeug compiles two Python functions (generated
+    as source, parsed and compiled) for each of its ~140 URL rules as a blueprint adds them:
+    about 140 of the 160 ms create_app took, and, over the ~1,800 apps of a run, nearly half
+    of the suite's CPU time. The function werkzeug generates depends only on the rule's parts
+    (its `_trace`), the names of its defaults and `append_unknown`; it reads the rule's own
+    converters when it is called, through the rule it is bound to. So one function serves every
+    rule with the same parts. A rule whose dynamic part has a default (resolved to a constant
+    when compiled) is compiled as before. tests/test_url_builders.py checks that every rule's
+    builder is the code werkzeug itself makes.
+    """
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = Rule._compile_builder
+    made: dict[tuple, object] = {}
+
+    def shared(self, append_unknown: bool = True):
+        defaults = self.defaults or {}
+        if any(dynamic and part in defaults for dynamic, part in self._trace):
+            return compile_builder(self, append_unknown)
+        key = (append_unknown, tuple(self._trace), tuple(sorted(defaults)))
+        if key not in made:
+            made[key] = compile_builder(self, append_unknown)
+        return made[key]
+
+    shared.werkzeug_original = compile_builder  # for tests/test_url_builders.py
+    Rule._compile_builder = shared
+
+
+_share_url_builders()
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (`-n N`, as dev.py runs the suite), each worker process gets a
+    PostgreSQL database of its own, made here if missing, and TEST_DATABASE_URL says which: the
+    tests, and the programs they start, empty and migrate it without meeting each other."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    base = os.environ.get("TEST_DATABASE_URL", "")
+    if not worker or not base.startswith("postgresql"):
+        return
+    url = sa.engine.make_url(base)
+    own = url.set(database=f"{url.database}_{worker}")
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            exists = connection.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                        {"name": own.database}).scalar()
+            if not exists:
+                connection.execute(sa.text(f'CREATE DATABASE "{own.database}"'))
+    finally:
+        engine.dispose()
+    os.environ["TEST_DATABASE_URL"] = own.render_as_string(hide_password=False)
+
+
 def _database_url(tmp_path) -> str:
     base = os.environ.get("TEST_DATABASE_URL")
     if not base:
@@ -65,8 +121,15 @@ def _empty_postgresql_at_head(url: str) -> bool:
             version = connection.execute(sa.text("SELECT version_num FROM alembic_version"))
             if version.scalar() != _head_revision():
                 return False
-            names = ", ".join(f'"{t}"' for t in sorted(expected - {"alembic_version"}))
-            connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            # DELETE, children first, and every sequence back to 1: what TRUNCATE … RESTART
+            # IDENTITY does, in about 8 ms instead of about 200 (TRUNCATE makes new files for
+            # all 31 tables, for every test).
+            for table in reversed(db.metadata.sorted_tables):
+                connection.execute(table.delete())
+            connection.execute(sa.text(
+                "SELECT setval(c.oid, 1, false) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relkind = 'S' AND n.nspname = current_schema()"))
             return True
     finally:
         engine.dispose()

@@ -38,6 +38,9 @@ from pypdf import PdfReader
 from tests.conftest import _reset_postgresql
 from tests.pages import csrf_token, form_data
 
+# Building and installing the wheel (`built`) once: under pytest-xdist these tests run in one worker.
+pytestmark = pytest.mark.xdist_group("test_install")
+
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "an-installed-test-secret-of-forty-chars!"
 

@@ -33,6 +33,9 @@ from klynge_rsvp.models import GatheringStatus, OrganiserRole
 from tests.conftest import ORGANISER_PASSWORD, prepared_app, registration_request
 from tests.pages import csrf_token, form_data
 
+# Its tests share one app and database (`world`): under pytest-xdist they run in one worker, in order.
+pytestmark = pytest.mark.xdist_group("test_no_500")
+
 RUN = settings(max_examples=100, deadline=None, derandomize=True, database=None,
                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
