@@ -539,9 +539,9 @@ def registrations_of(gathering: Gathering, *, status: RegistrationStatus | None 
             if all(word in _searchable(registration) for word in words)]
 
 
-def _rows_select(gathering_id: int, columns, *, status: RegistrationStatus | None,
-                 sector: Sector | None, mode: AttendanceMode | None,
-                 among: sa.Select | None, places: sa.Subquery | None = None) -> sa.Select:
+def _rows_select(gathering_id: int, columns=(), *, status: RegistrationStatus | None = None,
+                 sector: Sector | None = None, mode: AttendanceMode | None = None,
+                 among: sa.Select | None = None, places: sa.Subquery | None = None) -> sa.Select:
     select = (sa.select(Registration.id, Registration.name, Registration.email,
                         Organisation.name.label("organisation_name"), *columns)
               .join_from(Registration, Organisation, Registration.organisation_id == Organisation.id)
@@ -605,16 +605,15 @@ def registration_batches(gathering_id: int, columns=(), *, status: RegistrationS
 def count_rows(gathering_id: int, *, query: str = "", **filters) -> int:
     """How many rows registration_rows would give, without holding them."""
     if not query.split():
-        select = _rows_select(gathering_id, (), status=filters.get("status"),
-                              sector=filters.get("sector"), mode=filters.get("mode"),
-                              among=filters.get("among")).order_by(None)
+        select = _rows_select(gathering_id, **filters).order_by(None)
         return db.session.scalar(sa.select(sa.func.count()).select_from(select.subquery()))
     return sum(len(rows) for rows in registration_batches(gathering_id, query=query, **filters))
 
 
 def waiting_places(gathering: Gathering) -> sa.Subquery:
     """Each waiting registration's place on its mode's waiting list (1 is next in line), as a
-    subquery of (id, place): waiting_positions, for a query that reads rows as it goes."""
+    subquery of (id, place): the one place the waiting order is written. A download joins it
+    to the rows it reads as it goes; waiting_positions reads it whole."""
     by_mode = [Registration.mode] if len(participation.modes_of(gathering)) > 1 else None
     place = sa.func.row_number().over(partition_by=by_mode,
                                       order_by=(Registration.waiting_since, Registration.id))
@@ -645,17 +644,8 @@ def cancel_by_organiser(registration: Registration, *, now: datetime, by: Organi
 
 def waiting_positions(gathering: Gathering) -> dict[int, int]:
     """Registration id → place on its mode's waiting list (1 is next in line)."""
-    places: dict[int, int] = {}
-    for mode in participation.modes_of(gathering):
-        ids = db.session.scalars(
-            sa.select(Registration.id)
-            .where(Registration.gathering_id == gathering.id,
-                   Registration.status == RegistrationStatus.WAITING,
-                   participation.in_mode(gathering, mode))
-            .order_by(Registration.waiting_since, Registration.id)
-        )
-        places.update({registration_id: place for place, registration_id in enumerate(ids, start=1)})
-    return places
+    places = waiting_places(gathering)
+    return dict(db.session.execute(sa.select(places.c.id, places.c.place)).all())
 
 
 def mails_of(registration: Registration) -> list[OutboxMessage]:
@@ -664,8 +654,6 @@ def mails_of(registration: Registration) -> list[OutboxMessage]:
         sa.select(OutboxMessage).where(OutboxMessage.registration_id == registration.id)
         .order_by(OutboxMessage.id)
     ))
-
-
 
 
 def renew_link(registration: Registration, *, now: datetime,
