@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -58,6 +59,19 @@ def _share_url_builders() -> None:
 
 
 _share_url_builders()
+
+
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _unordered_rows_come_backwards(dbapi_connection, _record) -> None:
+    """On SQLite, a SELECT without ORDER BY returns its rows in reverse (in this process).
+
+    Without ORDER BY neither database promises an order. SQLite happens to give insertion order,
+    and so does PostgreSQL until autovacuum lets new rows fill old pages: a test (or a page) that
+    read rows "in the order they were made" passed on SQLite and failed on PostgreSQL now and
+    then. Reversed, it fails every time, on the first run.
+    """
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute("PRAGMA reverse_unordered_selects = ON")
 
 
 def pytest_configure(config):

@@ -49,8 +49,8 @@ def upcoming(app, make_gathering):
 
 def stored(app):
     with app.app_context():
-        return (db.session.scalars(sa.select(Registration)).all(),
-                db.session.scalars(sa.select(OutboxMessage)).all())
+        return (db.session.scalars(sa.select(Registration).order_by(Registration.id)).all(),
+                db.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id)).all())
 
 
 def test_the_punycode_form_is_the_same_person(app, client, upcoming):

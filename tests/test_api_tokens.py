@@ -301,7 +301,8 @@ def test_reloading_the_page_that_shows_the_token_makes_no_second_key(app, organi
         "name": "Regnearket", "gatherings": "y", "lifetime": "30"})
     assert fresh.status_code == 200
     with app.app_context():
-        assert db.session.scalars(sa.select(ApiToken.name)).all() == ["Nettsiden", "Regnearket"]
+        assert db.session.scalars(sa.select(ApiToken.name).order_by(ApiToken.id)).all() == [
+                "Nettsiden", "Regnearket"]
 
 
 @pytest.mark.parametrize(("data", "message"), [

@@ -45,7 +45,8 @@ def test_items_are_kept_in_order_of_start_and_audited(app, make_gathering):
     with app.app_context():
         gathering = with_programme(make_gathering)
         assert [item.title for item in gathering.programme] == ["Frokost", "Innledning fra kommunen"]
-        entries = db.session.query(AuditEntry).filter_by(gathering_id=gathering.id).all()
+        entries = (db.session.query(AuditEntry).filter_by(gathering_id=gathering.id)
+                   .order_by(AuditEntry.id).all())
         assert [shown(e, "summary") for e in entries if e.action == "add_programme_item"] == [
             "La til «Innledning fra kommunen» i programmet.", "La til «Frokost» i programmet."]
 

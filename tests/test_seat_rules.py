@@ -429,4 +429,4 @@ def test_the_promote_page_asks_before_going_past_the_rules(app, organiser_client
     assert confirmed.status_code == 303
     with app.app_context():
         assert db.session.get(Registration, waiting_id).status == CONFIRMED
-        assert db.session.scalars(sa.select(AuditEntry.action)).all()[-1] == "promote"
+        assert db.session.scalars(sa.select(AuditEntry.action).order_by(AuditEntry.id)).all()[-1] == "promote"
