@@ -133,7 +133,7 @@ def fill(size: int) -> dict:
                                  .where(Registration.token.in_(tokens))).all()
         db.session.execute(sa.insert(OutboxMessage), [
             {"idempotency_key": f"growth-{rid}", "kind": "confirmation", "recipient": email,
-             "subject": "Du er påmeldt", "message": MESSAGE, "registration_id": rid,
+             "subject": "Du er påmeldt", "stored_message": MESSAGE, "registration_id": rid,
              "status": OutboxStatus.SENT, "attempts": 1, "next_attempt_at": created,
              "created_at": created, "sent_at": created, "transport": "smtp", "last_error": ""}
             for rid, email, _checked, created in ids])

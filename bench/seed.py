@@ -108,7 +108,7 @@ def sent_and_failed_mail(count: int = 200, failed: int = 5) -> None:
     now = utcnow()
     db.session.execute(sa.insert(OutboxMessage), [
         {"idempotency_key": f"bench-{uuid.uuid4().hex}", "kind": "confirmation",
-         "recipient": f"m{n}@bench.test", "subject": "Påmeldt", "message": b"x",
+         "recipient": f"m{n}@bench.test", "subject": "Påmeldt", "stored_message": b"x",
          "status": OutboxStatus.FAILED if n < failed else OutboxStatus.SENT,
          "attempts": 1, "next_attempt_at": now, "created_at": now,
          "sent_at": None if n < failed else now, "transport": "smtp", "last_error": ""}

@@ -28,6 +28,7 @@ from .mail.outbox import ComposedMail
 from .models import (
     Gathering,
     GatheringStatus,
+    MailTemplate,
     Organiser,
     Reconfirmation,
     Registration,
@@ -350,13 +351,28 @@ def _notify(gathering: Gathering, occasion: str, now: datetime,
     keys = {r.id: f"{occasion}:{r.id}:{gathering.ical_uid}:{gathering.ical_sequence}"
             for r, _position in people}
     queued_before = outbox.queued_keys(keys.values())
-    # Everyone with a seat gets the same notice but for their details; people on the waiting
-    # list each have their own position in it.
+    # Everyone with a seat gets the same notice but for their details: their audience's
+    # template is queued once, and each row is filled in as it is sent (decision 0037).
+    # People on the waiting list each have their own position in it.
     merged = notifications.MailMerge(lambda registration: compose(registration, None))
     db.session.flush()  # the change itself is written first: the bulk insert skips the ORM's flush
+    stored: dict[int, int] = {}  # id(template) → its MailTemplate's id
+
+    def queued(registration: Registration, position: int | None) -> ComposedMail:
+        if position is not None:
+            return compose(registration, position)
+        made = merged.lazily(registration)
+        if isinstance(made, ComposedMail):
+            return made
+        if id(made) not in stored:
+            row = MailTemplate(body=made.dumps(), created_at=now)
+            db.session.add(row)
+            db.session.flush()
+            stored[id(made)] = row.id
+        return made.queued(notifications.personal_of(registration), stored[id(made)])
+
     outbox.enqueue_many([
-        (merged(registration) if position is None else compose(registration, position),
-         keys[registration.id], registration)
+        (queued(registration, position), keys[registration.id], registration)
         for registration, position in people if keys[registration.id] not in queued_before
     ], now=now)
     return len(people)

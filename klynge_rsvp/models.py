@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from flask_login import UserMixin
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .extensions import db
@@ -325,8 +326,25 @@ class Registration(db.Model):
         return f"<Registration {self.id} {self.status.value}>"
 
 
+class MailTemplate(db.Model):
+    """A notice to many people, composed once, with a stand-in's details where theirs go.
+
+    A fan-out (a gathering moved, postponed, cancelled) queues one row per person that points
+    here; the sender fills in each person's details as it sends (notifications/merge.py,
+    docs/decisions/0037). Rows no pending mail points to are removed by the daily purge.
+    """
+
+    __tablename__ = "mail_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # notifications.merge's template, as JSON (bytes in base64).
+    body: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class OutboxMessage(db.Model):
-    """One email, composed in full and committed with the change that caused it."""
+    """One email, committed with the change that caused it: composed in full, or (a fan-out's
+    notice) a template and the person it goes to, filled in when it is first sent or read."""
 
     __tablename__ = "outbox_messages"
 
@@ -336,7 +354,11 @@ class OutboxMessage(db.Model):
     kind: Mapped[str] = mapped_column(sa.String(40))
     recipient: Mapped[str] = mapped_column(sa.String(254))
     subject: Mapped[str] = mapped_column(sa.String(300))
-    message: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    # The bytes as sent; empty while `template_id` says they are still to be filled in.
+    stored_message: Mapped[bytes] = mapped_column("message", sa.LargeBinary)
+    # No foreign key: the purge removes a template only when no row points to it, and SQLite
+    # could not drop a referencing column in the downgrade without copying the table.
+    template_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
     registration_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("registrations.id", ondelete="SET NULL"), index=True
     )
@@ -363,6 +385,31 @@ class OutboxMessage(db.Model):
     )
 
     registration: Mapped[Registration | None] = relationship()
+
+    @hybrid_property
+    def message(self) -> bytes:
+        """The whole mail: as stored, or (not yet sent) filled in now from its template."""
+        if self.template_id is None or self.stored_message:
+            return self.stored_message
+        from .mail import templates  # needs no model, composes nothing
+
+        template = db.session.get(MailTemplate, self.template_id)
+        person = self.registration
+        if template is None or person is None or not person.email or person.anonymised_at:
+            return b""  # its registration is gone: the sender fails it, there is nothing to show
+        return templates.fill(template.body, templates.Personal(person.name, person.email,
+                                                                person.token),
+                              self.idempotency_key).message
+
+    @message.inplace.setter
+    def _message_setter(self, value: bytes) -> None:
+        self.stored_message = value
+        self.template_id = None
+
+    @message.inplace.expression
+    @classmethod
+    def _message_expression(cls):
+        return cls.stored_message
 
     __table_args__ = (
         sa.Index("ix_outbox_due", "status", "next_attempt_at"),

@@ -29,6 +29,7 @@ from .models import (
     FeedbackAnswer,
     Gathering,
     GatheringStatus,
+    MailTemplate,
     Organiser,
     OutboxMessage,
     OutboxStatus,
@@ -458,6 +459,9 @@ def purge_personal_data(*, now: datetime) -> PurgeReport:
         mailing_list.forget_unconfirmed(now=now, days=config["MAILING_LIST_UNCONFIRMED_DAYS"])
         + mailing_list.forget_unsubscribed(now=now, days=config["MAILING_LIST_UNSUBSCRIBED_DAYS"]))
     erased_mail = scrub_delivered_mail(now=now)
+    # Fan-out templates no queued notice is filled in from any more (decision 0037).
+    _deleted(sa.delete(MailTemplate).where(
+        ~sa.exists().where(OutboxMessage.template_id == MailTemplate.id)))
     # Enhetsregisteret's answers past their use (a sole proprietorship's name is a person's).
     from . import registry
 

@@ -1,5 +1,7 @@
 """The schema is made only by migrations: up, down, up again, and no drift from the models."""
 
+from email import message_from_bytes, policy
+
 import pytest
 import sqlalchemy as sa
 from flask_migrate import check, downgrade, upgrade
@@ -13,7 +15,7 @@ TABLES = {"gatherings", "organisations", "registrations", "outbox_messages", "or
           "programme_items", "certificates", "feedback_invitations", "feedback_answers",
           "registry_lookups", "api_tokens",
           "webhook_endpoints", "webhook_deliveries", "seat_rules", "seat_holds",
-          "questions", "question_choices", "answers", "answer_choices"}
+          "questions", "question_choices", "answers", "answer_choices", "mail_templates"}
 
 
 def table_names():
@@ -477,3 +479,36 @@ def test_0027_stores_each_name_s_sort_key_and_takes_it_away(app, make_gathering)
         assert [key for _name, key in stored] == [sort_key(name) for name, _key in stored]
         assert [name for name, _key in stored] == sorted(names, key=sort_key)
         assert [name for name, _key in stored][-3:] == ["Ærlig", "Øyvind", "Åse Ås"]
+
+
+def test_0028_keeps_notices_to_fill_in_and_will_not_drop_them(app, make_gathering):
+    """0028: a fan-out's notices wait as rows pointing to a template; the downgrade refuses
+    while one is still to be filled in (it would be mail lost), and goes once they are sent."""
+    from klynge_rsvp import lifecycle
+    from klynge_rsvp.mail import delivery
+    from tests.conftest import NOW
+    from tests.lifecycle_helpers import register
+
+    with app.app_context():
+        gathering = make_gathering(capacity=20)
+        register(gathering, 1, 2, 3, 4)
+        lifecycle.postpone(gathering, message="", now=NOW, by=None)
+        db.session.commit()
+        db.session.close()
+        with pytest.raises(SystemExit):  # flask-migrate logs the RuntimeError and exits
+            downgrade(revision="0027_registration_sort_names")
+        db.session.close()
+        assert "mail_templates" in table_names()
+        while delivery.deliver_due().claimed:  # the browser mailbox: fills in, keeps each notice
+            db.session.commit()
+        db.session.close()
+        downgrade(revision="0027_registration_sort_names")
+        assert "mail_templates" not in table_names()
+        assert "template_id" not in {c["name"] for c in
+                                      sa.inspect(db.engine).get_columns("outbox_messages")}
+        with db.engine.begin() as connection:
+            notices = connection.execute(sa.text(
+                "SELECT message FROM outbox_messages WHERE kind = 'gathering_postponed'")).all()
+        subjects = [message_from_bytes(row.message, policy=policy.default)["Subject"] for row in notices]
+        assert len(subjects) == 4 and all(subject.startswith("Utsatt: ") for subject in subjects)
+        upgrade()

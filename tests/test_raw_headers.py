@@ -15,8 +15,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from klynge_rsvp.mail import headers
 from klynge_rsvp.names import looks_like_a_link
-from klynge_rsvp.notifications import headers, message
+from klynge_rsvp.notifications import message
 from tests.mail_checks import check_raw, header_fields, perl_available, perl_decode, readings
 
 NOW = datetime(2026, 1, 13, 9, 0, tzinfo=UTC)

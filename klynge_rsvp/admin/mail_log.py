@@ -32,7 +32,7 @@ def mail_log():
         except ValueError:
             abort(404)
     # The message bodies stay in the database: a page of the log needs only the columns shown.
-    query = query.options(sa.orm.defer(OutboxMessage.message))
+    query = query.options(sa.orm.defer(OutboxMessage.stored_message))
     page = db.paginate(query, page=request.args.get("side", 1, type=int), per_page=PAGE_SIZE,
                        error_out=False)
     return render_template("admin/mail_log/index.html", page=page, status=status,

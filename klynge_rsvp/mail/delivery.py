@@ -28,6 +28,7 @@ from ..extensions import db
 from ..models import OutboxMessage
 from . import outbox, outcomes, transport
 from .recording import SentRecorder, record_failure, retrying
+from .templates import Personal, fill
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,9 @@ def deliver_due() -> DeliveryReport:
     report.claimed = len(claim.ids)
     if not claim.ids:
         return report
+    claim = _fill_in(claim, report)
+    if not claim.ids:
+        return report
     if current_app.config["MAIL_SERVER"]:
         _deliver_over_smtp(claim, report)
     else:
@@ -83,6 +87,34 @@ def _claim_due() -> _Claim:
     ids = retrying(lambda: outbox.claim_due(now=claimed_at, limit=config["OUTBOX_BATCH_SIZE"]),
                    until=claimed_at + timedelta(seconds=CLAIM_RETRY_SECONDS), what="the claim")
     return _Claim(ids, claimed_at + timedelta(seconds=config["OUTBOX_LEASE_SECONDS"]))
+
+
+def _fill_in(claim: _Claim, report: DeliveryReport) -> _Claim:
+    """Fill in the batch's fan-out notices (notifications/merge.py) and store their bytes, so
+    every claimed row holds the mail it sends. Returns the claim without the notices that can
+    no longer go (their registration is gone, or was erased after this claim was made), which
+    are marked failed."""
+    rows = retrying(lambda: outbox.templated(claim.ids), until=claim.lease_ends,
+                    what="reading the notices to fill in")
+    if not rows:
+        return claim
+    filled, gone = [], []
+    for row in rows:
+        if row.body is None or not row.email or row.anonymised_at is not None:
+            gone.append(row.id)
+            continue
+        mail = fill(row.body, Personal(row.name, row.email, row.token), row.idempotency_key)
+        filled.append({"row_id": row.id, "message": mail.message, "recipient": mail.recipient,
+                       "subject": mail.subject})
+    retrying(lambda: outbox.store_filled(filled), until=claim.lease_ends,
+             what="storing the filled-in notices")
+    for message_id in gone:
+        record_failure(message_id, outcomes.Outcome(
+            kind=outcomes.BAD_ADDRESS, text="The registration was erased before the notice went."),
+            until=claim.lease_ends)
+        report.failed.append(message_id)
+    return _Claim([message_id for message_id in claim.ids if message_id not in gone],
+                  claim.lease_ends)
 
 
 def _deliver_to_mailbox(claim: _Claim, report: DeliveryReport) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -18,18 +17,9 @@ from flask import current_app
 from ..database import is_postgresql
 from ..errors import DomainError
 from ..extensions import db
-from ..models import OutboxMessage, OutboxStatus, Registration
+from ..models import MailTemplate, OutboxMessage, OutboxStatus, Registration
 from . import wakeup
-
-
-@dataclass(frozen=True)
-class ComposedMail:
-    """A whole email, ready to queue."""
-
-    kind: str
-    recipient: str
-    subject: str
-    message: bytes
+from .composed import ComposedMail
 
 
 def enqueue(
@@ -77,7 +67,7 @@ def enqueue_many(mails: list[tuple[ComposedMail, str, Registration | None]], *,
         return 0
     db.session.execute(sa.insert(OutboxMessage), [
         {"idempotency_key": key, "kind": mail.kind, "recipient": mail.recipient,
-         "subject": mail.subject, "message": mail.message,
+         "subject": mail.subject, "stored_message": mail.message, "template_id": mail.template_id,
          "registration_id": registration.id if registration is not None else None,
          "status": OutboxStatus.PENDING, "attempts": 0, "next_attempt_at": now,
          "created_at": now, "last_error": "", "error_kind": "", "transport": ""}
@@ -149,6 +139,35 @@ def _oldest_of_their_recipient(due: list) -> list[int]:
                OutboxMessage.recipient.in_({recipient for _, recipient in due}))
         .group_by(OutboxMessage.recipient)).all())
     return [message_id for message_id, recipient in due if oldest[recipient] == message_id]
+
+
+def templated(message_ids: list[int]) -> list:
+    """The claimed notices among `message_ids` still to be filled in, with the template and
+    the person each is filled in from (read in a transaction the caller ends at once)."""
+    return db.session.execute(
+        sa.select(OutboxMessage.id, OutboxMessage.idempotency_key, MailTemplate.body,
+                  Registration.name, Registration.email, Registration.token,
+                  Registration.anonymised_at)
+        .outerjoin(MailTemplate, MailTemplate.id == OutboxMessage.template_id)
+        .outerjoin(Registration, Registration.id == OutboxMessage.registration_id)
+        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.template_id.is_not(None))
+        .order_by(OutboxMessage.id)).all()
+
+
+def store_filled(filled: list[dict]) -> None:
+    """Keep each filled-in notice's bytes ({"row_id", "message", "recipient", "subject"}), so
+    what was sent is what the mail log shows; the caller commits."""
+    if filled:
+        db.session.execute(_STORE_FILLED, filled)
+
+
+_STORE_FILLED = (
+    sa.update(OutboxMessage.__table__)
+    .where(OutboxMessage.__table__.c.id == sa.bindparam("row_id"),
+           OutboxMessage.__table__.c.template_id.is_not(None))
+    .values(message=sa.bindparam("message"), recipient=sa.bindparam("recipient"),
+            subject=sa.bindparam("subject"), template_id=None)
+)
 
 
 def mark_sent(message: OutboxMessage, *, transport: str, now: datetime) -> None:

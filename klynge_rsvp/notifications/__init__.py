@@ -15,7 +15,7 @@ from .lifecycle import (
     compose_rescheduled,
 )
 from .mailing_list import compose_subscription_confirmation
-from .merge import MailMerge
+from .merge import MailMerge, personal_of
 from .registration import (
     compose_already_registered,
     compose_cancellation,
@@ -42,4 +42,5 @@ __all__ = [
     "compose_rescheduled",
     "compose_subscription_confirmation",
     "compose_waiting_list",
+    "personal_of",
 ]

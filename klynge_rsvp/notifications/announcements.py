@@ -9,10 +9,10 @@ from flask import current_app, render_template
 
 from .. import addresses
 from ..links import absolute_url, base_host
+from ..mail import headers as mail_headers
 from ..mail.outbox import ComposedMail
 from ..models import Announcement, Audience
 from ..names import shown_name
-from . import headers as mail_headers
 from .message import build, in_language
 
 KIND_TO_REGISTRANTS = "announcement"

@@ -12,31 +12,29 @@ HTML, calendar part and MIME structure, read back with the email parser), each r
 mail is made the same way from the first. If not, because a template changed a name, say, or
 read something a stand-in does not share, every person of that audience is composed the
 ordinary way. Either way each person gets the mail the ordinary way would have made.
+
+A fan-out does not even fill the template in for each person while the organiser waits
+(docs/decisions/0037): `MailMerge.lazily` gives the template (mail/templates.py), the change
+queues it once (`MailTemplate`) with one outbox row per person pointing to it, and the sender
+fills each row in from the template and the registration as it sends it.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import email
-import functools
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from email.header import decode_header, make_header
 from email.message import Message
-from email.utils import make_msgid
 
-from markupsafe import escape
-
-from .. import addresses, ics
-from ..links import base_host
+from .. import ics
+from ..mail import headers as mail_headers
 from ..mail.outbox import ComposedMail
+from ..mail.templates import ID_MARKER, STAND_INS, TO_MARKER, Part, Personal, Template
 from ..models import Registration
 from ..names import looks_like_a_link
-from . import headers as mail_headers
-from .message import TO_HEADER, to_header
+from .message import TO_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -47,24 +45,6 @@ SMALLEST_AUDIENCE = 3
 class NotMergeable(Exception):
     """The composition read something personal that the merge cannot fill in."""
 
-
-@dataclass(frozen=True)
-class Personal:
-    """What differs between two registrants of one audience."""
-
-    name: str
-    email: str
-    token: str
-
-
-# Unusual enough never to occur in a template, and with the characters that HTML escaping,
-# header encoding and URL quoting each treat differently, so any transformation shows.
-STAND_INS = (
-    Personal(name="Flettefelt Åse <&> \"A\" 'første'", email="flett-a@merge.klynge.invalid",
-             token="FlettefeltTokenA7x2Qw9Zk4Lm8Rt1Yp5Vn3Cs6Hd0Jf"),  # noqa: S106 (a stand-in)
-    Personal(name="Ørjan Flettesen <B> & \"andre\"", email="flett-b@merge.klynge.invalid",
-             token="FlettefeltTokenB3k8Wz1Xq6Np4Gv9Ms2Tb7Ry5Lc0Dh"),  # noqa: S106
-)
 
 # What a stand-in borrows from a real registrant of the audience: what the audience shares.
 _SHARED = frozenset({"gathering", "gathering_id", "language", "status", "ical_sequence_bump",
@@ -103,9 +83,16 @@ class MailMerge:
     def __init__(self, compose: Callable[[Registration], ComposedMail]):
         self._compose = compose
         self._seen: dict[tuple, int] = {}
-        self._templates: dict[tuple, _Template | None] = {}
+        self._templates: dict[tuple, Template | None] = {}
 
     def __call__(self, registration: Registration) -> ComposedMail:
+        made = self.lazily(registration)
+        if isinstance(made, Template):
+            return made.fill(personal_of(registration))
+        return made
+
+    def lazily(self, registration: Registration) -> ComposedMail | Template:
+        """The person's mail, or the template their audience's mail is filled in from."""
         if looks_like_a_link(registration.name):
             return self._compose(registration)  # shown nowhere: the stand-in's would be swapped in
         key = audience(registration)
@@ -115,130 +102,79 @@ class MailMerge:
         template = self._templates.get(key)
         if template is None:
             return self._compose(registration)
-        return template.fill(Personal(registration.name, registration.email, registration.token))
+        return template
 
-    def _prepare(self, registration: Registration) -> _Template | None:
+    def _prepare(self, registration: Registration) -> Template | None:
         try:
             first, second = (self._compose(_StandIn(registration, personal))  # type: ignore[arg-type]
                              for personal in STAND_INS)
-            return _Template.checked(first, second)
+            return checked(first, second)
         except NotMergeable as reason:
             log.warning("mail merge: composing each mail on its own (%s)", reason)
             return None
 
 
-class _Template:
-    """A composed mail with a stand-in's details, and how to put someone else's in."""
-
-    def __init__(self, mail: ComposedMail, message: Message):
-        self.kind, self.subject = mail.kind, mail.subject
-        raw = mail.message
-        self.parts: list[_Part] = []
-        for part in message.walk():
-            if part.is_multipart():
-                continue
-            marker = b"\x00part%d\x00" % len(self.parts)
-            found = _Part.of(part, marker)
-            if not found.personal:
-                continue  # the same for everyone: stays in the skeleton as it is
-            encoded = part.get_payload().encode("ascii")
-            if raw.count(encoded) != 1:
-                raise NotMergeable("a part's body is not unique in the message")
-            raw = raw.replace(encoded, marker)
-            self.parts.append(found)
-        headers = raw[:raw.index(b"\r\n\r\n") + 2]
-        to_lines = TO_HEADER.findall(headers)
-        id_line = mail_headers.message_id(message["Message-ID"].strip())
-        if len(to_lines) != 1 or raw.count(to_lines[0]) != 1 or raw.count(id_line) != 1:
-            raise NotMergeable("the To or Message-ID header is not where it was expected")
-        self.skeleton = raw.replace(to_lines[0], b"\x00to\x00").replace(id_line, b"\x00id\x00")
-
-    @classmethod
-    def checked(cls, first: ComposedMail, second: ComposedMail) -> _Template:
-        """The template of `first`, if it makes `second` from the second stand-in's details."""
-        first_message, second_message = (email.message_from_bytes(m.message) for m in (first, second))
-        template = cls(first, first_message)
-        made = template.fill(STAND_INS[1])
-        if made.subject != second.subject or made.recipient != second.recipient:
-            raise NotMergeable("the subject or recipient holds more than the details")
-        difference = _difference(email.message_from_bytes(made.message), second_message)
-        if difference:
-            raise NotMergeable(difference)
-        return template
-
-    def fill(self, personal: Personal) -> ComposedMail:
-        body = self.skeleton
-        for part in self.parts:
-            body = body.replace(part.marker, part.encode(part.personalised(personal)))
-        body = body.replace(b"\x00to\x00", to_header(personal.name, personal.email))
-        body = body.replace(b"\x00id\x00", mail_headers.message_id(make_msgid(domain=base_host())))
-        return ComposedMail(kind=self.kind, recipient=addresses.for_smtp(personal.email),
-                            subject=_swap(self.subject, STAND_INS[0], personal),
-                            message=body)
+def personal_of(registration: Registration) -> Personal:
+    return Personal(registration.name, registration.email, registration.token)
 
 
-@dataclass(frozen=True)
-class _Part:
-    marker: bytes
-    content_type: str
-    transfer_encoding: str
-    content: bytes  # decoded, with the first stand-in's details
-    calendar: tuple[bytes, bytes, str | None, bool] | None  # before and after ATTENDEE, PARTSTAT, RSVP
-
-    @property
-    def personal(self) -> bool:
-        """Whether it holds a person's details (text, HTML, the calendar's ATTENDEE)."""
-        return self.calendar is not None or self.content_type in ("text/plain", "text/html")
-
-    @classmethod
-    def of(cls, part: Message, marker: bytes) -> _Part:
-        content_type = part.get_content_type()
-        transfer_encoding = (part["Content-Transfer-Encoding"] or "").lower()
-        if transfer_encoding not in ("quoted-printable", "base64"):
-            raise NotMergeable(f"a {content_type} part in {transfer_encoding or '7bit'}")
-        content = part.get_payload(decode=True)
-        calendar = None
-        if content_type == "text/calendar":
-            calendar = _split_at_attendee(content)
-        elif content_type in ("text/plain", "text/html"):
-            content = content.replace(b"\r\n", b"\n")
-        elif STAND_INS[0].email.encode() in content or STAND_INS[0].token.encode() in content:
-            raise NotMergeable(f"personal details in a {content_type} part")
-        return cls(marker, content_type, transfer_encoding, content, calendar)
-
-    def personalised(self, personal: Personal) -> bytes:
-        if self.calendar is not None:
-            before, after, partstat, rsvp = self.calendar
-            return before + ics.attendee_line(ics.Attendee(
-                email=addresses.for_smtp(personal.email), name=personal.name, partstat=partstat,
-                rsvp=rsvp)) + after
-        if self.content_type == "text/plain":
-            return _swap(self.content.decode(), STAND_INS[0], personal).encode()
-        return _swap(self.content.decode(), STAND_INS[0], personal, escape).encode()  # HTML
-
-    def encode(self, content: bytes) -> bytes:
-        """As the email package encodes a body (email.encoders, email.quoprimime), in C."""
-        if self.transfer_encoding == "base64":
-            encoded = base64.encodebytes(content)
-            if not content.endswith(b"\n"):
-                encoded = encoded.removesuffix(b"\n")
-        else:
-            encoded = binascii.b2a_qp(content, istext=True)
-        return encoded.replace(b"\n", b"\r\n")
+def _template_of(mail: ComposedMail, message: Message) -> Template:
+    """A composed mail with a stand-in's details, and where someone else's go."""
+    raw = mail.message
+    parts: list[Part] = []
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        marker = b"\x00part%d\x00" % len(parts)
+        found = _part_of(part, marker)
+        if not _personal(found):
+            continue  # the same for everyone: stays in the skeleton as it is
+        encoded = part.get_payload().encode("ascii")
+        if raw.count(encoded) != 1:
+            raise NotMergeable("a part's body is not unique in the message")
+        raw = raw.replace(encoded, marker)
+        parts.append(found)
+    headers = raw[:raw.index(b"\r\n\r\n") + 2]
+    to_lines = TO_HEADER.findall(headers)
+    id_line = mail_headers.message_id(message["Message-ID"].strip())
+    if len(to_lines) != 1 or raw.count(to_lines[0]) != 1 or raw.count(id_line) != 1:
+        raise NotMergeable("the To or Message-ID header is not where it was expected")
+    skeleton = raw.replace(to_lines[0], TO_MARKER).replace(id_line, ID_MARKER)
+    return Template(kind=mail.kind, subject=mail.subject, skeleton=skeleton, parts=tuple(parts))
 
 
-def _swap(text: str, old: Personal, new: Personal, quote: Callable[[str], str] = str) -> str:
-    """`old`'s details in `text` replaced by `new`'s, in one pass: a name that happens to hold
-    a stand-in's address is never replaced again."""
-    replacements = {str(quote(getattr(old, field))): str(quote(getattr(new, field)))
-                    for field in ("name", "email", "token")}
-    return _details_pattern(old, quote).sub(lambda found: replacements[found[0]], text)
+def checked(first: ComposedMail, second: ComposedMail) -> Template:
+    """The template of `first`, if it makes `second` from the second stand-in's details."""
+    first_message, second_message = (email.message_from_bytes(m.message) for m in (first, second))
+    template = _template_of(first, first_message)
+    made = template.fill(STAND_INS[1])
+    if made.subject != second.subject or made.recipient != second.recipient:
+        raise NotMergeable("the subject or recipient holds more than the details")
+    difference = _difference(email.message_from_bytes(made.message), second_message)
+    if difference:
+        raise NotMergeable(difference)
+    return template
 
 
-@functools.cache
-def _details_pattern(personal: Personal, quote: Callable[[str], str]) -> re.Pattern:
-    return re.compile("|".join(re.escape(str(quote(getattr(personal, field))))
-                               for field in ("name", "email", "token")))
+def _personal(part: Part) -> bool:
+    """Whether it holds a person's details (text, HTML, the calendar's ATTENDEE)."""
+    return part.calendar is not None or part.content_type in ("text/plain", "text/html")
+
+
+def _part_of(part: Message, marker: bytes) -> Part:
+    content_type = part.get_content_type()
+    transfer_encoding = (part["Content-Transfer-Encoding"] or "").lower()
+    if transfer_encoding not in ("quoted-printable", "base64"):
+        raise NotMergeable(f"a {content_type} part in {transfer_encoding or '7bit'}")
+    content = part.get_payload(decode=True)
+    calendar = None
+    if content_type == "text/calendar":
+        calendar = _split_at_attendee(content)
+    elif content_type in ("text/plain", "text/html"):
+        content = content.replace(b"\r\n", b"\n")
+    elif STAND_INS[0].email.encode() in content or STAND_INS[0].token.encode() in content:
+        raise NotMergeable(f"personal details in a {content_type} part")
+    return Part(marker, content_type, transfer_encoding, content, calendar)
 
 
 def _split_at_attendee(calendar: bytes) -> tuple[bytes, bytes, str | None, bool]:

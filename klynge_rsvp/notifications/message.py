@@ -26,10 +26,11 @@ from .. import addresses, participation
 from ..clock import local_zone
 from ..i18n import DEFAULT_LANGUAGE, LANGUAGES
 from ..links import absolute_url, base_host
+from ..mail import headers as mail_headers
+from ..mail.headers import to_header
 from ..mail.outbox import ComposedMail
 from ..models import Registration
 from ..names import shown_name
-from . import headers as mail_headers
 
 # The language of the mail being composed (None: no in_language block is open).
 _composing_in: ContextVar[str | None] = ContextVar("composing_in", default=None)
@@ -165,14 +166,6 @@ _BODY_POLICY = policy.compat32.clone(linesep="\r\n")
 
 # The To header in a header block, with its continuation lines (the first is the message's own).
 TO_HEADER = re.compile(rb"^To: .*\r\n(?:[ \t].*\r\n)*", re.MULTILINE)
-
-
-def to_header(name: str, address: str) -> bytes:
-    """The To field: the name as typed where it can be (quoted or encoded where it must be;
-    none when it reads as a link, names.shown_name), the address in its SMTP form; folded at
-    white space only (headers.mailbox)."""
-    mail_headers.refuse_line_breaks("To", name)  # before a name is left out: never silently
-    return mail_headers.mailbox("To", shown_name(name), address)
 
 
 def registration_context(registration: Registration) -> dict:

@@ -35,6 +35,7 @@ from collections.abc import Iterable, Iterator
 from email.utils import format_datetime
 
 from .. import addresses
+from ..names import shown_name
 
 MAX_LINE = 78
 HARD_LIMIT = 998
@@ -367,3 +368,11 @@ class _Folder:
             if len(line.encode("utf-8")) > HARD_LIMIT:
                 raise HeaderError(f"{self.name}: a header line over {HARD_LIMIT} octets")
         return ("\r\n".join(self.lines) + "\r\n").encode("utf-8")
+
+
+def to_header(name: str, address: str) -> bytes:
+    """The To field: the name as typed where it can be (quoted or encoded where it must be;
+    none when it reads as a link, names.shown_name), the address in its SMTP form; folded at
+    white space only (`mailbox`)."""
+    refuse_line_breaks("To", name)  # before a name is left out: never silently
+    return mailbox("To", shown_name(name), address)
