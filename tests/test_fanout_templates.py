@@ -15,7 +15,9 @@ from klynge_rsvp.mail import delivery, outcomes, templates
 from klynge_rsvp.models import MailTemplate, OutboxMessage, OutboxStatus
 from klynge_rsvp.notifications import merge
 from tests.conftest import NOW
+from tests.mail_checks import check_raw, readings
 from tests.test_mail_merge import NAMES, register_people, shown
+from tests.test_raw_headers import expected_name
 
 
 @pytest.fixture
@@ -56,7 +58,8 @@ def received_by_address(smtp_server) -> dict[str, bytes]:
             .startswith("Utsatt: ")}
 
 
-def test_the_click_queues_one_template_and_rows_the_sender_fills_in(smtp, make_gathering):
+def test_the_click_queues_one_template_and_rows_the_sender_fills_in(smtp, make_gathering, tmp_path):
+    """The received notices are left in tmp_path as .eml files, for other tools to read."""
     _gathering, registrations = postponed(make_gathering)
 
     # The first people of the audience are composed the ordinary way (to find that the merge
@@ -82,11 +85,17 @@ def test_the_click_queues_one_template_and_rows_the_sender_fills_in(smtp, make_g
         assert row.template_id is None and row.stored_message == before[row.id]
         assert arrived[row.recipient].replace(b"\r\n", b"\n") == before[row.id].replace(
             b"\r\n", b"\n")
-    # As received, each person's mail is the one the ordinary composition makes for them.
-    for registration in registrations:
+    # As received, each person's mail is the one the ordinary composition makes for them, and
+    # its header fields read the same in every independent decoder (tests/mail_checks.py).
+    for n, registration in enumerate(registrations):
         raw = arrived[registration.email]
+        (tmp_path / f"{n:02d}-gathering_postponed.eml").write_bytes(raw)
         assert shown(raw) == shown(ordinary(registration).message), registration.name
         assert registration.token.encode() in raw
+        assert not check_raw(raw), check_raw(raw)
+        for decoder, reading in readings(raw).items():
+            assert reading.to == [(expected_name(registration.name), registration.email)], decoder
+            assert reading.subject.startswith("Utsatt: "), decoder
     message_ids = {message_from_bytes(raw)["Message-ID"] for raw in arrived.values()}
     assert len(message_ids) == len(NAMES)
 
