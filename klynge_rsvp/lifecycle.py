@@ -25,6 +25,7 @@ from .extensions import db
 from .formatting import when
 from .mail import outbox
 from .mail.outbox import ComposedMail
+from .mail.templates import Personal
 from .models import (
     Gathering,
     GatheringStatus,
@@ -369,7 +370,7 @@ def _notify(gathering: Gathering, occasion: str, now: datetime,
             db.session.add(row)
             db.session.flush()
             stored[id(made)] = row.id
-        return made.queued(notifications.personal_of(registration), stored[id(made)])
+        return made.queued(Personal.of(registration), stored[id(made)])
 
     outbox.enqueue_many([
         (queued(registration, position), keys[registration.id], registration)

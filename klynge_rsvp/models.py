@@ -330,7 +330,7 @@ class MailTemplate(db.Model):
     """A notice to many people, composed once, with a stand-in's details where theirs go.
 
     A fan-out (a gathering moved, postponed, cancelled) queues one row per person that points
-    here; the sender fills in each person's details as it sends (notifications/merge.py,
+    here; the sender fills in each person's details as it sends (mail/templates.py,
     docs/decisions/0037). Rows no pending mail points to are removed by the daily purge.
     """
 
@@ -394,12 +394,9 @@ class OutboxMessage(db.Model):
         from .mail import templates  # needs no model, composes nothing
 
         template = db.session.get(MailTemplate, self.template_id)
-        person = self.registration
-        if template is None or person is None or not person.email or person.anonymised_at:
-            return b""  # its registration is gone: the sender fails it, there is nothing to show
-        return templates.fill(template.body, templates.Personal(person.name, person.email,
-                                                                person.token),
-                              self.idempotency_key).message
+        mail = templates.fill_queued(template and template.body, self.registration,
+                                     self.idempotency_key)
+        return b"" if mail is None else mail.message  # None: the sender fails it (no one to send to)
 
     @message.inplace.setter
     def _message_setter(self, value: bytes) -> None:

@@ -28,7 +28,7 @@ from ..extensions import db
 from ..models import OutboxMessage
 from . import outbox, outcomes, transport
 from .recording import SentRecorder, record_failure, retrying
-from .templates import Personal, fill
+from .templates import fill_queued
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def _claim_due() -> _Claim:
 
 
 def _fill_in(claim: _Claim, report: DeliveryReport) -> _Claim:
-    """Fill in the batch's fan-out notices (notifications/merge.py) and store their bytes, so
+    """Fill in the batch's fan-out notices (mail/templates.py) and store their bytes, so
     every claimed row holds the mail it sends. Returns the claim without the notices that can
     no longer go (their registration is gone, or was erased after this claim was made), which
     are marked failed."""
@@ -100,10 +100,10 @@ def _fill_in(claim: _Claim, report: DeliveryReport) -> _Claim:
         return claim
     filled, gone = [], []
     for row in rows:
-        if row.body is None or not row.email or row.anonymised_at is not None:
+        mail = fill_queued(row.body, row, row.idempotency_key)
+        if mail is None:
             gone.append(row.id)
             continue
-        mail = fill(row.body, Personal(row.name, row.email, row.token), row.idempotency_key)
         filled.append({"row_id": row.id, "message": mail.message, "recipient": mail.recipient,
                        "subject": mail.subject})
     retrying(lambda: outbox.store_filled(filled), until=claim.lease_ends,

@@ -35,6 +35,11 @@ class Personal:
     email: str
     token: str
 
+    @classmethod
+    def of(cls, person) -> Personal:
+        """A registration's details (or those of a row with its name, email and token)."""
+        return cls(person.name, person.email, person.token)
+
 
 # Unusual enough never to occur in a template, and with the characters that HTML escaping,
 # header encoding and URL quoting each treat differently, so any transformation shows.
@@ -149,9 +154,13 @@ def loaded(stored: bytes) -> Template:
     return Template.loads(stored)
 
 
-def fill(stored: bytes, personal: Personal, key: str) -> ComposedMail:
-    """The queued notice with outbox key `key`, for `personal`, from its stored template."""
-    return loaded(stored).fill(personal, message_id=message_id_for(key))
+def fill_queued(stored: bytes | None, person, key: str) -> ComposedMail | None:
+    """The queued notice with outbox key `key`, filled in from its stored template for `person`
+    (its registration, or a row with the registration's name, email, token and anonymised_at);
+    None when there is no one to send it to (the registration is gone or erased) or no template."""
+    if stored is None or person is None or not person.email or person.anonymised_at is not None:
+        return None
+    return loaded(stored).fill(Personal.of(person), message_id=message_id_for(key))
 
 
 def swap(text: str, old: Personal, new: Personal, quote: Callable[[str], str] = str) -> str:

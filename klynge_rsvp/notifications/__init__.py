@@ -15,7 +15,7 @@ from .lifecycle import (
     compose_rescheduled,
 )
 from .mailing_list import compose_subscription_confirmation
-from .merge import MailMerge, personal_of
+from .merge import MailMerge
 from .registration import (
     compose_already_registered,
     compose_cancellation,
@@ -42,5 +42,4 @@ __all__ = [
     "compose_rescheduled",
     "compose_subscription_confirmation",
     "compose_waiting_list",
-    "personal_of",
 ]

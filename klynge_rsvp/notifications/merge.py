@@ -88,7 +88,7 @@ class MailMerge:
     def __call__(self, registration: Registration) -> ComposedMail:
         made = self.lazily(registration)
         if isinstance(made, Template):
-            return made.fill(personal_of(registration))
+            return made.fill(Personal.of(registration))
         return made
 
     def lazily(self, registration: Registration) -> ComposedMail | Template:
@@ -112,10 +112,6 @@ class MailMerge:
         except NotMergeable as reason:
             log.warning("mail merge: composing each mail on its own (%s)", reason)
             return None
-
-
-def personal_of(registration: Registration) -> Personal:
-    return Personal(registration.name, registration.email, registration.token)
 
 
 def _template_of(mail: ComposedMail, message: Message) -> Template:
