@@ -180,8 +180,10 @@ def register_server():
 
 @pytest.fixture
 def brreg(register_server, app_config):
-    """Request before `app`: the app asks the fake register, with a short timeout."""
-    app_config.update({"KLYNGE_BRREG_URL": register_server.base, "KLYNGE_BRREG_TIMEOUT": 0.5})
+    """Request before `app`: the app asks the fake register, with a timeout short of its slow
+    answer (1.5 s) but long enough that a busy machine (two test processes, PostgreSQL, a
+    browser) gets the quick ones: at 0.5 s one timed out in a full run."""
+    app_config.update({"KLYNGE_BRREG_URL": register_server.base, "KLYNGE_BRREG_TIMEOUT": 1.0})
     return register_server
 
 
