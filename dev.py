@@ -19,6 +19,7 @@ import argparse
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -35,11 +36,26 @@ PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 DEFAULT_PORT = 5000
 
 
+def call(args: list[str], env: dict | None = None) -> int:
+    """Run a program to its end and return its exit code. Ctrl-C is the program's to handle
+    (the worker finishes what it is sending, the server shuts down): we wait for it, and pass
+    the interrupt on if it did not get one itself, rather than kill it as subprocess.run would."""
+    with subprocess.Popen(args, cwd=ROOT, env=env) as process:
+        while True:
+            try:
+                return process.wait()
+            except KeyboardInterrupt:
+                try:
+                    return process.wait(timeout=1)  # it got the same Ctrl-C from the terminal
+                except (subprocess.TimeoutExpired, KeyboardInterrupt):
+                    process.send_signal(signal.SIGINT)
+
+
 def sh(*args: str | Path, env: dict | None = None) -> None:
     """Run a command; stop with its exit code if it fails."""
-    result = subprocess.run([str(a) for a in args], cwd=ROOT, env=env, check=False)
-    if result.returncode != 0:
-        sys.exit(result.returncode)
+    returncode = call([str(a) for a in args], env=env)
+    if returncode != 0:
+        sys.exit(returncode)
 
 
 def ensure_venv(extras: str) -> None:
@@ -103,9 +119,8 @@ def klynge(args: list[str]) -> None:
     """The `klynge` command (see README, Commands) in the development set-up of `run`: the
     checkout's code, debug mode, the same database, links to PORT."""
     ensure_venv("")
-    result = subprocess.run([str(PYTHON), "-c", "from klynge_rsvp import main; main()", *args],
-                            cwd=ROOT, env=development_env(port_from([])), check=False)
-    sys.exit(result.returncode)
+    sys.exit(call([str(PYTHON), "-c", "from klynge_rsvp import main; main()", *args],
+                  env=development_env(port_from([]))))
 
 
 SYSTEM_PACKAGES = {  # program on PATH → Debian package

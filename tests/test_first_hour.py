@@ -165,3 +165,31 @@ def _get_when_up(url: str, process: subprocess.Popen, log: Path, seconds: float 
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.3)
     raise AssertionError(f"nothing answered at {url}:\n{log.read_text(errors='replace')}")
+
+
+def test_an_interrupted_dev_py_command_lets_the_program_stop_in_its_own_way(database_url):
+    """`python3 dev.py klynge worker` interrupted (Ctrl-C, here sent to dev.py alone): dev.py
+    passes the interrupt on and waits, so the worker finishes its pass and says so, instead of
+    being killed half a second later with a traceback from dev.py."""
+    import selectors
+
+    env = development_env(database_url, PYTHONUNBUFFERED="1")
+    subprocess.run([sys.executable, "dev.py", "klynge", "init"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    worker = subprocess.Popen([sys.executable, "dev.py", "klynge", "worker"], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    try:
+        waiting = selectors.DefaultSelector()
+        waiting.register(worker.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + 60
+        while "Worker started" not in worker.stdout.readline():
+            assert waiting.select(timeout=max(deadline - time.monotonic(), 0)), "no worker start"
+        worker.send_signal(signal.SIGINT)  # to dev.py only: the worker hears it from dev.py
+        out, err = worker.communicate(timeout=30)
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+    assert worker.returncode == 0, err
+    assert "Worker stopped." in out
+    assert "Traceback" not in err
