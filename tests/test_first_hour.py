@@ -176,20 +176,25 @@ def test_an_interrupted_dev_py_command_lets_the_program_stop_in_its_own_way(data
     env = development_env(database_url, PYTHONUNBUFFERED="1")
     subprocess.run([sys.executable, "dev.py", "klynge", "init"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
-    worker = subprocess.Popen([sys.executable, "dev.py", "klynge", "worker"], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              start_new_session=True)
-    try:
-        waiting = selectors.DefaultSelector()
-        waiting.register(worker.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + 60
-        while "Worker started" not in worker.stdout.readline():
-            assert waiting.select(timeout=max(deadline - time.monotonic(), 0)), "no worker start"
-        worker.send_signal(signal.SIGINT)  # to dev.py only: the worker hears it from dev.py
-        out, err = worker.communicate(timeout=30)
-    finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
+    # A test process of pytest-xdist ignores SIGINT, and a child inherits that: dev.py is
+    # started as from a terminal, with the default.
+    with subprocess.Popen([sys.executable, "dev.py", "klynge", "worker"], cwd=ROOT, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)) as worker:
+        try:
+            waiting = selectors.DefaultSelector()
+            waiting.register(worker.stdout, selectors.EVENT_READ)
+            deadline = time.monotonic() + 60
+            while "Worker started" not in worker.stdout.readline():
+                assert waiting.select(timeout=max(deadline - time.monotonic(), 0)), "no start"
+            waiting.close()
+            worker.send_signal(signal.SIGINT)  # to dev.py only: the worker hears it from dev.py
+            out, err = worker.communicate(timeout=30)
+        finally:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.communicate()
     assert worker.returncode == 0, err
     assert "Worker stopped." in out
     assert "Traceback" not in err
