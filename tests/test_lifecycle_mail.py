@@ -286,7 +286,9 @@ def test_the_preview_shows_the_notice_as_it_arrives_escaped_and_sandboxed(
 
 def test_the_forms_refuse_what_cannot_be_done(app, organiser_client, make_gathering):
     with app.app_context():
-        start = utcnow().replace(second=0, microsecond=0) + timedelta(days=20)
+        # A morning: from 22.00 Oslo time a two-hour gathering would end after midnight, a
+        # time the form (one date, a start and an end time) cannot say.
+        start = (utcnow() + timedelta(days=20)).replace(hour=8, minute=0, second=0, microsecond=0)
         gathering = make_gathering(now=utcnow(), starts_at=start)
         db.session.commit()
         url = f"/arrangor/samlinger/{gathering.id}"
