@@ -651,8 +651,10 @@ class Run:
             "template (bench/baseline_app.py /row). Data: 14 upcoming and 6 held gatherings with "
             "500 registrations each (confirmed, waiting, cancelled, checked in), 200 mails. "
             "The dashboard's reach figures (distinct people and organisations, which read every "
-            "registration) are reused for up to 60 s per process (statistics.recent_reach), so "
-            "most requests measured reuse them; the first in a minute pays about 25 ms more.",
+            "registration) are stored by a running worker every 30 s; no worker runs in this "
+            "phase, so the dashboard computes them and reuses them for up to 60 s per process "
+            "(statistics.recent_reach): most requests measured reuse them, and the first in a "
+            "minute pays about 25 ms more.",
             "Exports and the 10,000-row list: a 21st gathering with 10,000 registrations; the "
             "median of 3 downloads per round; baseline: the same rows read with one SQL query and "
             "written by csv.writer / XlsxWriter (constant memory) in the bare app.",

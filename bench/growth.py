@@ -51,12 +51,25 @@ MESSAGE = b"x" * 2048  # a delivered mail's stored bytes (the real ones are 6-10
 
 
 def cold_app():
-    """bench.wsgi_app's app, where `?benk_kald=1` drops the overview's reused reach figures
-    first, so that request pays what the first one in a minute pays. Nothing else differs."""
-    from flask import request
+    """bench.wsgi_app's app, where `?benk_kald=1` drops the overview's reach figures reused in
+    the process first, so that request pays what the first one in a minute pays: reading the
+    figures the worker stored. `?benk_kald=uten` also passes over what the worker stored (the
+    reach, the figures across gatherings), so the request computes them, as when no worker is
+    storing them. Nothing else differs."""
+    from flask import has_request_context, request
 
     from bench.wsgi_app import app
-    from klynge_rsvp import statistics
+    from klynge_rsvp import figures, statistics
+
+    def unless_asked(stored):
+        def read(*args):
+            if has_request_context() and request.args.get("benk_kald") == "uten":
+                return None
+            return stored(*args)
+        return read
+
+    statistics.stored_reach = unless_asked(statistics.stored_reach)
+    figures.stored_page = unless_asked(figures.stored_page)
 
     @app.before_request
     def forget_reach() -> None:
@@ -64,6 +77,18 @@ def cold_app():
             statistics.forget_recent_reach()
 
     return app
+
+
+def has_stored_figures(url: str) -> bool:
+    """Whether the worker has stored the reach and the figures across gatherings yet."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(sa.text(
+                "SELECT count(*) FROM figure_snapshots WHERE name IN ('reach', 'figures:alle')"
+            )).scalar() == 2
+    finally:
+        engine.dispose()
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -275,8 +300,11 @@ FIGURES = [  # key, label, unit
     ("public", "public gathering page p95", "ms"),
     ("list", "registration list p95 (500 registrations)", "ms"),
     ("dashboard", "dashboard p95 (reach reused)", "ms"),
-    ("dashboard_cold", "dashboard p95, first request in a minute", "ms"),
-    ("figures", "cross-gathering figures page p95 (all years)", "ms"),
+    ("dashboard_cold", "dashboard p95, first request in a minute (reach as stored)", "ms"),
+    ("dashboard_unstored", "dashboard p95, reach computed on the request (no worker)", "ms"),
+    ("figures", "cross-gathering figures page p95 (all years, as stored)", "ms"),
+    ("figures_unstored", "cross-gathering figures page p95, computed on the request (no worker)",
+     "ms"),
     ("csv", "CSV export, 500 rows (median of 3)", "ms"),
     ("xlsx", "Excel export, 500 rows (median of 3)", "ms"),
 ]
@@ -307,7 +335,9 @@ def measure_round(site: dict, args: argparse.Namespace, r: int) -> dict[str, flo
     out["list"] = get_p(url, f"/arrangor/samlinger/{gid}/pameldinger", login, n)
     out["dashboard"] = get_p(url, "/arrangor/", login, n)
     out["dashboard_cold"] = get_p(url, "/arrangor/?benk_kald=1", login, n)
+    out["dashboard_unstored"] = get_p(url, "/arrangor/?benk_kald=uten", login, n)
     out["figures"] = get_p(url, "/arrangor/tall", login, max(n // 2, 5))
+    out["figures_unstored"] = get_p(url, "/arrangor/tall?benk_kald=uten", login, max(n // 2, 5))
     out["csv"] = get_p(url, f"/arrangor/samlinger/{gid}/pameldinger.csv", login, 3, 50)
     out["xlsx"] = get_p(url, f"/arrangor/samlinger/{gid}/pameldinger.xlsx", login, 3, 50)
     return out
@@ -436,6 +466,9 @@ def run(kind: str, args: argparse.Namespace) -> tuple[str, dict]:
             worker = stack.worker(f"worker-{size}", env)
             services.wait_until(lambda w=worker: "Worker started" in w.log.read_text()
                                 or w.popen.poll() is not None, 120, "a worker to start")
+            # Its first jobs store the figures the overview and the figures page read.
+            services.wait_until(lambda url=url: has_stored_figures(url), 300,
+                                "the worker to store the figures")
             sites.append({"size": size, "url": web_url, "made": made, "web": web,
                           "worker": worker})
         for site in sites:  # warm each worker (imports, templates, caches): not measured

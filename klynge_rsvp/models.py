@@ -779,6 +779,21 @@ class RegistryLookup(db.Model):
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class FigureSnapshot(db.Model):
+    """Figures that read the whole history, computed by the worker and read by the pages.
+
+    The overview's reach (distinct people and organisations by sector) reads every registration
+    still holding an address; the worker stores it once a minute, so no page request pays for
+    it (statistics.py, docs/decisions/0038). Counts only: no personal data.
+    """
+
+    __tablename__ = "figure_snapshots"
+
+    name: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    body: Mapped[dict] = mapped_column(sa.JSON)
+
+
 class ApiToken(db.Model):
     """An organiser's key to the organiser API (/api/v1/organiser/…): a name they chose, what
     it may read (scopes), and when it ends. The secret is never stored: only the SHA-256 of its

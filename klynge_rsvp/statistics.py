@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 from .extensions import db
 from .labels import SECTOR_LABELS
 from .models import (
+    FigureSnapshot,
     Gathering,
     GatheringStatus,
     Organisation,
@@ -176,15 +177,63 @@ def reach() -> Reach:
     return Reach(organisations=sum(organisations.values()), people=total, sectors=sectors)
 
 
-# reach() reads every registration ever made, so unlike the rest of the overview it grows with
-# the whole history (at 10,000 registrations it was half the page's time); the overview reuses
-# its figures for this long, in each app process.
+# reach() reads every registration that still holds an address, so unlike the rest of the
+# overview it grows with the history (at 100,000 registrations the first overview in a minute
+# took 4–5 times as long as at 1,000). The worker computes it twice a minute and stores it
+# (store_reach, the job "reach"); the overview reads what was stored, the same for every web
+# process (docs/decisions/0038). Stored figures older than REACH_STORED_MAX_AGE mean no worker
+# has run the job lately: the overview then computes them itself and reuses them for
+# REACH_MAX_AGE in its process, as before. Either way they are at most a minute old, as the
+# overview says.
+REACH_SNAPSHOT = "reach"
+REACH_REFRESH_SECONDS = 30
+REACH_STORED_MAX_AGE = timedelta(minutes=1)
 REACH_MAX_AGE = timedelta(minutes=1)
 _REACH_CACHE = "klynge_recent_reach"
 
 
+def _reach_body(figures: Reach) -> dict:
+    return {"organisations": figures.organisations, "people": figures.people,
+            "sectors": {s.sector.value: [s.organisations, s.people] for s in figures.sectors}}
+
+
+def _reach_of(body: dict) -> Reach:
+    sectors = body["sectors"]
+    return Reach(organisations=int(body["organisations"]), people=int(body["people"]),
+                 sectors=[SectorReach(sector, *map(int, sectors.get(sector.value, (0, 0))))
+                          for sector in Sector])
+
+
+def store_reach(now: datetime) -> Reach:
+    """Compute reach() and store it as of `now` for every process to read (no commit)."""
+    figures = reach()
+    body = _reach_body(figures)
+    stored = db.session.execute(
+        sa.update(FigureSnapshot).where(FigureSnapshot.name == REACH_SNAPSHOT)
+        .values(computed_at=now, body=body)).rowcount
+    if not stored:
+        try:
+            with db.session.begin_nested():
+                db.session.add(FigureSnapshot(name=REACH_SNAPSHOT, computed_at=now, body=body))
+        except sa.exc.IntegrityError:
+            pass  # another worker stored it first, as fresh as this
+    return figures
+
+
+def stored_reach(now: datetime) -> Reach | None:
+    """The reach the worker stored, if it is younger than REACH_STORED_MAX_AGE at `now`."""
+    snapshot = db.session.get(FigureSnapshot, REACH_SNAPSHOT)
+    if snapshot is None or not timedelta(0) <= now - snapshot.computed_at < REACH_STORED_MAX_AGE:
+        return None
+    return _reach_of(snapshot.body)
+
+
 def recent_reach(now: datetime) -> Reach:
-    """reach() as of at most REACH_MAX_AGE ago: computed again only when older than that."""
+    """The reach the worker stored; without a fresh one, reach() as of at most REACH_MAX_AGE
+    ago in this process (computed again only when older than that)."""
+    stored = stored_reach(now)
+    if stored is not None:
+        return stored
     cached = current_app.extensions.get(_REACH_CACHE)
     if cached is not None and timedelta(0) <= now - cached[0] < REACH_MAX_AGE:
         return cached[1]
@@ -194,7 +243,7 @@ def recent_reach(now: datetime) -> Reach:
 
 
 def forget_recent_reach() -> None:
-    """Drop the reused reach figures (the next overview computes them afresh)."""
+    """Drop this process's reused reach figures (the stored ones stay)."""
     current_app.extensions.pop(_REACH_CACHE, None)
 
 

@@ -18,10 +18,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flask import Flask
+import sqlalchemy as sa
+from flask import Flask, current_app
 
-from . import feedback, privacy, reminders, reply_fetcher, seat_rule_changes, webhooks
-from .clock import utcnow
+from . import (
+    feedback,
+    figures,
+    privacy,
+    reminders,
+    reply_fetcher,
+    seat_rule_changes,
+    statistics,
+    webhooks,
+)
+from .clock import local_zone, utcnow
 from .extensions import db
 from .mail import delivery, wakeup
 from .webhooks import delivery as webhook_delivery
@@ -32,7 +42,8 @@ log = logging.getLogger(__name__)
 def run(app: Flask, stop: threading.Event) -> None:
     """Deliver the outbox until `stop` is set; wakes at once when new mail is committed.
 
-    Between passes it runs the periodic jobs (reminders, calendar replies, data retention).
+    Between passes it runs the periodic jobs (reminders, calendar replies, data retention, the
+    overview's reach figures).
     """
     poll = app.config["OUTBOX_POLL_SECONDS"]
     scheduler = Scheduler(app)
@@ -100,6 +111,10 @@ def registered_jobs() -> list[Job]:
         Job("erased-mail", 60, _scrub_erased_mail),
         # Seats a sector hold kept, to the waiting list once the hold ends (issue 16).
         Job("seat-holds", 300, seat_rule_changes.run_open_expired_holds),
+        # The overview's reach, which reads the whole history: stored for the pages to read.
+        Job("reach", statistics.REACH_REFRESH_SECONDS, _store_reach),
+        # The figures across gatherings (/arrangor/tall), likewise, every period.
+        Job("figures", figures.REFRESH_SECONDS, _store_figures),
         Job("calendar-replies", "REPLY_FETCH_SECONDS", _fetch_replies,
             enabled=reply_fetcher.is_configured),
     ]
@@ -144,6 +159,19 @@ def _scrub_erased_mail() -> None:
     db.session.commit()
     if scrubbed:
         log.info("erasure: %d messages to erased people scrubbed once sent", scrubbed)
+
+
+def _store_reach() -> None:
+    statistics.store_reach(now=utcnow())
+    db.session.commit()
+
+
+def _store_figures() -> None:
+    try:
+        figures.store(now=utcnow(), zone=local_zone(current_app.config["KLYNGE_TIMEZONE"]))
+        db.session.commit()
+    except sa.exc.IntegrityError:  # another worker stored them at the same moment: as fresh
+        db.session.rollback()
 
 
 def _fetch_replies() -> None:

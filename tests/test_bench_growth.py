@@ -2,13 +2,14 @@
 gathering the same at every size, and the state the daily purge leaves, so that the sender
 worker has no backlog to purge while the pages are measured."""
 
+import sys
 from datetime import timedelta
 
 import sqlalchemy as sa
 
 from bench import growth
-from klynge_rsvp import create_app, privacy, statistics
-from klynge_rsvp.clock import utcnow
+from klynge_rsvp import create_app, figures, privacy, statistics
+from klynge_rsvp.clock import local_zone, utcnow
 from klynge_rsvp.extensions import db
 from klynge_rsvp.models import Gathering, OutboxMessage, Registration
 
@@ -44,6 +45,9 @@ def test_growth_seeds_the_sizes_in_the_purges_steady_state(tmp_path):
 def test_benk_kald_makes_the_overview_compute_reach_afresh(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cold.sqlite3'}")
     monkeypatch.setenv("SECRET_KEY", "growth-test-" * 3)
+    monkeypatch.setattr(statistics, "stored_reach", statistics.stored_reach)  # put back after
+    monkeypatch.setattr(figures, "stored_page", figures.stored_page)
+    monkeypatch.delitem(sys.modules, "bench.wsgi_app", raising=False)  # an app on this database
     app = growth.cold_app()
     with app.test_request_context("/arrangor/?benk_kald=1"):
         app.extensions["klynge_recent_reach"] = ("then", "figures")
@@ -53,3 +57,30 @@ def test_benk_kald_makes_the_overview_compute_reach_afresh(monkeypatch, tmp_path
         app.extensions["klynge_recent_reach"] = ("then", "figures")
         app.preprocess_request()
         assert app.extensions["klynge_recent_reach"] == ("then", "figures")
+
+
+def test_benk_kald_uten_passes_over_the_stored_figures(monkeypatch, tmp_path):
+    url = f"sqlite:///{tmp_path / 'stored.sqlite3'}"
+    growth.prepare(url, 2526, lambda: growth.fill(1_000))
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("SECRET_KEY", "growth-test-" * 3)
+    monkeypatch.setattr(statistics, "stored_reach", statistics.stored_reach)
+    monkeypatch.setattr(figures, "stored_page", figures.stored_page)
+    monkeypatch.delitem(sys.modules, "bench.wsgi_app", raising=False)
+    app = growth.cold_app()
+    assert not growth.has_stored_figures(url)
+    with app.app_context():
+        now = utcnow()
+        statistics.store_reach(now)
+        figures.store(now, local_zone("Europe/Oslo"))
+        db.session.commit()
+        assert statistics.stored_reach(now) is not None  # outside a request: as stored
+    assert growth.has_stored_figures(url)
+    everything = figures.Period()
+    with app.test_request_context("/arrangor/?benk_kald=1"):
+        assert statistics.stored_reach(now) is not None
+        assert figures.stored_page(now, everything, 1) is not None
+    with app.test_request_context("/arrangor/?benk_kald=uten"):
+        assert statistics.stored_reach(now) is None  # so the request computes them
+        assert figures.stored_page(now, everything, 1) is None
+        db.engine.dispose()

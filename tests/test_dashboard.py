@@ -9,10 +9,12 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from klynge_rsvp import history, privacy, rsvp, statistics
+from klynge_rsvp import history, privacy, rsvp, statistics, worker
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.extensions import db
 from klynge_rsvp.models import (
+    FigureSnapshot,
+    Gathering,
     GatheringStatus,
     OutboxMessage,
     OutboxStatus,
@@ -139,6 +141,73 @@ def test_reused_reach_figures_belong_to_one_app(app, make_app, app_config, make_
     other = make_app({**app_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'other.sqlite3'}"})
     with other.app_context():  # another app, on an empty database
         assert statistics.recent_reach(NOW).people == 0
+
+
+def _reach_job(app):
+    [job] = [job for job in worker.registered_jobs() if job.name == "reach"]
+    return worker.Scheduler(app, [job])
+
+
+def _reads_every_registration(statements: list[str]) -> bool:
+    """Whether reach()'s grouping of every registration by address was among the statements."""
+    return any(re.search(r"GROUP BY registrations\.email_key", s) for s in statements)
+
+
+def test_the_overview_reads_the_reach_the_worker_stored(app, organiser_client, make_gathering):
+    with app.app_context():
+        gathering = make_gathering(starts_at=utcnow() + 5 * DAY)
+        register(gathering, 1)
+        db.session.commit()
+        gathering_id = gathering.id
+    _reach_job(app).run_due()  # the worker's job: computes and commits the figures
+    with app.app_context():
+        register(db.session.get(Gathering, gathering_id), 2)
+        db.session.commit()
+        statistics.forget_recent_reach()
+        with QueryCounter() as counter:
+            response = organiser_client.get("/arrangor/")
+    assert response.status_code == 200
+    assert not _reads_every_registration(counter.statements)  # no request pays for reach
+    assert re.search(r"<dt>Personer</dt><dd>1</dd>", response.get_data(as_text=True))
+    with app.app_context():
+        assert statistics.recent_reach(utcnow()).people == 1  # as stored, not yet the second
+
+    _reach_job(app).run_due()  # a new scheduler: due at once, as every half minute
+    with app.app_context():
+        assert statistics.recent_reach(utcnow()).people == 2
+        stored = db.session.get(FigureSnapshot, statistics.REACH_SNAPSHOT)
+        assert stored.body["people"] == 2 and stored.body["sectors"]["offentlig"] == [1, 2]
+
+
+def test_stored_reach_older_than_a_minute_is_computed_afresh(app, make_gathering):
+    """Stored figures a minute old mean no worker is storing them: the overview computes them,
+    so what it shows is never older than the minute it promises."""
+    with app.app_context():
+        gathering = make_gathering(starts_at=utcnow() + 5 * DAY)
+        register(gathering, 1)
+        db.session.commit()
+        now = utcnow()
+        statistics.store_reach(now)
+        db.session.commit()
+        register(gathering, 2)
+        db.session.commit()
+        assert statistics.stored_reach(now + timedelta(seconds=59)).people == 1
+        assert statistics.stored_reach(now + timedelta(seconds=60)) is None
+        assert statistics.stored_reach(now - timedelta(seconds=1)) is None  # a clock gone back
+        assert statistics.recent_reach(now + timedelta(seconds=60)).people == 2
+
+
+def test_stored_reach_is_one_row_whoever_stores_it(app, make_gathering):
+    with app.app_context():
+        register(make_gathering(starts_at=utcnow() + 5 * DAY), 1)
+        db.session.commit()
+        now = utcnow()
+        first = statistics.store_reach(now)
+        db.session.commit()
+        again = statistics.store_reach(now + timedelta(seconds=30))
+        db.session.commit()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(FigureSnapshot)) == 1
+        assert statistics.stored_reach(now + timedelta(seconds=40)) == first == again
 
 
 # --- the charts (pure) -------------------------------------------------------------------------

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from klynge_rsvp import figures
+from klynge_rsvp import figures, worker
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.extensions import db
 from klynge_rsvp.models import (
+    Gathering,
     GatheringStatus,
     Organisation,
     Registration,
@@ -202,3 +204,61 @@ def test_page_in_nynorsk_and_english(organiser_client, history, language, headin
     assert page.status_code == 200
     assert heading in page.text and stated in page.text
     assert "Tall på tvers" not in page.text
+
+
+# --- stored by the worker, read by the page (docs/decisions/0038) -------------------------------
+
+
+def _figures_job(app):
+    [job] = [job for job in worker.registered_jobs() if job.name == "figures"]
+    return worker.Scheduler(app, [job])
+
+
+def test_stored_figures_are_the_figures_of_every_period(history):
+    now = utcnow()
+    assert figures.store(now, OSLO) == 4  # all years, 2021, 2020, 2019
+    for period in (figures.Period(), *(figures.Period(y) for y in (2019, 2020, 2021))):
+        shown = figures.stored_page(now, period, 1)
+        assert shown.figures == figures.figures(now, period, OSLO), period
+        assert shown.computed_at == now and shown.organisation_count == len(shown.figures.organisations)
+    assert figures.stored_page(now, figures.Period(2018), 1) is None  # no such year stored
+
+
+def test_the_page_reads_the_stored_figures_a_page_at_a_time(app, organiser_client, make_gathering):
+    count = figures.PAGE_SIZE + 10
+    with app.app_context():
+        held = make_gathering(now=utcnow() - timedelta(days=90), starts_at=utcnow() - timedelta(days=30))
+        db.session.commit()
+        for n in range(count):
+            register(held, organisation(f"Virksomhet {n:03}", list(Sector)[n % 4]), f"p{n}@example.no")
+        db.session.commit()
+        held_id = held.id
+    _figures_job(app).run_due()  # the worker's job: computes every period and commits
+    with app.app_context():
+        register(db.session.get(Gathering, held_id), organisation("Etternøler AS", Sector.PRIVATE),
+                 "late@example.no")
+        db.session.commit()
+        with counting() as statements:
+            first = organiser_client.get("/arrangor/tall")
+        second = organiser_client.get("/arrangor/tall?side=2")
+        beyond = organiser_client.get("/arrangor/tall?side=99")
+    assert first.status_code == second.status_code == beyond.status_code == 200
+    assert not any("used_check_in" in statement for statement in statements)  # nothing counted
+    rows = [re.findall(r'<th scope="row"><a href="[^"]+">([^<]+)</a>', page.text)
+            for page in (first, second, beyond)]
+    assert rows[0] == [f"Virksomhet {n:03}" for n in range(figures.PAGE_SIZE)]  # by name: all 1
+    assert rows[1] == rows[2] == [f"Virksomhet {n:03}" for n in range(figures.PAGE_SIZE, count)]
+    assert "Etternøler AS" not in second.text  # registered after the figures were stored
+    assert f"Viser 1–{figures.PAGE_SIZE} av {count}" in first.text and "(side 1 av 2)" in first.text
+    assert "Tallene ble regnet ut" in first.text
+    assert 'href="/arrangor/tall?side=2&amp;periode="' in first.text
+
+
+def test_stored_figures_gone_stale_are_computed_afresh(app, history, make_gathering):
+    now = utcnow()
+    figures.store(now - figures.STORED_MAX_AGE, OSLO)
+    db.session.commit()
+    assert figures.stored_page(now - timedelta(seconds=1), figures.Period(), 1) is not None
+    assert figures.stored_page(now, figures.Period(), 1) is None
+    shown = figures.page_of(now, figures.Period(), OSLO, 1)
+    assert shown.computed_at is None and shown.figures == figures.figures(now, figures.Period(), OSLO)

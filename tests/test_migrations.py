@@ -15,7 +15,8 @@ TABLES = {"gatherings", "organisations", "registrations", "outbox_messages", "or
           "programme_items", "certificates", "feedback_invitations", "feedback_answers",
           "registry_lookups", "api_tokens",
           "webhook_endpoints", "webhook_deliveries", "seat_rules", "seat_holds",
-          "questions", "question_choices", "answers", "answer_choices", "mail_templates"}
+          "questions", "question_choices", "answers", "answer_choices", "mail_templates",
+          "figure_snapshots"}
 
 
 def table_names():

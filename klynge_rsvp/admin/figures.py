@@ -35,10 +35,13 @@ def _figures():
 
 @bp.get("/tall", endpoint="figures")
 def figures_page():
-    """Organisations and sectors across gatherings, for a year or since the start."""
-    result, years, here = _figures()
-    return render_template("admin/figures/index.html", figures=result, years=years, zone=here,
-                           sector_labels=SECTOR_LABELS, stated=figures)
+    """Organisations and sectors across gatherings, for a year or since the start; the
+    organisations a page at a time (as the worker stored them, when it has lately)."""
+    now, here = utcnow(), zone()
+    years = figures.years(now, here)
+    shown = figures.page_of(now, _period(years), here, request.args.get("side", type=int))
+    return render_template("admin/figures/index.html", figures=shown.figures, shown=shown,
+                           years=years, zone=here, sector_labels=SECTOR_LABELS, stated=figures)
 
 
 def _local_date(instant, here):
