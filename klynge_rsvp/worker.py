@@ -42,13 +42,14 @@ log = logging.getLogger(__name__)
 def run(app: Flask, stop: threading.Event) -> None:
     """Deliver the outbox until `stop` is set; wakes at once when new mail is committed.
 
-    Between passes it runs the periodic jobs (reminders, calendar replies, data retention, the
-    overview's reach figures).
+    Between passes it runs the periodic jobs (reminders, calendar replies, data retention); the
+    webhooks and the stored figures run on threads of their own.
     """
     poll = app.config["OUTBOX_POLL_SECONDS"]
     scheduler = Scheduler(app)
     listener = wakeup.Listener(app)
     webhook_delivery.start_thread(app, stop)  # webhooks on a thread of their own (slow endpoints)
+    start_figures_thread(app, stop)  # the stored figures too: they take seconds with a long history
     try:
         while not stop.is_set():
             listener.mark()
@@ -111,13 +112,39 @@ def registered_jobs() -> list[Job]:
         Job("erased-mail", 60, _scrub_erased_mail),
         # Seats a sector hold kept, to the waiting list once the hold ends (issue 16).
         Job("seat-holds", 300, seat_rule_changes.run_open_expired_holds),
-        # The overview's reach, which reads the whole history: stored for the pages to read.
-        Job("reach", statistics.REACH_REFRESH_SECONDS, _store_reach),
-        # The figures across gatherings (/arrangor/tall), likewise, every period.
-        Job("figures", figures.REFRESH_SECONDS, _store_figures),
         Job("calendar-replies", "REPLY_FETCH_SECONDS", _fetch_replies,
             enabled=reply_fetcher.is_configured),
     ]
+
+
+def figure_jobs() -> list[Job]:
+    """The figures that read the whole history, stored for the pages to read (decision 0038).
+    They run on a thread of their own (start_figures_thread): with 100,000 registrations the
+    figures of every period take seconds, and mail must not wait for them."""
+    return [
+        # The overview's reach: distinct people and organisations by sector.
+        Job("reach", statistics.REACH_REFRESH_SECONDS, _store_reach),
+        # The figures across gatherings (/arrangor/tall), every period.
+        Job("figures", figures.REFRESH_SECONDS, _store_figures),
+    ]
+
+
+# How often the figures thread looks for a due job.
+FIGURES_TICK_SECONDS = 5
+
+
+def start_figures_thread(app: Flask, stop: threading.Event) -> threading.Thread:
+    """Run figure_jobs() on a daemon thread of this process until `stop` is set."""
+    scheduler = Scheduler(app, figure_jobs())
+
+    def loop() -> None:
+        while not stop.is_set():
+            scheduler.run_due()
+            stop.wait(FIGURES_TICK_SECONDS)
+
+    thread = threading.Thread(target=loop, name="figures", daemon=True)
+    thread.start()
+    return thread
 
 
 class Scheduler:

@@ -144,7 +144,7 @@ def test_reused_reach_figures_belong_to_one_app(app, make_app, app_config, make_
 
 
 def _reach_job(app):
-    [job] = [job for job in worker.registered_jobs() if job.name == "reach"]
+    [job] = [job for job in worker.figure_jobs() if job.name == "reach"]
     return worker.Scheduler(app, [job])
 
 

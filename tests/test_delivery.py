@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from klynge_rsvp import rsvp, worker
+from klynge_rsvp import figures, rsvp, worker
 from klynge_rsvp.clock import utcnow
 from klynge_rsvp.extensions import db
 from klynge_rsvp.mail import delivery, outbox, wakeup
@@ -641,6 +641,41 @@ def test_sender_thread_sends_a_held_back_message_without_waiting_for_the_poll(
             thread.join(timeout=10)
         assert not thread.is_alive()
         assert [m["Subject"].split(":")[0] for m in handler.parsed()] == ["Påmeldt", "Avmeldt"]
+
+
+def test_mail_does_not_wait_for_the_stored_figures(slow_poll_config, app, smtp_server,
+                                                    make_gathering, monkeypatch):
+    """Storing the figures of every period takes seconds with a long history (decision 0038):
+    it runs on a thread of its own, and a confirmation goes while it runs."""
+    storing, release = threading.Event(), threading.Event()
+
+    def slow_store(now, zone):
+        storing.set()
+        release.wait(10)
+        return 0
+
+    monkeypatch.setattr(figures, "store", slow_store)
+    handler = smtp_server.handler
+    before = set(threading.enumerate())
+    with app.app_context():
+        gathering = make_gathering()
+        db.session.commit()
+        stop = worker.start_thread(app)
+        try:
+            assert storing.wait(5)  # the figures job has started, and will not end until released
+            register(gathering, 1)
+            assert wait_for(lambda: len(handler.messages) == 1, timeout=5)
+            assert not release.is_set()
+        finally:
+            release.set()
+            stop.set()
+            wakeup.mail_queued.set()
+            started = [t for t in set(threading.enumerate()) - before
+                       if t.name in {"outbox-sender", "figures"}]
+            for thread in started:
+                thread.join(timeout=10)
+        assert sorted(t.name for t in started) == ["figures", "outbox-sender"]
+        assert not any(thread.is_alive() for thread in started)
 
 
 # --- 12. no SMTP server configured: the browser mailbox ----------------------------------------

@@ -210,7 +210,7 @@ def test_page_in_nynorsk_and_english(organiser_client, history, language, headin
 
 
 def _figures_job(app):
-    [job] = [job for job in worker.registered_jobs() if job.name == "figures"]
+    [job] = [job for job in worker.figure_jobs() if job.name == "figures"]
     return worker.Scheduler(app, [job])
 
 
