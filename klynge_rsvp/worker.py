@@ -45,7 +45,7 @@ def run(app: Flask, stop: threading.Event) -> None:
     Between passes it runs the periodic jobs (reminders, calendar replies, data retention); the
     webhooks and the stored figures run on threads of their own.
     """
-    poll = app.config["OUTBOX_POLL_SECONDS"]
+    poll, gather = app.config["OUTBOX_POLL_SECONDS"], app.config["OUTBOX_GATHER_SECONDS"]
     scheduler = Scheduler(app)
     listener = wakeup.Listener(app)
     webhook_delivery.start_thread(app, stop)  # webhooks on a thread of their own (slow endpoints)
@@ -65,7 +65,8 @@ def run(app: Flask, stop: threading.Event) -> None:
                 report = delivery.DeliveryReport()
             if report.claimed:  # more may be due at once: the rest of a large queue, or a
                 continue        # person's next message, held back until this pass sent theirs
-            listener.wait(poll, stop)
+            if listener.wait(poll, stop):  # new mail: let what commits next share the pass
+                stop.wait(gather)
     finally:
         listener.close()
 

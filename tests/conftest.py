@@ -312,6 +312,7 @@ class RecordingHandler:
     """Keeps every accepted message; can be told to answer with an error instead."""
 
     messages: list = field(default_factory=list)
+    peers: list = field(default_factory=list)  # each message's client address: its connection
     reply: str | None = None  # e.g. "451 4.3.0 try later" or "554 5.7.1 no"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -320,6 +321,7 @@ class RecordingHandler:
             return self.reply
         with self.lock:
             self.messages.append(envelope)
+            self.peers.append(session.peer)
         return "250 OK"
 
     def parsed(self):

@@ -643,6 +643,40 @@ def test_sender_thread_sends_a_held_back_message_without_waiting_for_the_poll(
         assert [m["Subject"].split(":")[0] for m in handler.parsed()] == ["Påmeldt", "Avmeldt"]
 
 
+@pytest.fixture
+def gathering_config(slow_poll_config):
+    slow_poll_config.update({"OUTBOX_GATHER_SECONDS": 1.0, "OUTBOX_SMTP_CONNECTIONS": 1})
+    return slow_poll_config
+
+
+def test_a_woken_sender_lets_what_commits_next_share_the_pass(gathering_config, app, smtp_server,
+                                                              make_gathering):
+    """Woken by a commit, the sender waits OUTBOX_GATHER_SECONDS before its pass, so a
+    confirmation committed meanwhile goes over the same SMTP connection (a relay's connection,
+    with TLS and a login, costs more than a message)."""
+    handler = smtp_server.handler
+    before = set(threading.enumerate())
+    with app.app_context():
+        gathering = make_gathering()
+        db.session.commit()
+        stop = worker.start_thread(app)
+        [thread] = [t for t in set(threading.enumerate()) - before if t.name == "outbox-sender"]
+        try:
+            time.sleep(0.3)  # its first pass found nothing; it waits for mail (30 s poll)
+            started = time.monotonic()
+            register(gathering, 1)  # wakes it
+            time.sleep(0.3)  # long after a sender that did not wait would have sent the first
+            register(gathering, 2)
+            assert wait_for(lambda: len(handler.messages) == 2, timeout=5)
+            assert time.monotonic() - started < 5
+        finally:
+            stop.set()
+            wakeup.mail_queued.set()
+            thread.join(timeout=10)
+    assert received_recipients(handler) == [address(1), address(2)]
+    assert len(set(handler.peers)) == 1  # one pass, one connection
+
+
 def test_mail_does_not_wait_for_the_stored_figures(slow_poll_config, app, smtp_server,
                                                     make_gathering, monkeypatch):
     """Storing the figures of every period takes seconds with a long history (decision 0038):

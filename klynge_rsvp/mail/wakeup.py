@@ -97,21 +97,25 @@ class Listener:
         if self.connection is not None and self._is_sqlite():
             self.version = self._guarded(self._data_version)
 
-    def wait(self, timeout: float, stop: threading.Event) -> None:
+    def wait(self, timeout: float, stop: threading.Event) -> bool:
+        """Whether mail was committed (False: the timeout passed, or `stop` was set)."""
         deadline = time.monotonic() + timeout
-        while not stop.is_set() and not mail_queued.is_set():
+        while not stop.is_set():
+            if mail_queued.is_set():
+                return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return
+                return False
             step = min(remaining, self.SLICE_SECONDS)
             if self.connection is None:
                 mail_queued.wait(step)
             elif self._is_sqlite():
                 mail_queued.wait(step)
                 if self._guarded(self._data_version) != self.version:
-                    return
+                    return True
             elif self._guarded(lambda step=step: self._notified(step)):
-                return
+                return True
+        return False
 
     def close(self) -> None:
         if self.connection is not None:
