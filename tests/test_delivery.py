@@ -12,6 +12,7 @@ import socket
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import make_msgid
@@ -649,19 +650,33 @@ def gathering_config(slow_poll_config):
     return slow_poll_config
 
 
+@contextmanager
+def running_worker(app):
+    """worker.start_thread, stopped (and its threads joined) at the end; yields a function
+    giving the names of the threads it has started so far."""
+    before = set(threading.enumerate())
+    stop = worker.start_thread(app)
+    try:
+        yield lambda: {t.name for t in set(threading.enumerate()) - before}
+    finally:
+        started = set(threading.enumerate()) - before
+        stop.set()
+        wakeup.mail_queued.set()
+        for thread in started:
+            thread.join(timeout=10)
+        assert not any(thread.is_alive() for thread in started)
+
+
 def test_a_woken_sender_lets_what_commits_next_share_the_pass(gathering_config, app, smtp_server,
                                                               make_gathering):
     """Woken by a commit, the sender waits OUTBOX_GATHER_SECONDS before its pass, so a
     confirmation committed meanwhile goes over the same SMTP connection (a relay's connection,
     with TLS and a login, costs more than a message)."""
     handler = smtp_server.handler
-    before = set(threading.enumerate())
     with app.app_context():
         gathering = make_gathering()
         db.session.commit()
-        stop = worker.start_thread(app)
-        [thread] = [t for t in set(threading.enumerate()) - before if t.name == "outbox-sender"]
-        try:
+        with running_worker(app):
             time.sleep(0.3)  # its first pass found nothing; it waits for mail (30 s poll)
             started = time.monotonic()
             register(gathering, 1)  # wakes it
@@ -669,10 +684,6 @@ def test_a_woken_sender_lets_what_commits_next_share_the_pass(gathering_config, 
             register(gathering, 2)
             assert wait_for(lambda: len(handler.messages) == 2, timeout=5)
             assert time.monotonic() - started < 5
-        finally:
-            stop.set()
-            wakeup.mail_queued.set()
-            thread.join(timeout=10)
     assert received_recipients(handler) == [address(1), address(2)]
     assert len(set(handler.peers)) == 1  # one pass, one connection
 
@@ -690,26 +701,18 @@ def test_mail_does_not_wait_for_the_stored_figures(slow_poll_config, app, smtp_s
 
     monkeypatch.setattr(figures, "store", slow_store)
     handler = smtp_server.handler
-    before = set(threading.enumerate())
     with app.app_context():
         gathering = make_gathering()
         db.session.commit()
-        stop = worker.start_thread(app)
-        try:
-            assert storing.wait(5)  # the figures job has started, and will not end until released
-            register(gathering, 1)
-            assert wait_for(lambda: len(handler.messages) == 1, timeout=5)
-            assert not release.is_set()
-        finally:
-            release.set()
-            stop.set()
-            wakeup.mail_queued.set()
-            started = [t for t in set(threading.enumerate()) - before
-                       if t.name in {"outbox-sender", "figures"}]
-            for thread in started:
-                thread.join(timeout=10)
-        assert sorted(t.name for t in started) == ["figures", "outbox-sender"]
-        assert not any(thread.is_alive() for thread in started)
+        with running_worker(app) as threads:
+            try:
+                assert storing.wait(5)  # the figures job has started; it ends when released
+                assert {"outbox-sender", "figures"} <= threads()
+                register(gathering, 1)
+                assert wait_for(lambda: len(handler.messages) == 1, timeout=5)
+                assert not release.is_set()
+            finally:
+                release.set()
 
 
 # --- 12. no SMTP server configured: the browser mailbox ----------------------------------------
