@@ -263,7 +263,7 @@ class FiguresPage:
     # The interface of Flask-SQLAlchemy's pages, for the pager (admin/mail_log/_pagination.html).
     @property
     def pages(self) -> int:
-        return max(-(-self.organisation_count // PAGE_SIZE), 1)
+        return _pages_for(self.organisation_count)
 
     @property
     def total(self) -> int:
@@ -333,8 +333,13 @@ def store(now: datetime, zone: tzinfo) -> int:
     return len(periods)
 
 
+def _pages_for(count: int) -> int:
+    """Pages of PAGE_SIZE organisations for `count` of them (an empty list is one page)."""
+    return max(-(-count // PAGE_SIZE), 1)
+
+
 def _page_number(number: int | None, count: int) -> int:
-    return min(max(number or 1, 1), max(-(-count // PAGE_SIZE), 1))
+    return min(max(number or 1, 1), _pages_for(count))
 
 
 def stored_page(now: datetime, period: Period, number: int | None) -> FiguresPage | None:
